@@ -1,0 +1,4 @@
+"""Transition functions (cells).  Contract: ``cell(state, cond=None) -> update``."""
+from .sobel_mlp import SobelMLPCell, sobel_perception
+
+__all__ = ["SobelMLPCell", "sobel_perception"]

@@ -1,0 +1,68 @@
+"""DataModule for GNCA: one or more images cut into patches that one NCA bank learns.
+
+The "dataset" of a compression run is the image itself.  Each training batch is just the index of
+an iteration; the task reads the patch targets from :attr:`PatchBankDataModule.targets`.
+Several images can share one bank: their patches are concatenated.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from .images import ImageError, load_rgb_uint8, resize_square, to_tensor
+from .patches import tile
+
+
+class PatchBankDataModule(L.LightningDataModule):
+    """Images -> a bank of ``patch_size`` patches.
+
+    Args:
+        images: file paths or ``embedded:NAME`` (scikit-image photos).
+        size: resize (centre crop) every image to ``size`` x ``size`` (GNCA: 40, 80, 120);
+            None keeps the native size.
+        patch_size: patch side (GNCA: 40).
+        iterations_per_epoch: training iterations per epoch (GNCA: 224).
+        strict: refuse non-RGB images instead of converting them.
+    """
+
+    def __init__(self, images: Sequence[str] = ("embedded:astronaut",), size: Optional[int] = 120,
+                 patch_size: int = 40, iterations_per_epoch: int = 224, strict: bool = False) -> None:
+        super().__init__()
+        if isinstance(images, str):
+            images = [images]
+        if not images:
+            raise ValueError("PatchBankDataModule needs at least one image")
+        if patch_size < 3:
+            raise ValueError(f"patch_size must be >= 3, got {patch_size}")
+        if iterations_per_epoch < 1:
+            raise ValueError("iterations_per_epoch must be >= 1")
+        self.images, self.size, self.patch_size = list(images), size, int(patch_size)
+        self.iterations_per_epoch = int(iterations_per_epoch)
+        self.originals: list[np.ndarray] = []
+        for src in self.images:
+            arr = resize_square(load_rgb_uint8(src, strict=strict), size)
+            if min(arr.shape[:2]) < 3:
+                raise ImageError(f"{src} is {arr.shape[1]}x{arr.shape[0]} px; at least 3x3 needed")
+            self.originals.append(arr)
+        tiles = [tile(to_tensor(a), self.patch_size) for a in self.originals]
+        #: ``(num_patches, 3, p, p)`` in [0, 1], images one after another, row-major patches.
+        self.targets = torch.cat(tiles)
+        #: per image: (first patch index, number of patches, height, width)
+        self.layout, start = [], 0
+        for a, t in zip(self.originals, tiles):
+            self.layout.append((start, len(t), a.shape[0], a.shape[1]))
+            start += len(t)
+
+    @property
+    def num_patches(self) -> int:
+        return len(self.targets)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(torch.arange(self.iterations_per_epoch), batch_size=1)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(torch.arange(1), batch_size=1)

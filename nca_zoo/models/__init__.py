@@ -1,0 +1,2 @@
+"""Plain nn.Modules built from cells; importing this package registers every variant."""
+from . import gnca  # noqa: F401

@@ -1,0 +1,4 @@
+"""LightningModules, one per task."""
+from .compression import GNCACompression
+
+__all__ = ["GNCACompression"]

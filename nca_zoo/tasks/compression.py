@@ -1,0 +1,183 @@
+"""GNCA image compression as a LightningModule (GNCA paper §3.3, Eq. 2-3).
+
+One growing NCA per patch, all patches trained together as one bank (one rollout, grouped
+convolutions).  Loss (Eq. 2-3): the per-pixel MSE between the RGB channels and the target patch,
+averaged over all T growth steps (``loss_over="all"``) or taken at the last step only
+(``"final"``, Mordvintsev et al.).  Each model's loss is summed over the bank, so a patch's
+gradient does not depend on how many patches share the bank.
+
+With several devices, every rank grows only its shard of the bank (``rank::world_size``); the
+gradients of the other shards are zero there and DDP's all-reduce merges the shards.  Every
+reported PSNR/SSIM is measured *after* the weights are quantised to one byte per parameter.
+"""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .._registry import create_model
+from ..automaton import normalize_gradients
+from ..data.images import to_uint8
+from ..data.patches import stitch
+from ..metrics import image_quality
+from ..models.gnca import GNCA
+from ..nca_file import decode, encode
+from ..quantize import dequantize, quantize
+
+
+def shard_models(num_models: int, rank: int, world_size: int) -> Optional[Tensor]:
+    """Indices of the bank models grown on ``rank`` (None = all of them, single device)."""
+    if world_size <= 1:
+        return None
+    idx = torch.arange(rank, num_models, world_size)
+    if len(idx) == 0:
+        raise ValueError(f"{world_size} devices but only {num_models} patches: use fewer devices")
+    return idx
+
+
+class GNCACompression(L.LightningModule):
+    """Train a GNCA bank on the patches of :class:`~nca_zoo.data.PatchBankDataModule`.
+
+    Args:
+        model: registered variant (``gnca_small`` / ``gnca_medium`` / ``gnca_large``).
+        steps: growth steps from the seed (the decoder uses the same number).
+        update_rate: probability a cell updates per step.  GNCA trains synchronously ("fire rate
+            0" in the paper), i.e. 1.0.
+        batch_size: rollouts per patch per iteration (paper: 8).  With update_rate 1.0 every
+            rollout from the seed is identical, so >1 only helps with update_rate < 1.
+        lr: Adam learning rate (paper: 2e-3).
+        lr_decay_at: fraction of ``max_steps`` after which the lr drops 10x (Mordvintsev et al.);
+            None keeps it constant.
+        loss_over: "all" steps (Eq. 2) or the "final" state only.
+        normalize_gradients: per-model, per-tensor ``g / ||g||`` (Mordvintsev et al.).
+        checkpoint_every: checkpointed BPTT segment length (0 = plain BPTT).
+        num_patches, patch_size: filled from the datamodule; stored so checkpoints reload.
+    """
+
+    def __init__(self, model: str = "gnca_medium", steps: int = 48, update_rate: float = 1.0,
+                 batch_size: int = 8, lr: float = 2e-3, lr_decay_at: Optional[float] = 0.75,
+                 loss_over: Literal["all", "final"] = "all", normalize_gradients: bool = True,
+                 checkpoint_every: int = 0, num_patches: Optional[int] = None,
+                 patch_size: Optional[int] = None) -> None:
+        super().__init__()
+        if loss_over not in ("all", "final"):
+            raise ValueError(f"loss_over must be 'all' or 'final', got {loss_over!r}")
+        if batch_size < 1 or steps < 1:
+            raise ValueError("batch_size and steps must be >= 1")
+        self.save_hyperparameters()
+        self.bank: Optional[GNCA] = None
+        self.register_buffer("targets", torch.empty(0), persistent=False)
+        self.layout: list[tuple[int, int, int, int]] = []
+        if num_patches is not None and patch_size is not None:
+            self._build(num_patches, patch_size)
+
+    def _build(self, num_patches: int, patch_size: int) -> None:
+        h = self.hparams
+        self.bank = create_model(h.model, num_models=num_patches, patch_size=patch_size,
+                                 steps=h.steps, update_rate=h.update_rate,
+                                 checkpoint_every=h.checkpoint_every)
+        self.hparams.num_patches, self.hparams.patch_size = num_patches, patch_size
+
+    # ------------------------------------------------------------------ setup
+    def setup(self, stage: str) -> None:
+        dm = self.trainer.datamodule if self._trainer is not None else None
+        if dm is None or not hasattr(dm, "targets"):
+            if self.bank is None:
+                raise ValueError("GNCACompression needs a PatchBankDataModule (or num_patches and "
+                                 "patch_size) to know its patches")
+            return
+        if self.bank is None:
+            self._build(dm.num_patches, dm.patch_size)
+        elif (self.bank.num_models, self.bank.patch_size) != (dm.num_patches, dm.patch_size):
+            raise ValueError(f"checkpoint holds {self.bank.num_models} patches of "
+                             f"{self.bank.patch_size} px, data has {dm.num_patches} of {dm.patch_size}")
+        self.targets = dm.targets.to(self.device)
+        self.layout = list(dm.layout)
+
+    def configure_optimizers(self):
+        opt = torch.optim.Adam(self.bank.parameters(), lr=self.hparams.lr)
+        at = self.hparams.lr_decay_at
+        max_steps = self.trainer.max_steps if self._trainer is not None else -1
+        if at is None or max_steps is None or max_steps <= 0:
+            return opt
+        sched = torch.optim.lr_scheduler.MultiStepLR(opt, [max(1, int(at * max_steps))], 0.1)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    # ------------------------------------------------------------------ training
+    def bank_loss(self, models: Optional[Tensor] = None) -> Tensor:
+        """Eq. 2-3 summed over the (selected) models: mean over steps of per-pixel MSE."""
+        target = self.targets if models is None else self.targets[models]
+        bank = self.bank
+
+        def per_model_mse(state: Tensor) -> Tensor:
+            return (bank.rgb(state) - target).pow(2).mean(dim=(0, 2, 3, 4)).sum()
+
+        steps = self.hparams.steps
+        if self.hparams.loss_over == "all":
+            _, total = bank.grow(models, self.hparams.batch_size, steps,
+                                 step_loss=lambda s, t: per_model_mse(s))
+            return total / steps
+        state, _ = bank.grow(models, self.hparams.batch_size, steps)
+        return per_model_mse(state)
+
+    def training_step(self, batch, batch_idx):
+        models = shard_models(self.bank.num_models, self.global_rank, self.trainer.world_size)
+        loss = self.bank_loss(models)
+        n = self.bank.num_models if models is None else len(models)
+        self.log("train/loss", loss.detach() / n, prog_bar=True)
+        return loss
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        if self.hparams.normalize_gradients:
+            normalize_gradients(self.bank, leading_dims=1)
+
+    # ------------------------------------------------------------------ evaluation
+    def quantized_bank(self) -> GNCA:
+        """A copy of the bank whose weights went through the 8-bit round trip."""
+        copy = GNCA(self.bank.channels, self.bank.cell.hidden, self.bank.num_models,
+                    self.bank.patch_size, self.hparams.steps).to(self.device)
+        with torch.no_grad():
+            for name, p in self.bank.cell.named_parameters():
+                getattr(copy.cell, name).copy_(dequantize(*quantize(p)))
+        return copy.eval()
+
+    def decoded_images(self, quantized: bool = True) -> list:
+        """Per image in the data: the decoded ``uint8 (H, W, 3)`` image."""
+        bank = self.quantized_bank() if quantized else self.bank
+        with torch.no_grad():
+            patches = bank(steps=self.hparams.steps)
+        return [to_uint8(stitch(patches[s : s + n], h, w)) for s, n, h, w in self.layout]
+
+    def validation_step(self, batch, batch_idx):
+        originals = self.trainer.datamodule.originals
+        for quantized in (True, False):
+            images = self.decoded_images(quantized)
+            scores = [image_quality(o, d) for o, d in zip(originals, images)]
+            suffix = "" if quantized else "_float"
+            for key in ("psnr", "ssim", "mse"):
+                value = sum(s[key] for s in scores) / len(scores)
+                self.log(f"val/{key}{suffix}", value, prog_bar=key == "psnr" and quantized)
+            if quantized:
+                self._log_images(images)
+
+    def _log_images(self, images) -> None:
+        for logger in self.loggers:
+            if hasattr(logger, "log_image"):  # WandbLogger
+                logger.log_image("val/reconstruction", [im for im in images], step=self.global_step)
+
+    # ------------------------------------------------------------------ export
+    def to_nca(self, image_index: int = 0) -> bytes:
+        """The ``.nca`` bytes of one image of the bank (its patches' quantised weights)."""
+        start, n, h, w = self.layout[image_index]
+        sub = GNCA(self.bank.channels, self.bank.cell.hidden, n, self.bank.patch_size,
+                   self.hparams.steps)
+        with torch.no_grad():
+            for name, p in self.bank.cell.named_parameters():
+                getattr(sub.cell, name).copy_(p[start : start + n].cpu())
+        data = encode(sub, h, w, self.hparams.steps)
+        decode(data)  # self-check: what we write must read back
+        return data
