@@ -2,3 +2,4 @@
 from .sobel_mlp import SobelMLPCell, sobel_perception
 
 __all__ = ["SobelMLPCell", "sobel_perception"]
+from .diffusion import DiffusionCell  # noqa: E402,F401

@@ -1,2 +1,3 @@
 """Plain nn.Modules built from cells; importing this package registers every variant."""
 from . import gnca  # noqa: F401
+from . import diff_nca  # noqa: F401

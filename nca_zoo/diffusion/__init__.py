@@ -1,0 +1,11 @@
+"""DDPM machinery shared by Diff-NCA, FourierDiff-NCA and the UNet baseline.
+
+``schedule``: the β schedule and closed forms; ``sampling``: ancestral DDPM, DDIM, inpainting,
+super-resolution; ``tiling``: bounded-memory noise prediction for large images; ``fid``: FID/KID.
+"""
+from .sampling import ddim_sample, ddpm_sample, inpaint, sample, superres_x2
+from .schedule import DDPMSchedule
+from .tiling import TiledDenoiser
+
+__all__ = ["DDPMSchedule", "TiledDenoiser", "ddim_sample", "ddpm_sample", "inpaint", "sample",
+           "superres_x2"]
