@@ -7,6 +7,7 @@ Model and data are chosen by ``class_path`` in the YAML (subclass mode); ``--pri
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Optional
 
@@ -14,8 +15,40 @@ import lightning as L
 from lightning.pytorch.cli import LightningCLI
 
 
+class ConfigError(ValueError):
+    """A bad config or override; the message is one line."""
+
+
+_RAISED = re.compile(r"^(?:[\w.]+\.)?\w*(?:Error|Exception): (.+)$")
+_SPECIFIC = re.compile(r"not accepted|unrecognized|no such|does not exist|not valid\b|invalid|"
+                       r"required|unable", re.IGNORECASE)
+
+
+def one_line(message: str) -> str:
+    """Condense jsonargparse's nested multi-line error into one line.
+
+    Preference: the message of an exception our code raised while building the objects (e.g. a
+    missing image), then the most specific parser complaint (an unknown key), then the first line.
+    """
+    lines = [ln.strip(" -") for ln in str(message).splitlines() if ln.strip(" -")]
+    if not lines:
+        return "invalid configuration"
+    raised = [m.group(1) for m in map(_RAISED.match, lines) if m]
+    if raised:
+        return raised[-1]
+    head = lines[0]
+    reasons = lines[lines.index("Errors:") + 1:] if "Errors:" in lines else lines[1:]
+    if not reasons:
+        return head
+    i = next((k for k, ln in enumerate(reasons) if _SPECIFIC.search(ln)), 0)
+    specific = reasons[i]
+    if specific.endswith(":") and i + 1 < len(reasons):  # "Problem with ...:" -> say what
+        specific = f"{specific} {reasons[i + 1]}"
+    return f"{head.rstrip(':')}: {specific}"
+
+
 class ZooCLI(LightningCLI):
-    """LightningCLI with the zoo's defaults; after ``fit`` it runs ``test`` when data has one."""
+    """LightningCLI with the zoo's defaults (parse errors raise instead of printing usage)."""
 
 
 def main(args: Optional[list] = None) -> Optional[LightningCLI]:
@@ -25,13 +58,18 @@ def main(args: Optional[list] = None) -> Optional[LightningCLI]:
     import nca_zoo.data  # noqa: F401
     import nca_zoo.tasks  # noqa: F401
 
-    cli = ZooCLI(
-        L.LightningModule, L.LightningDataModule,
-        subclass_mode_model=True, subclass_mode_data=True, run=False, args=args,
-        seed_everything_default=0,
-        save_config_kwargs={"overwrite": True, "config_filename": "lightning_config.yaml"},
-        parser_kwargs={"description": __doc__},
-    )
+    from jsonargparse import ArgumentError
+
+    try:
+        cli = ZooCLI(
+            L.LightningModule, L.LightningDataModule,
+            subclass_mode_model=True, subclass_mode_data=True, run=False, args=args,
+            seed_everything_default=0,
+            save_config_kwargs={"overwrite": True, "config_filename": "lightning_config.yaml"},
+            parser_kwargs={"description": __doc__, "exit_on_error": False},
+        )
+    except (ArgumentError, ValueError) as exc:  # parse errors, and errors building the objects
+        raise ConfigError(one_line(str(exc))) from None
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     dm = cli.datamodule
     if getattr(dm, "has_test", False) and not cli.trainer.fast_dev_run:
@@ -40,4 +78,6 @@ def main(args: Optional[list] = None) -> Optional[LightningCLI]:
 
 
 if __name__ == "__main__":
-    main()
+    from ._cli import run_cli
+
+    sys.exit(run_cli(lambda argv: (main(argv), 0)[1]))
