@@ -2,3 +2,4 @@
 from .patch_bank import PatchBankDataModule
 
 __all__ = ["PatchBankDataModule"]
+from .restoration import RestorationDataModule  # noqa: F401

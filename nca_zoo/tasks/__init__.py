@@ -2,3 +2,4 @@
 from .compression import GNCACompression
 
 __all__ = ["GNCACompression"]
+from .restoration import LNCARestoration, SupervisedRestoration, ViTCARestoration  # noqa: F401

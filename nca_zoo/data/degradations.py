@@ -1,0 +1,107 @@
+"""Synthetic degradations of the LNCA paper (§4.1; reference ``create_mask_noise/create_mask_blur``).
+
+* :func:`coherent_noise` -- channel-coherent Gaussian noise: a per-pixel Bernoulli(``fraction``)
+  mask and one N(0, ``sigma``) value per pixel added to R, G and B alike (a tone shift), clipped.
+  ``fraction`` is the share of corrupted pixels; sigma is fixed at 0.2 in the reference.
+* :func:`motion_blur` -- camera motion blur: a k x k line kernel (middle row of ones) rotated by a
+  random angle in [0, 360), normalised to sum 1, one kernel per image, the same for R, G and B,
+  zero padding ('same').
+* :class:`Curriculum` -- strength ``clip(progress * range, a_min, a_max)`` in training (progress =
+  epoch / epochs, reset per LNCA phase), a fixed strength for validation and test.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+KINDS = ("noise", "blur")
+
+
+def coherent_noise(x: Tensor, fraction: float, sigma: float = 0.2,
+                   generator: Optional[torch.Generator] = None) -> Tensor:
+    """Channel-coherent Gaussian noise on ``fraction`` of the pixels of ``x`` (B, C, H, W) in [0, 1]."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"noise fraction must be in [0, 1], got {fraction}")
+    b, _, h, w = x.shape
+    mask = torch.rand(b, 1, h, w, generator=generator) < fraction
+    signal = torch.randn(b, 1, h, w, generator=generator) * sigma
+    return (x + (mask * signal).to(x.device, x.dtype)).clamp(0.0, 1.0)
+
+
+def motion_blur_kernel(size: int, angle_deg: float) -> Tensor:
+    """A ``size x size`` line kernel through the centre, rotated by ``angle_deg``, summing to 1."""
+    if size < 1:
+        raise ValueError(f"blur kernel size must be >= 1, got {size}")
+    line = torch.zeros(1, 1, size, size)
+    line[0, 0, (size - 1) // 2, :] = 1.0
+    a = math.radians(angle_deg)
+    # rotation about the kernel centre (normalised coordinates, bilinear, zeros outside: warpAffine)
+    theta = torch.tensor([[[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]]])
+    grid = F.affine_grid(theta, line.shape, align_corners=True)
+    kernel = F.grid_sample(line, grid, mode="bilinear", padding_mode="zeros", align_corners=True)[0, 0]
+    total = kernel.sum()
+    if total <= 0:  # a 1x1 or degenerate rotation: fall back to the identity
+        kernel = torch.zeros(size, size)
+        kernel[(size - 1) // 2, (size - 1) // 2] = 1.0
+        return kernel
+    return kernel / total
+
+
+def motion_blur(x: Tensor, size: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    """Blur every image of ``x`` with its own random-direction motion kernel of side ``size``."""
+    size = int(size)
+    b, c, h, w = x.shape
+    angles = torch.rand(b, generator=generator) * 360.0
+    kernels = torch.stack([motion_blur_kernel(size, float(a)) for a in angles])  # (B, k, k)
+    weight = kernels[:, None].repeat_interleave(c, 0).to(x.device, x.dtype)  # (B*C, 1, k, k)
+    out = F.conv2d(x.reshape(1, b * c, h, w), weight, padding="same", groups=b * c)
+    return out.reshape(b, c, h, w).clamp(0.0, 1.0)
+
+
+def degrade(x: Tensor, kind: str, strength: float, generator: Optional[torch.Generator] = None) -> Tensor:
+    """Apply degradation ``kind`` ("noise": fraction of pixels; "blur": kernel size) to ``x``."""
+    if kind == "noise":
+        return coherent_noise(x, float(strength), generator=generator)
+    if kind == "blur":
+        return motion_blur(x, int(strength), generator=generator)
+    raise ValueError(f"unknown degradation {kind!r}; choose from {KINDS}")
+
+
+@dataclass
+class Curriculum:
+    """Degradation strength over training (reference ``DataGenerator``, architectures.md §2.5).
+
+    Defaults per kind: noise range 1.0, fixed 0.5, clip [0.25, 0.75]; blur range 15, fixed 7,
+    clip [4, 10].
+    """
+
+    kind: str = "noise"
+    range: Optional[float] = None
+    intensity: Optional[float] = None
+    a_min: Optional[float] = None
+    a_max: Optional[float] = None
+    enabled: bool = True
+
+    DEFAULTS = {"noise": (1.0, 0.5, 0.25, 0.75), "blur": (15.0, 7.0, 4.0, 10.0)}
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown degradation {self.kind!r}; choose from {KINDS}")
+        d = self.DEFAULTS[self.kind]
+        self.range = d[0] if self.range is None else float(self.range)
+        self.intensity = d[1] if self.intensity is None else float(self.intensity)
+        self.a_min = d[2] if self.a_min is None else float(self.a_min)
+        self.a_max = d[3] if self.a_max is None else float(self.a_max)
+        if self.a_min > self.a_max:
+            raise ValueError(f"a_min {self.a_min} > a_max {self.a_max}")
+
+    def strength(self, progress: Optional[float]) -> float:
+        """Training strength at ``progress`` in [0, 1]; the fixed strength if None or disabled."""
+        if progress is None or not self.enabled:
+            return self.intensity
+        return min(max(progress * self.range, self.a_min), self.a_max)

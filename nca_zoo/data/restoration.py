@@ -1,0 +1,165 @@
+"""Restoration datamodule (LNCA paper §4.1, reference ``DataGenerator``).
+
+Images come from any folder (CelebA, CIFAR-10, TinyImageNet exported as images: each image resized
+to ``image_size``; large real photos such as Renoir, SID, GoPro, RealBlur: set ``tile`` to cut each
+one into ``tile x tile`` tiles first -- the tile-shrink-clean procedure) or, by default, from the
+photos bundled with scikit-image, cut into 64 px tiles and shrunk to 32 x 32.  "Clean" drops
+near-flat tiles (std below ``min_std``) and exact duplicates.
+
+Splits: 80/20 train+val/test, then 80/20 train/val (64/16/20 %), after one shuffle with
+``split_seed`` (the reference splits in file-name order; tiles of one photo would then all land in
+one split).  Training batches are degraded on the fly with the curriculum strength; validation
+and test pairs are degraded once, at the fixed strength, with a fixed seed.
+Batches are ``(clean, degraded)``, both ``(B, 3, H, W)`` in [0, 1].
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Optional
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from .degradations import Curriculum, degrade
+from .images import EMBEDDED_PHOTOS, ImageError, list_images, load_rgb_uint8, resize_square, to_tensor
+
+
+def tiles_of(arr: np.ndarray, tile: int) -> list[np.ndarray]:
+    """Non-overlapping ``tile x tile`` tiles of ``arr`` (H, W, 3), row-major; the border is dropped."""
+    h, w = arr.shape[:2]
+    return [arr[y : y + tile, x : x + tile] for y in range(0, h - tile + 1, tile)
+            for x in range(0, w - tile + 1, tile)]
+
+
+def tile_shrink_clean(images: list[np.ndarray], image_size: int, tile: Optional[int],
+                      min_std: float) -> torch.Tensor:
+    """Tile (optional), shrink to ``image_size`` and clean; ``(N, 3, S, S)`` float in [0, 1]."""
+    out, seen = [], set()
+    for arr in images:
+        pieces = tiles_of(arr, tile) if tile else [arr]
+        for piece in pieces:
+            small = resize_square(piece, image_size)
+            if small.std() / 255.0 < min_std:
+                continue
+            key = small.tobytes()
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(to_tensor(small))
+    if not out:
+        raise ImageError("no usable images left after tile-shrink-clean (all flat or duplicates)")
+    return torch.stack(out)
+
+
+def split_indices(n: int, seed: int, test: float = 0.2, val: float = 0.2) -> tuple:
+    """Shuffle once, then 80/20 (train+val / test) and 80/20 (train / val)."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_test = max(1, int(round(n * test)))
+    n_val = max(1, int(round((n - n_test) * val)))
+    if n - n_test - n_val < 1:
+        raise ImageError(f"only {n} images: too few for train/val/test splits")
+    return perm[n_test + n_val :], perm[n_test : n_test + n_val], perm[:n_test]
+
+
+@lru_cache(maxsize=4)
+def embedded_tiles(image_size: int, tile: int, min_std: float) -> torch.Tensor:
+    """Tile-shrink-clean of every embedded scikit-image photo available offline (cached)."""
+    sources = []
+    for name in EMBEDDED_PHOTOS:
+        try:
+            sources.append(load_rgb_uint8(f"embedded:{name}"))
+        except ImageError:
+            continue  # photos that need a download are skipped
+    return tile_shrink_clean(sources, image_size, tile, min_std)
+
+
+class RestorationDataModule(L.LightningDataModule):
+    """Clean images + synthetic degradation (noise or motion blur) with a training curriculum.
+
+    Args:
+        root: folder of images (recursive); None = the embedded scikit-image photos.
+        task: ``"noise"`` (denoising) or ``"blur"`` (deblurring).
+        image_size: side the images (or tiles) are shrunk to (paper: 32).
+        tile: tile side for tile-shrink-clean (None = resize each whole image; default 64 for the
+            embedded photos).
+        batch_size: training batch (paper: 8).
+        curriculum: increasing strength in training (else the fixed strength throughout).
+        intensity, range, a_min, a_max: curriculum settings (None = the paper's per task).
+        max_images: keep at most this many images after cleaning (None = all).
+        min_std: tiles with a pixel standard deviation below this (0-1 scale) are dropped.
+        split_seed, eval_seed: seeds of the split and of the fixed val/test degradations.
+    """
+
+    def __init__(self, root: Optional[str] = None, task: str = "noise", image_size: int = 32,
+                 tile: Optional[int] = None, batch_size: int = 8, curriculum: bool = True,
+                 intensity: Optional[float] = None, range: Optional[float] = None,
+                 a_min: Optional[float] = None, a_max: Optional[float] = None,
+                 max_images: Optional[int] = None, min_std: float = 0.02, split_seed: int = 0,
+                 eval_seed: int = 1234, num_workers: int = 0) -> None:
+        super().__init__()
+        if image_size < 4 or image_size % 4:
+            raise ValueError(f"image_size must be a multiple of 4 (the LNCA latent is H/4), got {image_size}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.curriculum = Curriculum(task, range, intensity, a_min, a_max, curriculum)
+        self.task, self.image_size, self.batch_size = task, int(image_size), int(batch_size)
+        self.root, self.tile, self.max_images, self.min_std = root, tile, max_images, min_std
+        self.split_seed, self.eval_seed, self.num_workers = split_seed, eval_seed, num_workers
+        self.has_test = True
+        self._ready = False
+
+    # ------------------------------------------------------------------ loading
+    def _load(self) -> torch.Tensor:
+        if self.root is None:
+            images = embedded_tiles(self.image_size, self.tile or 64, self.min_std)
+        else:
+            sources = [load_rgb_uint8(p, strict=False) for p in list_images(Path(self.root))]
+            images = tile_shrink_clean(sources, self.image_size, self.tile, self.min_std)
+        return images[: self.max_images] if self.max_images else images
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        if self._ready:
+            return
+        images = self._load()
+        train, val, test = split_indices(len(images), self.split_seed)
+        self.train_images = images[train]
+        fixed = self.curriculum.strength(None)
+        gen = torch.Generator().manual_seed(self.eval_seed)
+        self.val_pairs = (images[val], degrade(images[val], self.task, fixed, gen))
+        self.test_pairs = (images[test], degrade(images[test], self.task, fixed, gen))
+        self._ready = True
+
+    # ------------------------------------------------------------------ loaders
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(self.train_images), batch_size=self.batch_size, shuffle=True,
+                          drop_last=len(self.train_images) >= self.batch_size,
+                          num_workers=self.num_workers)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(*self.val_pairs), batch_size=self.batch_size,
+                          num_workers=self.num_workers)
+
+    def test_dataloader(self) -> DataLoader:
+        return DataLoader(TensorDataset(*self.test_pairs), batch_size=self.batch_size,
+                          num_workers=self.num_workers)
+
+    def progress(self) -> Optional[float]:
+        """Curriculum progress in [0, 1]: the task's own (LNCA resets it per phase), else epoch/epochs."""
+        trainer = self.trainer
+        if trainer is None:
+            return None
+        own = getattr(trainer.lightning_module, "curriculum_progress", None)
+        if own is not None:
+            return own
+        epochs = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None
+        return trainer.current_epoch / epochs if epochs else 0.0
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        """Training batches ``(clean,)`` -> ``(clean, degraded)`` at the curriculum strength."""
+        if len(batch) == 1:
+            clean = batch[0]
+            return clean, degrade(clean, self.task, self.curriculum.strength(self.progress()))
+        return batch

@@ -1,0 +1,197 @@
+"""LNCA (Menta et al. 2024, §3.1): an NCA that restores images inside an autoencoder's latent space.
+
+* :class:`LNCAAutoencoder` -- §3.1.1 / Fig. 1: "adjusted convolution" blocks (3x3 conv without
+  activation -> BatchNorm -> swish; sigmoid on the output layer), an encoder side channel and a skip
+  connection; latent = 16 channels at H/4 x W/4 (reference ``AutoEncoderDown2``).
+* :class:`LatentNCA` -- encoder -> NCA rollout on ``[latent | output | hidden]`` -> decoder(output
+  channels, skip).  ``steps=0`` is the switch *S* of Fig. 1 that bypasses the NCA (phase 1).
+  Variants LatentViTCA (ViTCA cell) and LatentNAFCA (NAFCA cell).
+* :class:`PixelViTCA` -- the paper's pixel-space NCA baseline: state ``[image | output | hidden]``.
+
+Registered: ``lnca_vitca``, ``lnca_nafca``, ``vitca``.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from .._registry import register_model
+from ..automaton import Automaton, Steps
+from ..cells.nafca import NAFCACell
+from ..cells.vitca import ViTCACell
+
+
+def check_images(x: Tensor, multiple: int = 1, name: str = "input") -> None:
+    """One-line ValueError unless ``x`` is a float ``(B, 3, H, W)`` batch with H, W % multiple == 0."""
+    if not torch.is_tensor(x) or x.dim() != 4 or x.shape[1] != 3:
+        shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
+        raise ValueError(f"{name} must be an RGB batch (B, 3, H, W), got {shape}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be float in [0, 1], got dtype {x.dtype}")
+    if x.shape[-2] % multiple or x.shape[-1] % multiple:
+        raise ValueError(f"{name} height and width must be multiples of {multiple}, "
+                         f"got {x.shape[-2]}x{x.shape[-1]}")
+
+
+class AdjConv(nn.Sequential):
+    """Adjusted convolution (§3.1.1): 3x3 conv (no activation) -> BatchNorm -> swish (or sigmoid).
+
+    ``transpose=True`` is the decoder's transposed version (stride 2 doubles the size exactly).
+    """
+
+    def __init__(self, cin: int, cout: int, stride: int = 1, transpose: bool = False,
+                 activation: str = "swish") -> None:
+        if transpose:
+            conv = nn.ConvTranspose2d(cin, cout, 3, stride, padding=1, output_padding=stride - 1)
+        else:
+            conv = nn.Conv2d(cin, cout, 3, stride, padding=1)
+        act = nn.SiLU() if activation == "swish" else nn.Sigmoid()
+        super().__init__(conv, nn.BatchNorm2d(cout), act)
+
+
+class LNCAAutoencoder(nn.Module):
+    """The LNCA autoencoder (§3.1.1, Fig. 1); latent ``(latent_channels, H/4, W/4)``.
+
+    Encoder: ``skip = A(x)`` (H/2), side channel ``s = A'(x)`` (H/2), ``z = A(skip + s)`` (H/4).
+    Decoder: ``u = AT(z) + skip`` (H/2), ``m = A(u)``, ``out = AT_sigmoid(m)`` (H).
+    """
+
+    def __init__(self, in_channels: int = 3, width: int = 8, latent_channels: int = 16) -> None:
+        super().__init__()
+        self.latent_channels = latent_channels
+        self.down = 4
+        self.conv1 = AdjConv(in_channels, width, 2)
+        self.side = AdjConv(in_channels, width, 2)
+        self.to_latent = AdjConv(width, latent_channels, 2)
+        self.up = AdjConv(latent_channels, width, 2, transpose=True)
+        self.mix = AdjConv(width, width, 1)
+        self.out = AdjConv(width, in_channels, 2, transpose=True, activation="sigmoid")
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``x`` -> ``(skip, latent)``."""
+        check_images(x, self.down)
+        skip = self.conv1(x)
+        return skip, self.to_latent(skip + self.side(x))
+
+    def decode(self, latent: Tensor, skip: Tensor) -> Tensor:
+        return self.out(self.mix(self.up(latent) + skip))
+
+    def forward(self, x: Tensor) -> Tensor:
+        skip, z = self.encode(x)
+        return self.decode(z, skip)
+
+
+class LatentNCA(nn.Module):
+    """LNCA: autoencoder + NCA in its latent (§3.1, Fig. 1).
+
+    Args:
+        cell: ViTCA or NAFCA cell with ``in_channels == latent_channels``.
+        autoencoder: the LNCA autoencoder (built with defaults if None).
+        steps: training steps, int or ``[low, high]`` (paper: 8-32).
+        eval_steps: steps in evaluation (paper: 64).
+        update_rate: probability a latent cell updates per step (reference phase 2: 1.0).
+        checkpoint_every: checkpointed BPTT segment length (0 = plain BPTT).
+    """
+
+    def __init__(self, cell: nn.Module, autoencoder: Optional[LNCAAutoencoder] = None,
+                 steps: Steps = (8, 32), eval_steps: int = 64, update_rate: float = 1.0,
+                 checkpoint_every: int = 0) -> None:
+        super().__init__()
+        self.autoencoder = autoencoder or LNCAAutoencoder(latent_channels=cell.in_channels)
+        if cell.in_channels != self.autoencoder.latent_channels:
+            raise ValueError(f"cell in_channels {cell.in_channels} != latent channels "
+                             f"{self.autoencoder.latent_channels}")
+        if cell.out_channels != cell.in_channels:
+            raise ValueError("the NCA's output channels are decoded: out_channels must equal in_channels")
+        self.cell = cell
+        self.automaton = Automaton(cell, steps=list(steps) if not isinstance(steps, int) else steps,
+                                   eval_steps=eval_steps, update_rate=update_rate,
+                                   fixed_channels=cell.in_channels, checkpoint_every=checkpoint_every)
+
+    def seed(self, latent: Tensor) -> Tensor:
+        """NCA seed ``[latent | 0.5 | 0]`` (reference ``seed(z)``)."""
+        b, _, h, w = latent.shape
+        out = latent.new_full((b, self.cell.out_channels, h, w), 0.5)
+        hidden = latent.new_zeros((b, self.cell.hidden_channels, h, w))
+        return torch.cat([latent, out, hidden], 1)
+
+    def output(self, state: Tensor) -> Tensor:
+        """The restored latent: the NCA's output channels."""
+        k = self.cell.in_channels
+        return state[:, k : k + self.cell.out_channels]
+
+    def hidden(self, state: Tensor) -> Tensor:
+        return state[:, self.cell.in_channels + self.cell.out_channels :]
+
+    def forward(self, x: Tensor, steps: Optional[Steps] = None) -> Tensor:
+        """Restore ``x`` (B, 3, H, W) in [0, 1]; ``steps=0`` bypasses the NCA (plain autoencoder)."""
+        skip, z = self.autoencoder.encode(x)
+        if steps == 0:
+            return self.autoencoder.decode(z, skip)
+        state = self.automaton(self.seed(z), steps)
+        return self.autoencoder.decode(self.output(state), skip)
+
+
+class PixelViTCA(nn.Module):
+    """Pixel-space ViTCA (the paper's NCA baseline): state ``[image | output | hidden]``.
+
+    Seed: output 0.5 (gray), hidden 0 (``cell_init='constant'``); the image channels are fixed.
+    """
+
+    def __init__(self, cell: ViTCACell, steps: Steps = (8, 32), eval_steps: int = 64,
+                 update_rate: float = 0.5, checkpoint_every: int = 0) -> None:
+        super().__init__()
+        self.cell = cell
+        self.automaton = Automaton(cell, steps=list(steps) if not isinstance(steps, int) else steps,
+                                   eval_steps=eval_steps, update_rate=update_rate,
+                                   fixed_channels=cell.in_channels, checkpoint_every=checkpoint_every)
+
+    def seed(self, x: Tensor) -> Tensor:
+        check_images(x)
+        b, _, h, w = x.shape
+        return torch.cat([x, x.new_full((b, self.cell.out_channels, h, w), 0.5),
+                          x.new_zeros((b, self.cell.hidden_channels, h, w))], 1)
+
+    def output(self, state: Tensor) -> Tensor:
+        return state[:, self.cell.in_channels : self.cell.in_channels + self.cell.out_channels]
+
+    def hidden(self, state: Tensor) -> Tensor:
+        return state[:, self.cell.in_channels + self.cell.out_channels :]
+
+    def forward(self, x: Tensor, steps: Optional[Steps] = None) -> Tensor:
+        """Restore ``x``: the output channels after the rollout (not clamped)."""
+        return self.output(self.automaton(self.seed(x), steps))
+
+
+_NCA_KEYS = ("steps", "eval_steps", "update_rate", "checkpoint_every")
+
+
+def _split(kwargs: dict) -> tuple[dict, dict]:
+    nca = {k: kwargs.pop(k) for k in _NCA_KEYS if k in kwargs}
+    return nca, kwargs
+
+
+@register_model
+def vitca(**kwargs) -> PixelViTCA:
+    """Pixel ViTCA: depth 1, 4 heads, embed 128, MLP 64, 32 hidden; update_rate 0.5; 8-32 / 64 steps."""
+    nca, cell_kw = _split(kwargs)
+    return PixelViTCA(ViTCACell(**{"in_channels": 3, "out_channels": 3, "hidden_channels": 32,
+                                   **cell_kw}), **nca)
+
+
+@register_model
+def lnca_vitca(**kwargs) -> LatentNCA:
+    """LatentViTCA: ViTCA (depth 1, 4 heads, embed 128, MLP 64) on the 16-channel latent, 32 hidden."""
+    nca, cell_kw = _split(kwargs)
+    return LatentNCA(ViTCACell(**{"in_channels": 16, "out_channels": 16, "hidden_channels": 32,
+                                  **cell_kw}), **nca)
+
+
+@register_model
+def lnca_nafca(**kwargs) -> LatentNCA:
+    """LatentNAFCA: NAFCA (embed 128, FFN x4, dropout 0.1) on the 16-channel latent, 32 hidden."""
+    nca, cell_kw = _split(kwargs)
+    return LatentNCA(NAFCACell(**{"in_channels": 16, "out_channels": 16, "hidden_channels": 32,
+                                  **cell_kw}), **nca)
