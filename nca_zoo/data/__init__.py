@@ -3,3 +3,4 @@ from .patch_bank import PatchBankDataModule
 
 __all__ = ["PatchBankDataModule"]
 from .restoration import RestorationDataModule  # noqa: F401
+from .diffusion import DiffusionDataModule  # noqa: F401

@@ -42,12 +42,19 @@ class _NCADenoiser(nn.Module):
         if channels < 2 * IMAGE_CHANNELS + 1:
             raise ValueError(f"channels must be >= {2 * IMAGE_CHANNELS + 1} (image + noise + hidden), got {channels}")
         self.channels, self.hidden, self.steps = channels, hidden, int(steps)
-        self.cell = DiffusionCell(channels, hidden, fixed_channels=IMAGE_CHANNELS,
-                                  embed_inputs=embed_inputs, n_freqs=n_freqs, embed_dim=embed_dim,
-                                  norm=norm, padding_mode="reflect", step_norm=steps,
-                                  weight_norm=weight_norm)
-        self.automaton = Automaton(self.cell, steps=steps, update_rate=update_rate,
+        cell = DiffusionCell(channels, hidden, fixed_channels=IMAGE_CHANNELS,
+                             embed_inputs=embed_inputs, n_freqs=n_freqs, embed_dim=embed_dim,
+                             norm=norm, padding_mode="reflect", step_norm=steps,
+                             weight_norm=weight_norm)
+        # the cell is registered once, inside its automaton: a second reference would list every
+        # tensor twice in state_dict (and make a state_dict-based EMA update them twice)
+        self.automaton = Automaton(cell, steps=steps, update_rate=update_rate,
                                    fixed_channels=IMAGE_CHANNELS, checkpoint_every=checkpoint_every)
+
+    @property
+    def cell(self) -> DiffusionCell:
+        """The image-space cell."""
+        return self.automaton.cell
 
     @property
     def receptive_radius(self) -> int:
@@ -128,13 +135,18 @@ class FourierDiffNCA(_NCADenoiser):
         if fourier_window < 1 or fourier_steps < 1:
             raise ValueError("fourier_window and fourier_steps must be >= 1")
         self.window, self.fourier_steps, self.anchor = fourier_window, fourier_steps, fourier_anchor
-        self.fourier_cell = DiffusionCell(2 * channels, hidden, fixed_channels=2 * IMAGE_CHANNELS,
-                                          embed_inputs=embed_inputs, n_freqs=n_freqs,
-                                          embed_dim=embed_dim, norm=norm, padding_mode="zeros",
-                                          step_norm=fourier_steps, weight_norm=weight_norm)
-        self.fourier_automaton = Automaton(self.fourier_cell, steps=fourier_steps, update_rate=1.0,
+        fourier_cell = DiffusionCell(2 * channels, hidden, fixed_channels=2 * IMAGE_CHANNELS,
+                                     embed_inputs=embed_inputs, n_freqs=n_freqs,
+                                     embed_dim=embed_dim, norm=norm, padding_mode="zeros",
+                                     step_norm=fourier_steps, weight_norm=weight_norm)
+        self.fourier_automaton = Automaton(fourier_cell, steps=fourier_steps, update_rate=1.0,
                                            fixed_channels=2 * IMAGE_CHANNELS,
                                            checkpoint_every=checkpoint_every)
+
+    @property
+    def fourier_cell(self) -> DiffusionCell:
+        """The Fourier-space cell."""
+        return self.fourier_automaton.cell
 
     @property
     def is_local(self) -> bool:
