@@ -1,0 +1,293 @@
+"""LNCA data, loss terms (Eq. 3-9, ViTCA CALoss), phase hand-over and a tiny model that learns."""
+import lightning as L
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from nca_zoo.data.degradations import Curriculum, coherent_noise, degrade, motion_blur, motion_blur_kernel
+from nca_zoo.data.images import ImageError
+from nca_zoo.data.restoration import RestorationDataModule, split_indices
+from nca_zoo.tasks.restoration import LNCARestoration, ViTCARestoration, derangement, overflow
+
+TINY = {"embed_dim": 16}
+
+
+# ---------------------------------------------------------------- degradations and data
+def test_channel_coherent_noise():
+    x = torch.full((4, 3, 32, 32), 0.5)
+    y = coherent_noise(x, 0.5)
+    d = y - x
+    assert torch.allclose(d[:, 0], d[:, 1]) and torch.allclose(d[:, 1], d[:, 2])  # same offset on R, G, B
+    frac = (d[:, 0] != 0).float().mean().item()
+    assert 0.4 < frac < 0.6
+    assert 0.15 < d[d != 0].std().item() < 0.25  # sigma 0.2
+    assert torch.equal(coherent_noise(x, 0.0), x)
+
+
+def test_motion_blur_kernel_and_blur():
+    k = motion_blur_kernel(7, 90.0)
+    assert torch.isclose(k.sum(), torch.tensor(1.0))
+    assert torch.allclose(k[:, 3], torch.full((7,), 1 / 7), atol=1e-5)  # vertical line after 90 degrees
+    x = torch.zeros(2, 3, 15, 15)
+    x[:, :, 7, 7] = 1.0
+    y = motion_blur(x, 5)
+    assert torch.allclose(y.sum((2, 3)), torch.ones(2, 3), atol=1e-5)  # energy kept (centre impulse)
+    assert torch.equal(y[:, 0], y[:, 1])  # one kernel per image, same for R, G, B
+    with pytest.raises(ValueError, match="unknown degradation"):
+        degrade(x, "rain", 1)
+
+
+def test_curriculum():
+    noise, blur = Curriculum("noise"), Curriculum("blur")
+    assert [noise.strength(p) for p in (0.0, 0.5, 1.0)] == [0.25, 0.5, 0.75]
+    assert [blur.strength(p) for p in (0.0, 0.5, 1.0)] == [4.0, 7.5, 10.0]
+    assert noise.strength(None) == 0.5 and blur.strength(None) == 7.0  # val / test
+    assert Curriculum("noise", enabled=False).strength(0.9) == 0.5
+
+
+def test_splits_80_20_80_20():
+    train, val, test = split_indices(100, seed=0)
+    assert (len(train), len(val), len(test)) == (64, 16, 20)
+    assert len(set(train.tolist()) | set(val.tolist()) | set(test.tolist())) == 100
+
+
+def test_folder_datamodule_and_batches(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+    Image.fromarray(rng.integers(0, 255, (40, 50), dtype=np.uint8)).save(tmp_path / "gray.png")
+    dm = RestorationDataModule(root=str(tmp_path), task="blur", image_size=16, batch_size=4)
+    dm.setup("fit")
+    assert len(dm.train_images) + len(dm.val_pairs[0]) + len(dm.test_pairs[0]) == 13
+    clean, degraded = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
+    assert clean.shape == degraded.shape == (4, 3, 16, 16) and not torch.equal(clean, degraded)
+    v1, v2 = dm.val_pairs[1], RestorationDataModule(root=str(tmp_path), task="blur", image_size=16)
+    v2.setup("fit")
+    assert torch.equal(v1, v2.val_pairs[1])  # fixed validation degradation
+
+
+def test_embedded_default_is_tiles():
+    dm = RestorationDataModule(image_size=16, max_images=50)
+    dm.setup("fit")
+    assert dm.train_images.shape[1:] == (3, 16, 16) and len(dm.train_images) == 32
+
+
+def test_data_errors(tmp_path):
+    with pytest.raises(ImageError, match="no images"):
+        RestorationDataModule(root=str(tmp_path)).setup("fit")
+    with pytest.raises(ImageError, match="no such folder"):
+        RestorationDataModule(root=str(tmp_path / "missing")).setup("fit")
+    with pytest.raises(ValueError, match="multiple of 4"):
+        RestorationDataModule(image_size=30)
+    with pytest.raises(ValueError, match="unknown degradation"):
+        RestorationDataModule(task="jpeg")
+
+
+# ---------------------------------------------------------------- loss terms
+def test_derangement():
+    for n in (2, 3, 8):
+        p = derangement(n)
+        assert sorted(p.tolist()) == list(range(n)) and not (p == torch.arange(n)).any()
+    with pytest.raises(ValueError, match="at least 2"):
+        derangement(1)
+
+
+def _lnca(**kw):
+    return LNCARestoration(model="lnca_nafca", image_size=16, pool_size=8, model_kwargs=TINY, **kw)
+
+
+def test_phase1_loss_terms_eq3_to_eq5():
+    task = _lnca()
+    ae = task.model.autoencoder.eval()
+    a = torch.rand(3, 3, 16, 16)
+    p = coherent_noise(a, 0.5)
+    n = a[torch.tensor([1, 2, 0])]
+    t = task.phase1_losses(a, p, n)
+    x = torch.cat([a, p, n])
+    rec = ae(x)
+    assert torch.isclose(t["rec_ae"], F.mse_loss(rec, x))  # Eq. 3
+    z = ae.encode(x)[1].flatten(1)
+    d = lambda u, v: ((u - v) ** 2).mean(1)  # noqa: E731
+    dist = torch.clamp(d(z[:3], z[3:6]) - d(z[:3], z[6:]) + 1.0, min=0).mean()
+    assert torch.isclose(t["dist"], dist)  # Eq. 4, margin 1
+    m = (a != p).any(1, keepdim=True).float()
+    assert torch.isclose(t["task"], F.mse_loss(p * m, rec[3:6] * m))  # Eq. 5
+    assert torch.isclose(t["loss_ae"], 100 * t["rec_ae"] + 10 * t["dist"] + 10 * t["task"])
+    # uncorrupted positives: the task and equivalence losses vanish (mask m_{A,P} is empty)
+    t0 = task.phase1_losses(a, a.clone(), n)
+    assert t0["task"] == 0 and task.equivalence_loss(a, a.clone()) == 0
+
+
+def test_equivalence_loss_eq6_swaps_latents():
+    task = _lnca(eq_noise_std=0.0)
+    ae = task.model.autoencoder.eval()
+    a = torch.rand(2, 3, 16, 16)
+    p = coherent_noise(a, 0.5)
+    m = (a != p).any(1, keepdim=True).float()
+    (sa, za), (sp, zp) = ae.encode(a), ae.encode(p)
+    expected = F.mse_loss(a * m, ae.decode(za, sp) * m) + F.mse_loss(p * m, ae.decode(zp, sa) * m)
+    assert torch.isclose(task.equivalence_loss(a, p), expected)
+    noisy = _lnca(eq_noise_std=0.5)
+    noisy.model.load_state_dict(task.model.state_dict())
+    noisy.model.autoencoder.eval()
+    assert not torch.isclose(noisy.equivalence_loss(a, p), expected)  # epsilon ~ N(0, v) is added
+
+
+def test_phase2_loss_terms_eq7_to_eq9():
+    task = _lnca()
+    m = task.model.eval()
+    clean = torch.rand(2, 3, 16, 16)
+    skip, z_true = m.autoencoder.encode(clean)
+    state = m.seed(z_true)
+    state[:, 16:32] = z_true  # output channels = the clean latent
+    t = task.phase2_losses(state, clean, skip, z_true)
+    assert t["latent"] == 0  # Eq. 8
+    assert torch.isclose(t["rec_nca"], F.mse_loss(m.autoencoder.decode(z_true, skip), clean))  # Eq. 7
+    over = overflow(z_true, 0, 1)
+    assert torch.isclose(t["overflow"], over)  # Eq. 9 (hidden = 0: no overflow)
+    state[:, 32:] = 1.5  # hidden over [-1, 1] by 0.5 everywhere
+    assert torch.isclose(task.phase2_losses(state, clean, skip, z_true)["overflow"], over + 0.5)
+
+
+def test_vitca_calloss():
+    task = ViTCARestoration(image_size=8, pool_size=4, model_kwargs={"embed_dim": 16, "mlp_dim": 8})
+    clean = torch.rand(2, 3, 8, 8)
+    state = task.model.seed(clean)
+    state[:, 3:6] = clean
+    assert task.losses(state, clean)["loss"] == 0
+    state[:, 3:6] = clean + 2.0  # output above 1 by (1 + clean) > 1 ... and L1 = 2
+    t = task.losses(state, clean)
+    assert torch.isclose(t["rec"], torch.tensor(2.0))
+    assert torch.isclose(t["overflow"], overflow(clean + 2.0, 0, 1))
+    assert torch.isclose(t["loss"], 100 * t["rec"] + 100 * t["overflow"])
+
+
+def test_bad_task_options():
+    with pytest.raises(ValueError, match="phase"):
+        _lnca(phase="pretrain")
+    with pytest.raises(ValueError, match="ae_checkpoint"):
+        _lnca(phase="nca")
+
+
+# ---------------------------------------------------------------- training
+def _trainer(tmp_path, epochs, batches=2):
+    return L.Trainer(max_epochs=epochs, limit_train_batches=batches, limit_val_batches=1,
+                     limit_test_batches=1, accelerator="cpu", devices=1, logger=False,
+                     enable_checkpointing=False, enable_progress_bar=False,
+                     enable_model_summary=False, num_sanity_val_steps=0,
+                     default_root_dir=str(tmp_path))
+
+
+def _dm():
+    return RestorationDataModule(image_size=16, max_images=40, batch_size=4)
+
+
+def _snapshot(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _changed(before, module):
+    return any(not torch.equal(before[k], v) for k, v in module.state_dict().items()
+               if v.is_floating_point())
+
+
+def test_phase1_takes_two_optimizer_steps_per_batch_and_leaves_the_nca(tmp_path):
+    task = _lnca(phase="ae", steps=[2, 2], eval_steps=2)
+    nca0 = _snapshot(task.model.cell)
+    trainer = _trainer(tmp_path, 1, batches=3)
+    trainer.fit(task, datamodule=_dm())
+    assert trainer.global_step == 6
+    assert not _changed(nca0, task.model.cell)
+
+
+def test_phase_handover_both_in_one_run(tmp_path):
+    task = _lnca(phase="both", ae_epochs=1, steps=[2, 2], eval_steps=2)
+    seen = {}
+
+    class Spy(L.Callback):
+        def on_train_epoch_start(self, trainer, module):
+            if trainer.current_epoch == 1:  # runs after the task's hook: phase 2 has started
+                seen["ae_at_phase2"] = _snapshot(module.model.autoencoder)
+                seen["nca_at_phase2"] = _snapshot(module.model.cell)
+                seen["file"] = torch.load(module.ae_file)
+
+    trainer = _trainer(tmp_path, 2)
+    trainer.callbacks.append(Spy())
+    trainer.fit(task, datamodule=_dm())
+    assert task.ae_file.is_file()
+    for k, v in seen["file"].items():  # phase 2 starts from phase 1's saved autoencoder ...
+        assert torch.equal(seen["ae_at_phase2"][k], v)
+    for k, v in task.model.autoencoder.state_dict().items():  # ... and keeps it frozen
+        assert torch.equal(seen["ae_at_phase2"][k], v)
+    assert _changed(seen["nca_at_phase2"], task.model.cell)  # while the NCA trains
+    assert not task.in_phase1()
+
+
+def test_phase2_alone_loads_the_autoencoder_checkpoint(tmp_path):
+    donor = _lnca()
+    path = tmp_path / "ae.pt"
+    torch.save(donor.model.autoencoder.state_dict(), path)
+    task = _lnca(phase="nca", ae_checkpoint=str(path), steps=[2, 2], eval_steps=2)
+    trainer = _trainer(tmp_path, 1)
+    trainer.fit(task, datamodule=_dm())
+    for k, v in donor.model.autoencoder.state_dict().items():
+        assert torch.equal(task.model.autoencoder.state_dict()[k], v)
+    assert int(task.pool_count) == 8  # fresh states went into the pool
+    with pytest.raises(ValueError, match="not found"):
+        _lnca(phase="nca", ae_checkpoint=str(tmp_path / "nope.pt")).load_autoencoder(tmp_path / "nope.pt")
+
+
+def test_tiny_lnca_nca_loss_falls():
+    torch.manual_seed(0)
+    task = _lnca(steps=[4, 4])
+    m = task.model
+    task.freeze_autoencoder()
+    clean = torch.rand(4, 3, 16, 16)
+    degraded = coherent_noise(clean, 0.5)
+    skip, z = m.autoencoder.encode(degraded)
+    z_true = m.autoencoder.encode(clean)[1]
+    opt = torch.optim.Adam(m.cell.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        state, _ = m.automaton.rollout(m.seed(z.detach()))
+        loss = task.phase2_losses(state, clean, skip.detach(), z_true.detach())["loss_nca"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5])
+
+
+def test_tiny_pixel_vitca_loss_falls():
+    from nca_zoo.automaton import normalize_gradients
+
+    torch.manual_seed(0)
+    task = ViTCARestoration(steps=[4, 4], image_size=16, pool_size=4,
+                            model_kwargs={"embed_dim": 16, "mlp_dim": 8, "hidden_channels": 4})
+    m = task.model
+    clean = torch.rand(4, 3, 16, 16)
+    degraded = coherent_noise(clean, 0.5)
+    opt = torch.optim.Adam(m.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(30):
+        state, _ = m.automaton.rollout(m.seed(degraded))
+        loss = task.losses(state, clean)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        normalize_gradients(m)
+        opt.step()
+        losses.append(loss.item())
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
+
+
+def test_pixel_vitca_pool_policy(tmp_path):
+    """Fresh batches are appended; every 2nd batch continues pool states and writes them back."""
+    task = ViTCARestoration(steps=[2, 2], eval_steps=2, pool_size=12,
+                            model_kwargs={"embed_dim": 16, "mlp_dim": 8, "hidden_channels": 4})
+    trainer = _trainer(tmp_path, 1, batches=4)
+    trainer.fit(task, datamodule=_dm())
+    assert int(task.pool_count) == 8  # batches 0 and 2 fresh (4 each); 1 and 3 from the pool
+    filled = task.pool_state.states[:8]
+    assert not torch.all(filled[:, 3:6] == 0.5)  # pool states hold rolled-out outputs, not seeds
