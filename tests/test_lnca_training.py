@@ -60,7 +60,7 @@ def test_folder_datamodule_and_batches(tmp_path):
     Image.fromarray(rng.integers(0, 255, (40, 50), dtype=np.uint8)).save(tmp_path / "gray.png")
     dm = RestorationDataModule(root=str(tmp_path), task="blur", image_size=16, batch_size=4)
     dm.setup("fit")
-    assert len(dm.train_images) + len(dm.val_pairs[0]) + len(dm.test_pairs[0]) == 13
+    assert len(dm.train_set[0]) + len(dm.val_pairs[0]) + len(dm.test_pairs[0]) == 13
     clean, degraded = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
     assert clean.shape == degraded.shape == (4, 3, 16, 16) and not torch.equal(clean, degraded)
     v1, v2 = dm.val_pairs[1], RestorationDataModule(root=str(tmp_path), task="blur", image_size=16)
@@ -68,10 +68,28 @@ def test_folder_datamodule_and_batches(tmp_path):
     assert torch.equal(v1, v2.val_pairs[1])  # fixed validation degradation
 
 
+def test_real_pairs_gt_damaged_with_tile_shrink(tmp_path):
+    rng = np.random.default_rng(0)
+    (tmp_path / "GT").mkdir()
+    (tmp_path / "DAMAGED").mkdir()
+    for i in range(3):
+        gt = rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)
+        Image.fromarray(gt).save(tmp_path / "GT" / f"{i}.png")
+        Image.fromarray(255 - gt).save(tmp_path / "DAMAGED" / f"{i}.png")
+    dm = RestorationDataModule(root=str(tmp_path), image_size=16, tile=32, batch_size=2)
+    dm.setup("fit")
+    assert dm.paired and len(dm.train_set[0]) + len(dm.val_pairs[0]) + len(dm.test_pairs[0]) == 18
+    clean, bad = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)
+    assert torch.allclose(bad, 1 - clean, atol=0.02)  # the pair's own degradation, tiled alike
+    (tmp_path / "DAMAGED" / "2.png").unlink()
+    with pytest.raises(ImageError, match="no degraded counterpart"):
+        RestorationDataModule(root=str(tmp_path)).setup("fit")
+
+
 def test_embedded_default_is_tiles():
     dm = RestorationDataModule(image_size=16, max_images=50)
     dm.setup("fit")
-    assert dm.train_images.shape[1:] == (3, 16, 16) and len(dm.train_images) == 32
+    assert dm.train_set[0].shape[1:] == (3, 16, 16) and len(dm.train_set[0]) == 32
 
 
 def test_data_errors(tmp_path):

@@ -10,6 +10,9 @@ Splits: 80/20 train+val/test, then 80/20 train/val (64/16/20 %), after one shuff
 ``split_seed`` (the reference splits in file-name order; tiles of one photo would then all land in
 one split).  Training batches are degraded on the fly with the curriculum strength; validation
 and test pairs are degraded once, at the fixed strength, with a fixed seed.
+Real degraded datasets (Renoir, SID, GoPro, RealBlur): a ``root`` with ``GT/`` and ``DAMAGED/``
+sub-folders holding the same file names is read as pairs (tiled and cleaned together; no
+synthetic degradation, no curriculum).
 Batches are ``(clean, degraded)``, both ``(B, 3, H, W)`` in [0, 1].
 """
 from __future__ import annotations
@@ -34,13 +37,19 @@ def tiles_of(arr: np.ndarray, tile: int) -> list[np.ndarray]:
             for x in range(0, w - tile + 1, tile)]
 
 
-def tile_shrink_clean(images: list[np.ndarray], image_size: int, tile: Optional[int],
-                      min_std: float) -> torch.Tensor:
-    """Tile (optional), shrink to ``image_size`` and clean; ``(N, 3, S, S)`` float in [0, 1]."""
-    out, seen = [], set()
-    for arr in images:
+def tile_shrink_clean(images: list[np.ndarray], image_size: int, tile: Optional[int], min_std: float,
+                      damaged: Optional[list[np.ndarray]] = None) -> tuple:
+    """Tile (optional), shrink to ``image_size`` and clean (flat tiles, duplicates).
+
+    Returns ``(clean, damaged)`` as ``(N, 3, S, S)`` floats in [0, 1]; ``damaged`` is None unless
+    paired images were given (they are cut and kept exactly like their clean counterparts).
+    """
+    out, out_d, seen = [], [], set()
+    pairs = zip(images, damaged) if damaged is not None else ((im, None) for im in images)
+    for arr, bad in pairs:
         pieces = tiles_of(arr, tile) if tile else [arr]
-        for piece in pieces:
+        bad_pieces = (tiles_of(bad, tile) if tile else [bad]) if bad is not None else [None] * len(pieces)
+        for piece, bad_piece in zip(pieces, bad_pieces):
             small = resize_square(piece, image_size)
             if small.std() / 255.0 < min_std:
                 continue
@@ -49,9 +58,27 @@ def tile_shrink_clean(images: list[np.ndarray], image_size: int, tile: Optional[
                 continue
             seen.add(key)
             out.append(to_tensor(small))
+            if bad_piece is not None:
+                out_d.append(to_tensor(resize_square(bad_piece, image_size)))
     if not out:
         raise ImageError("no usable images left after tile-shrink-clean (all flat or duplicates)")
-    return torch.stack(out)
+    return torch.stack(out), (torch.stack(out_d) if damaged is not None else None)
+
+
+def load_pairs(root: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Real degraded data (Renoir, SID, GoPro, RealBlur): ``root/GT/x`` pairs with ``root/DAMAGED/x``."""
+    clean, damaged = [], []
+    for gt in list_images(root / "GT"):
+        rel = gt.relative_to(root / "GT")
+        bad = root / "DAMAGED" / rel
+        if not bad.is_file():
+            raise ImageError(f"{gt} has no degraded counterpart {bad}")
+        a, b = load_rgb_uint8(gt, strict=False), load_rgb_uint8(bad, strict=False)
+        if a.shape != b.shape:
+            raise ImageError(f"{gt} is {a.shape[1]}x{a.shape[0]} but {bad} is {b.shape[1]}x{b.shape[0]}")
+        clean.append(a)
+        damaged.append(b)
+    return clean, damaged
 
 
 def split_indices(n: int, seed: int, test: float = 0.2, val: float = 0.2) -> tuple:
@@ -73,14 +100,15 @@ def embedded_tiles(image_size: int, tile: int, min_std: float) -> torch.Tensor:
             sources.append(load_rgb_uint8(f"embedded:{name}"))
         except ImageError:
             continue  # photos that need a download are skipped
-    return tile_shrink_clean(sources, image_size, tile, min_std)
+    return tile_shrink_clean(sources, image_size, tile, min_std)[0]
 
 
 class RestorationDataModule(L.LightningDataModule):
     """Clean images + synthetic degradation (noise or motion blur) with a training curriculum.
 
     Args:
-        root: folder of images (recursive); None = the embedded scikit-image photos.
+        root: folder of images (recursive), or with ``GT/`` + ``DAMAGED/`` sub-folders for real
+            degraded pairs; None = the embedded scikit-image photos.
         task: ``"noise"`` (denoising) or ``"blur"`` (deblurring).
         image_size: side the images (or tiles) are shrunk to (paper: 32).
         tile: tile side for tile-shrink-clean (None = resize each whole image; default 64 for the
@@ -112,30 +140,47 @@ class RestorationDataModule(L.LightningDataModule):
         self._ready = False
 
     # ------------------------------------------------------------------ loading
-    def _load(self) -> torch.Tensor:
+    @property
+    def paired(self) -> bool:
+        """True when ``root`` holds real degraded data in ``GT/`` and ``DAMAGED/`` sub-folders."""
+        return self.root is not None and (Path(self.root) / "GT").is_dir() and (Path(self.root) / "DAMAGED").is_dir()
+
+    def _load(self) -> tuple:
+        damaged = None
         if self.root is None:
             images = embedded_tiles(self.image_size, self.tile or 64, self.min_std)
+        elif self.paired:
+            clean, bad = load_pairs(Path(self.root))
+            images, damaged = tile_shrink_clean(clean, self.image_size, self.tile, self.min_std, bad)
         else:
             sources = [load_rgb_uint8(p, strict=False) for p in list_images(Path(self.root))]
-            images = tile_shrink_clean(sources, self.image_size, self.tile, self.min_std)
-        return images[: self.max_images] if self.max_images else images
+            images, _ = tile_shrink_clean(sources, self.image_size, self.tile, self.min_std)
+        if self.max_images:
+            images = images[: self.max_images]
+            damaged = damaged[: self.max_images] if damaged is not None else None
+        return images, damaged
 
     def setup(self, stage: Optional[str] = None) -> None:
         if self._ready:
             return
-        images = self._load()
+        images, damaged = self._load()
         train, val, test = split_indices(len(images), self.split_seed)
-        self.train_images = images[train]
-        fixed = self.curriculum.strength(None)
-        gen = torch.Generator().manual_seed(self.eval_seed)
-        self.val_pairs = (images[val], degrade(images[val], self.task, fixed, gen))
-        self.test_pairs = (images[test], degrade(images[test], self.task, fixed, gen))
+        if damaged is not None:  # real pairs: no synthetic degradation, no curriculum
+            self.train_set = (images[train], damaged[train])
+            self.val_pairs = (images[val], damaged[val])
+            self.test_pairs = (images[test], damaged[test])
+        else:
+            self.train_set = (images[train],)
+            fixed = self.curriculum.strength(None)
+            gen = torch.Generator().manual_seed(self.eval_seed)
+            self.val_pairs = (images[val], degrade(images[val], self.task, fixed, gen))
+            self.test_pairs = (images[test], degrade(images[test], self.task, fixed, gen))
         self._ready = True
 
     # ------------------------------------------------------------------ loaders
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(TensorDataset(self.train_images), batch_size=self.batch_size, shuffle=True,
-                          drop_last=len(self.train_images) >= self.batch_size,
+        return DataLoader(TensorDataset(*self.train_set), batch_size=self.batch_size, shuffle=True,
+                          drop_last=len(self.train_set[0]) >= self.batch_size,
                           num_workers=self.num_workers)
 
     def val_dataloader(self) -> DataLoader:

@@ -1,0 +1,49 @@
+"""Helpers shared by the two LNCA benchmark scripts: machine info, result files, tables."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+#: benchmark name -> (registered model, task kind)
+MODELS = {"NAFNet": "nafnet_small", "Restormer": "restormer_small", "ViTCA": "vitca",
+          "LatentViTCA": "lnca_vitca", "LatentNAFCA": "lnca_nafca"}
+
+
+def machine() -> dict:
+    return {"device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version(),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+
+
+def md_table(header: list, rows: list) -> str:
+    def cell(v):
+        if v is None:
+            return "-"
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows])
+
+
+def write_results(name: str, payload: dict, rows: list[dict], markdown: str) -> None:
+    """``results/<name>.json`` (everything), ``.csv`` (the flat rows) and ``.md`` (tables)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps({"machine": machine(), **payload, "rows": rows},
+                                                     indent=2, default=float))
+    if rows:
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        with open(RESULTS / f"{name}.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, keys)
+            w.writeheader()
+            w.writerows(rows)
+    (RESULTS / f"{name}.md").write_text(markdown.rstrip() + "\n")

@@ -1,0 +1,110 @@
+"""LNCA paper Tables 1-2: SSIM (and PSNR) of NAFNet, Restormer, ViTCA, LatentViTCA and LatentNAFCA
+for denoising and deblurring.
+
+Each model is trained through its LightningModule (``nca_zoo.tasks``) on a
+:class:`~nca_zoo.data.RestorationDataModule` -- the embedded scikit-image photo tiles (32x32) by
+default, or ``--root`` for any folder of images -- with the curriculum in training and the fixed
+strength (noise: 50 % of pixels, blur: kernel 7) on the test split.  LNCA runs both phases
+(``--epochs`` each).  The scores are torchmetrics PSNR / SSIM on [0, 1] over the test split; the
+"degraded input" row is the corrupted test images themselves.
+
+    python benchmarks/lnca_quality.py --quick    # CPU, a few minutes: short training, 4 test batches
+    python benchmarks/lnca_quality.py            # 10 epochs per model (per phase for LNCA)
+
+``--quick`` numbers come from a few dozen training iterations: they show that every pipeline runs
+end to end, not the models' quality.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+from _lnca import MODELS, md_table, write_results
+
+
+def train_and_test(name: str, task_kind: str, a) -> dict:
+    import lightning as L
+    import torch
+
+    from nca_zoo.data import RestorationDataModule
+    from nca_zoo.tasks import LNCARestoration, SupervisedRestoration, ViTCARestoration
+
+    torch.manual_seed(0)
+    model = MODELS[name]
+    epochs = a.epochs
+    if name in ("NAFNet", "Restormer"):
+        task = SupervisedRestoration(model=model, lr=1e-3 if name == "NAFNet" else 3e-4)
+    elif name == "ViTCA":
+        task = ViTCARestoration(checkpoint_every=a.checkpoint_every)
+    else:
+        task = LNCARestoration(model=model, phase="both", ae_epochs=a.epochs,
+                               checkpoint_every=a.checkpoint_every)
+        epochs = 2 * a.epochs
+    dm = RestorationDataModule(root=a.root, task=task_kind, image_size=a.image_size, batch_size=a.batch_size)
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = L.Trainer(max_epochs=epochs, limit_train_batches=a.train_batches,
+                            limit_val_batches=a.val_batches, limit_test_batches=a.test_batches,
+                            accelerator="auto", devices=1, logger=False, enable_checkpointing=False,
+                            enable_progress_bar=False, enable_model_summary=False,
+                            num_sanity_val_steps=0, default_root_dir=tmp)
+        t0 = time.time()
+        trainer.fit(task, datamodule=dm)
+        train_s = time.time() - t0
+        metrics = trainer.test(task, datamodule=dm, verbose=False)[0]
+    return {"model": name, "task": task_kind, "ssim": metrics["test/ssim"], "psnr": metrics["test/psnr"],
+            "ssim_input": metrics["test/ssim_input"], "psnr_input": metrics["test/psnr_input"],
+            "epochs": epochs, "train_s": train_s,
+            "params": sum(p.numel() for p in task.model.parameters())}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--root", default=None, help="folder of images (default: embedded photo tiles)")
+    p.add_argument("--tasks", nargs="+", default=["noise", "blur"], choices=["noise", "blur"])
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--epochs", type=int, default=None, help="epochs per model (per phase for LNCA)")
+    p.add_argument("--image-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--checkpoint-every", type=int, default=0, help="checkpointed BPTT for the NCAs")
+    a = p.parse_args()
+    a.epochs = a.epochs or (1 if a.quick else 10)
+    a.train_batches = 30 if a.quick else 1.0
+    a.val_batches = 0 if a.quick else 1.0
+    a.test_batches = 4 if a.quick else 1.0
+    os.environ.setdefault("WANDB_MODE", "disabled")
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+    t0 = time.time()
+    rows = []
+    for kind in a.tasks:
+        for name in a.models:
+            r = train_and_test(name, kind, a)
+            rows.append(r)
+            print(f"  {kind:5s} {name:12s} SSIM {r['ssim']:.4f}  PSNR {r['psnr']:.2f} dB  "
+                  f"(input {r['ssim_input']:.4f} / {r['psnr_input']:.2f})  {r['train_s']:.0f} s",
+                  file=sys.stderr, flush=True)
+    md = [f"# LNCA restoration quality (Tables 1-2){' --quick' if a.quick else ''}", "",
+          f"Data: {a.root or 'embedded scikit-image tiles'}, {a.image_size}x{a.image_size}; "
+          f"{a.epochs} epoch(s) per model (per phase for LNCA)"
+          + (", 30 training batches per epoch, 4 test batches (32 images)" if a.quick else "") + "."]
+    for metric in ("ssim", "psnr"):
+        hdr = ["model"] + [f"{k} {metric.upper()}" for k in a.tasks]
+        table = [["degraded input"] + [next(r[f"{metric}_input"] for r in rows if r["task"] == k) for k in a.tasks]]
+        for name in a.models:
+            table.append([name] + [next(r[metric] for r in rows if r["task"] == k and r["model"] == name)
+                                   for k in a.tasks])
+        md += ["", md_table(hdr, table)]
+    md.append(f"\nTotal time {time.time() - t0:.0f} s.")
+    write_results("lnca_quality_quick" if a.quick else "lnca_quality",
+                  {"settings": {k: getattr(a, k) for k in ("quick", "root", "epochs", "image_size",
+                                                           "batch_size", "train_batches", "test_batches")}},
+                  rows, "\n".join(md))
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
