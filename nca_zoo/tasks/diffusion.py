@@ -114,10 +114,14 @@ class DiffusionTask(L.LightningModule):
         return sample(model, self.schedule, n, height, width, sampler or self.hparams.sampler,
                       steps or self.hparams.sampler_steps, generator=generator, device=self.device)
 
+    def on_fit_start(self) -> None:
+        if self.hparams.sample_size is None:     # remembered in the checkpoint for sampling
+            self.hparams.sample_size = list(self._data_size())
+
     def on_validation_epoch_end(self) -> None:
         if self.hparams.n_samples < 1 or self.trainer.sanity_checking:
             return
-        size = self.hparams.sample_size or self._data_size()
+        size = tuple(self.hparams.sample_size or self._data_size())
         imgs = self.generate(self.hparams.n_samples, *size, generator=torch.Generator(self.device).manual_seed(0)
                              if self.device.type == "cpu" else None)
         if not self.trainer.is_global_zero:

@@ -1,0 +1,156 @@
+"""``python -m nca_zoo.sample CKPT -o grid.png``: sample a trained diffusion checkpoint.
+
+Modes (Diff-NCA paper §4.6-4.9), all with the EMA weights unless ``--no-ema``:
+
+* ``generate`` (default): ``--n`` images of ``--size`` (or ``--height`` x ``--width``: any size,
+  e.g. 96x96 or 78x64 from a 64x64 model); ``--tile N`` predicts the noise tile by tile with a
+  halo (bounded memory, for large seamless images from a local Diff-NCA);
+* ``inpaint``: ``--image`` with the box ``--box top,left,height,width`` (default: the central
+  quarter) or a ``--mask`` PNG (white = fill) regenerated ``--n`` times;
+* ``superres``: ``--image`` upscaled x2 (``[[1,0],[0,0]]`` grid, 90 % noise, 2 % blend).
+
+``--sampler ddpm`` (ancestral, all T steps) or ``ddim`` with ``--steps``.  Output is one PNG grid
+(the image itself when there is one), written atomically.  Errors are one line, exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from torchvision.utils import make_grid
+
+from ._cli import run_cli
+from .data.images import ImageError, load_rgb_uint8, resize_square, save_png_atomic, to_tensor, to_uint8
+from .diffusion.sampling import SAMPLERS, denoise, inpaint, superres_x2
+from .diffusion.tiling import TiledDenoiser
+
+MODES = ("generate", "inpaint", "superres")
+
+
+def load_task(path: str, device: str = "cpu"):
+    """Load a :class:`~nca_zoo.tasks.diffusion.DiffusionTask` checkpoint with a one-line error."""
+    from .tasks.diffusion import DiffusionTask
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no such checkpoint: {p}")
+    try:
+        ckpt = torch.load(p, map_location=device, weights_only=False)
+    except Exception as exc:  # pickle / zip errors of arbitrary types: the file is not a checkpoint
+        raise ValueError(f"{p} is not a readable checkpoint ({type(exc).__name__})") from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "model" not in ckpt.get("hyper_parameters", {}):
+        raise ValueError(f"{p} is not a DiffusionTask checkpoint (no state_dict / hyper_parameters)")
+    task = DiffusionTask(**ckpt["hyper_parameters"])
+    missing, unexpected = task.load_state_dict(ckpt["state_dict"], strict=False)
+    if missing or unexpected:
+        raise ValueError(f"{p} does not match its model: {len(missing)} missing, "
+                         f"{len(unexpected)} unexpected tensors")
+    return task.to(device).eval()
+
+
+def parse_box(text: Optional[str], h: int, w: int) -> tuple[int, int, int, int]:
+    if text is None:
+        return h // 4, w // 4, h // 2, w // 2
+    try:
+        top, left, bh, bw = (int(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"--box must be top,left,height,width in pixels, got {text!r}") from None
+    if bh < 1 or bw < 1 or top < 0 or left < 0 or top + bh > h or left + bw > w:
+        raise ValueError(f"--box {text} does not fit inside the {w}x{h} image")
+    return top, left, bh, bw
+
+
+def load_mask(path: str, h: int, w: int) -> torch.Tensor:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            m = np.asarray(img.convert("L"), dtype=np.uint8)
+    except (FileNotFoundError, UnidentifiedImageError, OSError) as exc:
+        raise ImageError(f"cannot read mask {path} ({type(exc).__name__})") from None
+    if m.shape != (h, w):
+        raise ImageError(f"mask {path} is {m.shape[1]}x{m.shape[0]}, image is {w}x{h}")
+    return torch.from_numpy(m > 127).float()[None, None]
+
+
+def main(argv: Optional[list] = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m nca_zoo.sample", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint", help="a .ckpt written by training a nca_zoo.tasks.DiffusionTask")
+    ap.add_argument("-o", "--output", required=True, help="output PNG")
+    ap.add_argument("--mode", choices=MODES, default="generate")
+    ap.add_argument("--n", type=int, default=16, help="images to generate (default 16)")
+    ap.add_argument("--size", type=int, help="square output size (generate) or input resize")
+    ap.add_argument("--height", type=int)
+    ap.add_argument("--width", type=int)
+    ap.add_argument("--sampler", choices=SAMPLERS, default="ddpm")
+    ap.add_argument("--steps", type=int, default=50, help="DDIM steps (default 50)")
+    ap.add_argument("--eta", type=float, default=0.0, help="DDIM eta (0 = deterministic)")
+    ap.add_argument("--image", help="input for inpaint / superres: a file or embedded:NAME")
+    ap.add_argument("--box", help="inpaint box top,left,height,width (default: central quarter)")
+    ap.add_argument("--mask", help="inpaint mask PNG of the image's size, white = regenerate")
+    ap.add_argument("--tile", type=int, help="generate tile by tile with this core size (local models)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-ema", action="store_true", help="use the raw instead of the EMA weights")
+    ap.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    ap.add_argument("--quiet", action="store_true")
+    a = ap.parse_args(argv)
+
+    out = Path(a.output)
+    if out.is_dir():
+        raise IsADirectoryError(f"output {out} is a directory")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"output folder does not exist: {out.parent}")
+    if a.n < 1 or a.steps < 1:
+        raise ValueError("--n and --steps must be >= 1")
+    if a.mode != "generate" and a.image is None:
+        raise ValueError(f"--mode {a.mode} needs --image")
+    task = load_task(a.checkpoint, a.device)
+    model = task.model.eval() if a.no_ema else task.eval_model.eval()
+    if a.tile is not None:
+        model = TiledDenoiser(model, tile=a.tile)
+    sched = task.schedule
+    torch.manual_seed(a.seed)
+    gen = torch.Generator(a.device).manual_seed(a.seed)
+    kw = dict(sampler=a.sampler, ddim_steps=a.steps, eta=a.eta, generator=gen)
+    start = time.perf_counter()
+    with torch.no_grad():
+        if a.mode == "generate":
+            th, tw = task.hparams.sample_size or (64, 64)       # the training size by default
+            h, w = a.height or a.size or th, a.width or a.size or tw
+            if h < 2 or w < 2:
+                raise ValueError(f"size must be at least 2x2, got {h}x{w}")
+            x = torch.randn(a.n, 3, h, w, generator=gen, device=a.device)
+            imgs = ((denoise(model, sched, x, a.sampler, a.steps, a.eta, generator=gen) + 1) / 2).clamp(0, 1)
+        else:
+            img = to_tensor(resize_square(load_rgb_uint8(a.image, strict=False), a.size))[None].to(a.device)
+            img = img.expand(a.n, -1, -1, -1).contiguous()
+            if a.mode == "inpaint":
+                hh, ww = img.shape[-2:]
+                if a.mask:
+                    mask = load_mask(a.mask, hh, ww).to(a.device)
+                else:
+                    top, left, bh, bw = parse_box(a.box, hh, ww)
+                    mask = torch.zeros(1, 1, hh, ww, device=a.device)
+                    mask[..., top:top + bh, left:left + bw] = 1
+                imgs = inpaint(model, sched, img, mask.expand(a.n, -1, -1, -1), **kw)
+            else:
+                imgs = superres_x2(model, sched, img, **kw)
+    elapsed = time.perf_counter() - start
+    grid = imgs[0] if len(imgs) == 1 else make_grid(imgs.cpu(), nrow=int(np.ceil(np.sqrt(len(imgs)))),
+                                                    padding=2, pad_value=1.0)
+    save_png_atomic(to_uint8(grid), out)
+    if not a.quiet:
+        h, w = imgs.shape[-2:]
+        print(f"{out}: {len(imgs)} x {w}x{h} px ({a.mode}, {a.sampler}"
+              f"{f' {a.steps} steps' if a.sampler == 'ddim' else ''}) in {elapsed:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))

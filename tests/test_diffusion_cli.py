@@ -1,0 +1,86 @@
+"""``python -m nca_zoo.sample``: modes, sizes, one-line errors, no half-written output."""
+import lightning as L
+import pytest
+import torch
+from PIL import Image
+
+from nca_zoo.data.diffusion import DiffusionDataModule
+from nca_zoo.sample import main
+from nca_zoo._cli import run_cli
+from nca_zoo.tasks.diffusion import DiffusionTask
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ckpt")
+    task = DiffusionTask("diff_nca", {"channels": 10, "hidden": 16, "steps": 2, "norm": "cell"},
+                         timesteps=4, n_samples=0)
+    trainer = L.Trainer(max_steps=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, limit_val_batches=0, default_root_dir=d)
+    trainer.fit(task, datamodule=DiffusionDataModule(size=16, stride=64, batch_size=2))
+    trainer.save_checkpoint(d / "m.ckpt")
+    return d / "m.ckpt"
+
+
+def run(args, capsys):
+    code = run_cli(main, [str(a) for a in args])
+    return code, capsys.readouterr()
+
+
+def test_generate_odd_size_and_tiled(ckpt, tmp_path, capsys):
+    out = tmp_path / "g.png"
+    code, io = run([ckpt, "-o", out, "--n", "2", "--height", "26", "--width", "20", "--sampler", "ddim",
+                    "--steps", "2"], capsys)
+    assert code == 0 and Image.open(out).size == (2 * 20 + 3 * 2, 26 + 2 * 2)
+    code, _ = run([ckpt, "-o", out, "--n", "1", "--size", "40", "--tile", "16", "--sampler", "ddim",
+                   "--steps", "1"], capsys)
+    assert code == 0 and Image.open(out).size == (40, 40)
+
+
+def test_default_size_is_training_size(ckpt, tmp_path, capsys):
+    out = tmp_path / "d.png"
+    assert run([ckpt, "-o", out, "--n", "1", "--sampler", "ddim", "--steps", "1"], capsys)[0] == 0
+    assert Image.open(out).size == (16, 16)
+
+
+def test_inpaint_and_superres(ckpt, tmp_path, capsys):
+    src = tmp_path / "in.png"
+    Image.new("RGB", (12, 10), (200, 30, 30)).save(src)
+    out = tmp_path / "i.png"
+    code, _ = run([ckpt, "-o", out, "--mode", "inpaint", "--image", src, "--n", "1", "--box", "2,2,4,4"], capsys)
+    assert code == 0
+    got = torch.from_numpy(__import__("numpy").asarray(Image.open(out)))
+    assert (got[0, :, :] == torch.tensor([200, 30, 30], dtype=torch.uint8)).all()   # known row kept
+    code, _ = run([ckpt, "-o", out, "--mode", "superres", "--image", src, "--n", "1",
+                   "--sampler", "ddim", "--steps", "2"], capsys)
+    assert code == 0 and Image.open(out).size == (24, 20)
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["missing.ckpt"], "no such checkpoint"),
+    (["NOTCKPT"], "not a readable checkpoint"),
+    (["CKPT", "--mode", "inpaint"], "needs --image"),
+    (["CKPT", "--mode", "inpaint", "--image", "nope.png"], "no such file"),
+    (["CKPT", "--mode", "inpaint", "--image", "embedded:astronaut", "--size", "16", "--box", "1,2"], "--box"),
+    (["CKPT", "--n", "0"], "--n and --steps"),
+    (["CKPT", "--size", "1"], "at least 2x2"),
+    (["CKPT", "--tile", "8"], None),
+])
+def test_one_line_errors_and_no_output(ckpt, tmp_path, capsys, args, msg):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"garbage")
+    args = [str(ckpt) if a == "CKPT" else str(bad) if a == "NOTCKPT" else a for a in args]
+    out = tmp_path / "o.png"
+    extra = [] if "--n" in args else ["--n", "1"]
+    code, io = run([*args, "-o", out, "--sampler", "ddim", "--steps", "1", *extra], capsys)
+    if msg is None:     # a non-local checkpoint would refuse --tile; this one is local and runs
+        assert code == 0
+        return
+    assert code == 2 and io.err.startswith("error: ") and msg in io.err
+    assert len(io.err.strip().splitlines()) == 1 and "Traceback" not in io.err
+    assert not out.exists() and not list(tmp_path.glob(".*tmp"))
+
+
+def test_missing_output_folder(ckpt, tmp_path, capsys):
+    code, io = run([ckpt, "-o", tmp_path / "no" / "x.png"], capsys)
+    assert code == 2 and "does not exist" in io.err
