@@ -16,15 +16,11 @@ from pathlib import Path
 import lightning as L
 
 from ._cli import run_cli
-from .data.images import ImageError, load_rgb_uint8
 from .data.patch_bank import PatchBankDataModule
 from .metrics import compression_rate, image_quality
 from .models.gnca import GNCA_SIZES
 from .nca_file import decode, decode_image, write_atomic
 from .tasks.compression import GNCACompression
-
-MIN_SIDE = 4
-
 
 def default_steps(patch: int) -> int:
     """Growth steps for a patch: 1.2x its side, enough for the seed's signal to reach the corners."""
@@ -40,21 +36,25 @@ def compress(image: str, size: str = "medium", patch: int = 40, iterations: int 
         raise ValueError(f"--patch must be between 3 and 1024, got {patch}")
     if iterations < 1:
         raise ValueError(f"--iterations must be >= 1, got {iterations}")
-    arr = load_rgb_uint8(image, strict=True)
-    if min(arr.shape[:2]) < MIN_SIDE:
-        raise ImageError(f"{image} is {arr.shape[1]}x{arr.shape[0]} px; GNCA needs at least "
-                         f"{MIN_SIDE}x{MIN_SIDE}")
-    L.seed_everything(seed, verbose=False)
     dm = PatchBankDataModule([image], size=None, patch_size=patch,
                              iterations_per_epoch=iterations, strict=True)
-    task = GNCACompression(model=f"gnca_{size}", steps=steps or default_steps(patch),
+    task = train_bank(dm, size, iterations, steps, seed, lr, progress)
+    return task.to_nca(0), task, dm
+
+
+def train_bank(dm: PatchBankDataModule, size: str = "medium", iterations: int = 1500,
+               steps: int | None = None, seed: int = 0, lr: float = 2e-3,
+               progress: bool = False) -> GNCACompression:
+    """Train one GNCA bank on every patch of ``dm`` (one or several images); return the task."""
+    L.seed_everything(seed, verbose=False)
+    task = GNCACompression(model=f"gnca_{size}", steps=steps or default_steps(dm.patch_size),
                            batch_size=1, lr=lr)
     trainer = L.Trainer(max_steps=iterations, accelerator="auto", devices=1, logger=False,
                         enable_checkpointing=False, enable_progress_bar=progress,
                         enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,
                         deterministic=True)
     trainer.fit(task, datamodule=dm)
-    return task.to_nca(0), task, dm
+    return task
 
 
 def main(argv: list | None = None) -> int:

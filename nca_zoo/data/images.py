@@ -18,7 +18,7 @@ from .._io import atomic_path
 
 #: Colour photographs that ship inside scikit-image (no download needed).
 EMBEDDED_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry",
-                   "hubble_deep_field", "colorwheel", "retina", "motorcycle_left", "cat")
+                   "hubble_deep_field", "colorwheel", "retina", "cat")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".jp2")
 
 

@@ -16,6 +16,8 @@ from torch.utils.data import DataLoader
 from .images import ImageError, load_rgb_uint8, resize_square, to_tensor
 from .patches import tile
 
+MIN_SIDE = 4
+
 
 class PatchBankDataModule(L.LightningDataModule):
     """Images -> a bank of ``patch_size`` patches.
@@ -45,8 +47,9 @@ class PatchBankDataModule(L.LightningDataModule):
         self.originals: list[np.ndarray] = []
         for src in self.images:
             arr = resize_square(load_rgb_uint8(src, strict=strict), size)
-            if min(arr.shape[:2]) < 3:
-                raise ImageError(f"{src} is {arr.shape[1]}x{arr.shape[0]} px; at least 3x3 needed")
+            if min(arr.shape[:2]) < MIN_SIDE:
+                raise ImageError(f"{src} is {arr.shape[1]}x{arr.shape[0]} px; GNCA needs at least "
+                                 f"{MIN_SIDE}x{MIN_SIDE}")
             self.originals.append(arr)
         tiles = [tile(to_tensor(a), self.patch_size) for a in self.originals]
         #: ``(num_patches, 3, p, p)`` in [0, 1], images one after another, row-major patches.
