@@ -277,11 +277,13 @@ class LNCARestoration(_PoolMixin, RestorationTask):
 
     # ------------------------------------------------------------------ setup
     def _make_pools(self, size: int) -> None:
+        self.hparams.image_size = size
+        self._pools_ready = True
+        if self.hparams.phase == "ae":  # phase 1 alone never uses the NCA's pool
+            return
         s, c = size // 4, self.model.cell.channels
         self._build_pools(self.hparams.pool_size,
                           {"state": (c, s, s), "clean": (3, size, size), "degraded": (3, size, size)})
-        self.hparams.image_size = size
-        self._pools_ready = True
 
     def setup(self, stage: str) -> None:
         dm = self.trainer.datamodule if self._trainer is not None else None
