@@ -71,6 +71,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--checkpoint-every", type=int, default=0, help="checkpointed BPTT for the NCAs")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    p.add_argument("--out", default=None, help="results/<out>.{json,csv,md} (default lnca_quality[_quick])")
     a = p.parse_args()
     a.epochs = a.epochs or (1 if a.quick else 10)
     a.train_batches = 10 if a.quick else 1.0
@@ -104,7 +105,7 @@ def main() -> None:
                                    for k in a.tasks])
         md += ["", md_table(hdr, table)]
     md.append(f"\nTotal time {time.time() - t0:.0f} s.")
-    write_results("lnca_quality_quick" if a.quick else "lnca_quality",
+    write_results(a.out or ("lnca_quality_quick" if a.quick else "lnca_quality"),
                   {"settings": {k: getattr(a, k) for k in ("quick", "root", "epochs", "image_size",
                                                            "batch_size", "train_batches", "test_batches")}},
                   rows, "\n".join(md))
