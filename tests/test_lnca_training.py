@@ -309,3 +309,15 @@ def test_pixel_vitca_pool_policy(tmp_path):
     assert int(task.pool_count) == 8  # batches 0 and 2 fresh (4 each); 1 and 3 from the pool
     filled = task.pool_state.states[:8]
     assert not torch.all(filled[:, 3:6] == 0.5)  # pool states hold rolled-out outputs, not seeds
+
+
+def test_autoencoder_from_a_lightning_checkpoint(tmp_path):
+    donor = _lnca(phase="ae")
+    torch.save({"state_dict": donor.state_dict()}, tmp_path / "phase1.ckpt")
+    task = _lnca()
+    task.load_autoencoder(tmp_path / "phase1.ckpt")
+    for k, v in donor.model.autoencoder.state_dict().items():
+        assert torch.equal(task.model.autoencoder.state_dict()[k], v)
+    torch.save({"state_dict": {"other.weight": torch.zeros(1)}}, tmp_path / "bad.ckpt")
+    with pytest.raises(ValueError, match="no LNCA autoencoder"):
+        task.load_autoencoder(tmp_path / "bad.ckpt")
