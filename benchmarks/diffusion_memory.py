@@ -108,7 +108,8 @@ def main() -> None:
             s = min(a.sizes)
             checks.append(child(["--_child", mode, str(s), "--nca-steps", str(a.check_steps), *common]))
     slopes = {m: slope_mb_per_mp([r for r in rows if r["mode"] == m]) for m in ("tiled", "full")}
-    md = [f"# Diff-NCA large-image sampling memory ({rows[0]['device']})", "",
+    md = [f"# Diff-NCA large-image sampling memory ({rows[0]['device']}, OMP_NUM_THREADS="
+          f"{os.environ.get('OMP_NUM_THREADS', 'default')})", "",
           "Paper-size Diff-NCA (c=96, h=512), per-cell norm, one denoising step, batch 1, no grad, "
           "glibc MALLOC_MMAP_THRESHOLD_=65536. "
           f"Tiled: core {a.tile} px, halo {a.halo} px. Rollout of {a.nca_steps} NCA steps (peak "

@@ -39,7 +39,8 @@ def main() -> None:
                      "seconds_per_call": sec, "ddpm_300_seconds_derived": 300 * sec,
                      f"ddim_{a.ddim_steps}_seconds_derived": a.ddim_steps * sec})
         print(f"{name}: {sec:.3f} s per denoising step", flush=True)
-    md = [f"# Diff-NCA sampling speed ({dev}, batch {a.batch}, {a.size}x{a.size})", "",
+    md = [f"# Diff-NCA sampling speed ({dev}, {torch.get_num_threads()} threads, batch {a.batch}, "
+          f"{a.size}x{a.size})", "",
           "Measured: one denoising step (median of repeats). Derived: x300 (DDPM) and "
           f"x{a.ddim_steps} (DDIM).", "",
           md_table(["model", "params", "s / step (measured)", "s / sample DDPM-300 (derived)",

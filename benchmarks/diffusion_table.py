@@ -106,7 +106,7 @@ def main() -> None:
                 f"{f' {a.sampler_steps} steps' if a.sampler == 'ddim' else ''}, "
                 f"{rows[0]['n_fake']} generated vs {rows[0]['n_real']} test images, "
                 f"features: {rows[0]['features']}" + (" [--quick: small NCAs c=16/h=32]" if a.quick else ""))
-    md = ["# Diff-NCA Tables 1-2 (measured)", "", protocol, "",
+    md = [f"# Diff-NCA Tables 1-2 (measured; {torch.get_num_threads()} torch threads)", "", protocol, "",
           md_table(["model", "params (paper config)", "paper params", "params evaluated", "trained",
                     "FID", "KID", "paper FID", "paper KID", "s / sample"],
                    [[r["model"], r["params_paper_config"], r["paper_params"], r["params_evaluated"],
