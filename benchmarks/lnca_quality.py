@@ -40,7 +40,9 @@ def train_and_test(name: str, task_kind: str, a) -> dict:
     elif name == "ViTCA":
         task = ViTCARestoration(checkpoint_every=a.checkpoint_every)
     else:
+        # LatentViTCA: lr 1e-3 in phase 2, as in its configs (1e-2 diverged on deblurring)
         task = LNCARestoration(model=model, phase="both", ae_epochs=a.epochs,
+                               lr_nca=1e-3 if name == "LatentViTCA" else 1e-2,
                                checkpoint_every=a.checkpoint_every)
         epochs = 2 * a.epochs
     dm = RestorationDataModule(root=a.root, task=task_kind, image_size=a.image_size, batch_size=a.batch_size)
