@@ -15,6 +15,7 @@ Modes (Diff-NCA paper §4.6-4.9), all with the EMA weights unless ``--no-ema``:
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import time
 from pathlib import Path
@@ -45,7 +46,13 @@ def load_task(path: str, device: str = "cpu"):
         raise ValueError(f"{p} is not a readable checkpoint ({type(exc).__name__})") from None
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "model" not in ckpt.get("hyper_parameters", {}):
         raise ValueError(f"{p} is not a DiffusionTask checkpoint (no state_dict / hyper_parameters)")
-    task = DiffusionTask(**ckpt["hyper_parameters"])
+    # LightningCLI adds its own keys (``_class_path``, ...): keep the constructor's arguments only
+    names = inspect.signature(DiffusionTask.__init__).parameters
+    hp = {k: v for k, v in ckpt["hyper_parameters"].items() if k in names}
+    try:
+        task = DiffusionTask(**hp)
+    except (TypeError, KeyError) as exc:
+        raise ValueError(f"{p} holds hyper-parameters this version cannot build ({exc})") from None
     missing, unexpected = task.load_state_dict(ckpt["state_dict"], strict=False)
     if missing or unexpected:
         raise ValueError(f"{p} does not match its model: {len(missing)} missing, "

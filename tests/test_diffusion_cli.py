@@ -93,3 +93,13 @@ def test_one_line_errors_and_no_output(ckpt, tmp_path, capsys, args, msg):
 def test_missing_output_folder(ckpt, tmp_path, capsys):
     code, io = run([ckpt, "-o", tmp_path / "no" / "x.png"], capsys)
     assert code == 2 and "does not exist" in io.err
+
+
+def test_checkpoint_written_by_lightningcli_loads(ckpt, tmp_path, capsys):
+    """LightningCLI stores ``_class_path`` / ``_instantiator`` among the hyper-parameters."""
+    data = torch.load(ckpt, weights_only=False)
+    data["hyper_parameters"]["_class_path"] = "nca_zoo.tasks.DiffusionTask"
+    data["hyper_parameters"]["_instantiator"] = "lightning.pytorch.cli.instantiate_module"
+    cli_ckpt = tmp_path / "cli.ckpt"
+    torch.save(data, cli_ckpt)
+    assert run([cli_ckpt, "-o", tmp_path / "c.png", "--n", "1", "--sampler", "ddim", "--steps", "1"], capsys)[0] == 0
