@@ -1,6 +1,7 @@
 """Transition functions (cells).  Contract: ``cell(state, cond=None) -> update``."""
+from .diffusion import DiffusionCell
+from .nafca import NAFCACell
 from .sobel_mlp import SobelMLPCell, sobel_perception
+from .vitca import ViTCACell
 
-__all__ = ["SobelMLPCell", "sobel_perception"]
-from .vitca import ViTCACell; from .nafca import NAFCACell  # noqa: E702
-from .diffusion import DiffusionCell  # noqa: E402,F401
+__all__ = ["DiffusionCell", "NAFCACell", "SobelMLPCell", "ViTCACell", "sobel_perception"]

@@ -1,6 +1,6 @@
-"""Datamodules, image loading, patch tiling."""
+"""Datamodules, image loading, patch tiling, degradations."""
+from .diffusion import DiffusionDataModule
 from .patch_bank import PatchBankDataModule
+from .restoration import RestorationDataModule
 
-__all__ = ["PatchBankDataModule"]
-from .restoration import RestorationDataModule  # noqa: F401
-from .diffusion import DiffusionDataModule  # noqa: F401
+__all__ = ["DiffusionDataModule", "PatchBankDataModule", "RestorationDataModule"]

@@ -41,9 +41,13 @@ class GNCA(nn.Module):
         if patch_size < 3:
             raise ValueError(f"patch_size must be >= 3, got {patch_size}")
         self.patch_size = int(patch_size)
-        self.cell = SobelMLPCell(channels, hidden, num_models)
-        self.automaton = Automaton(self.cell, steps=steps, update_rate=update_rate,
-                                   checkpoint_every=checkpoint_every)
+        self.automaton = Automaton(SobelMLPCell(channels, hidden, num_models), steps=steps,
+                                   update_rate=update_rate, checkpoint_every=checkpoint_every)
+
+    @property
+    def cell(self) -> SobelMLPCell:
+        """The bank's cell (registered once, inside the automaton)."""
+        return self.automaton.cell
 
     @property
     def num_models(self) -> int:

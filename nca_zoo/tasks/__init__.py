@@ -1,6 +1,7 @@
 """LightningModules, one per task."""
 from .compression import GNCACompression
+from .diffusion import DiffusionTask
+from .restoration import LNCARestoration, SupervisedRestoration, ViTCARestoration
 
-__all__ = ["GNCACompression"]
-from .restoration import LNCARestoration, SupervisedRestoration, ViTCARestoration  # noqa: F401
-from .diffusion import DiffusionTask  # noqa: F401
+__all__ = ["DiffusionTask", "GNCACompression", "LNCARestoration", "SupervisedRestoration",
+           "ViTCARestoration"]
