@@ -6,13 +6,6 @@ import nca_zoo
 from nca_zoo.diffusion.fid import feature_extractor, fid_kid
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP spin-waiting on a shared, busy CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 TABLE3 = {"unet_s": 652_195, "unet_m": 3_940_547, "unet_b": 17_217_923, "unet_l": 111_051_779}
 

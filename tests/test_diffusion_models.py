@@ -8,13 +8,6 @@ from nca_zoo.diffusion import TiledDenoiser
 from nca_zoo.models.diff_nca import FourierDiffNCA, fourier_window
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP spin-waiting on a shared, busy CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 # Paper counts (Tables 1-2, §5).  Ours omit the authors' unused BatchNorm2d(h) (2h parameters),
 # which is not in the appendix-E listings; everything else (weight-normed convs, affine

@@ -9,15 +9,6 @@ from nca_zoo.diffusion import DDPMSchedule, ddim_sample, inpaint, sample, superr
 from nca_zoo.diffusion.sampling import ddim_timesteps, superres_grid
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP spin-waiting on a shared, busy CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_linear_schedule_closed_forms():
     s = DDPMSchedule(300)
     betas = torch.linspace(1e-4, 0.02, 300, dtype=torch.float64)

@@ -10,15 +10,6 @@ from nca_zoo.data.diffusion import DiffusionDataModule, cut_patches, split_indic
 from nca_zoo.tasks.diffusion import DiffusionTask
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP spin-waiting on a shared, busy CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_split_and_patches():
     parts = split_indices(100, (0.8, 0.1, 0.1), seed=0)
     assert [len(p) for p in parts] == [80, 10, 10]
