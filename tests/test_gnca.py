@@ -181,3 +181,31 @@ def test_datamodule_multiple_images_share_one_bank():
     dm = PatchBankDataModule(["embedded:astronaut", "embedded:coffee"], size=20, patch_size=8)
     assert dm.num_patches == 2 * 9
     assert dm.layout == [(0, 9, 20, 20), (9, 9, 20, 20)]
+
+
+def test_quantisation_aware_forward_is_what_the_file_decodes():
+    task, dm, _ = _trained_task(iterations=4)
+    bank = task.bank.eval()
+    bank.cell.fake_quant = True
+    with torch.no_grad():
+        fake = bank()
+    bank.cell.fake_quant = False
+    torch.testing.assert_close(fake, task.quantized_bank()(), rtol=0, atol=1e-6)
+    with torch.no_grad():
+        assert not torch.equal(fake, bank())  # the float weights do differ
+
+
+def test_qat_switches_on_late_in_training():
+    flags = []
+
+    class Record(L.Callback):
+        def on_train_batch_end(self, trainer, module, *args):
+            flags.append(module.bank.cell.fake_quant)
+
+    L.seed_everything(0, verbose=False)
+    dm = PatchBankDataModule(["embedded:coffee"], size=8, patch_size=8, iterations_per_epoch=10)
+    task = GNCACompression(model="gnca_small", steps=6, batch_size=1, qat_from=0.5)
+    L.Trainer(max_steps=10, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+              enable_model_summary=False, limit_val_batches=0, callbacks=[Record()]).fit(task, datamodule=dm)
+    assert flags == [False] * 5 + [True] * 5
+    assert task.bank.cell.fake_quant is False  # switched off once training ends

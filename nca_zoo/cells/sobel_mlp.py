@@ -13,6 +13,9 @@ paper's form (``w1`` acts on ``[s, Kx s, Ky s]``), so Eq. 4 and the ``.nca`` lay
 
 ``cond`` may be a LongTensor of model indices; the state then holds only those models' channels
 (one patch at a time, or one shard of the bank per GPU).
+
+With ``fake_quant = True`` the weights pass through the 8-bit round trip of the ``.nca`` file in
+the forward pass (straight-through gradient): quantisation-aware training.
 """
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from ..quantize import fake_quantize
 
 SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 8.0
 IDENTITY = torch.tensor([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
@@ -50,6 +55,7 @@ class SobelMLPCell(nn.Module):
                 f"need channels >= 4 (RGB + at least one hidden), hidden >= 1, num_models >= 1; "
                 f"got channels={channels}, hidden={hidden}, num_models={num_models}")
         self.channels, self.hidden, self.num_models = channels, hidden, num_models
+        self.fake_quant = False  # runtime switch, not saved
         self.w1 = nn.Parameter(torch.empty(num_models, hidden, 3 * channels))
         self.b1 = nn.Parameter(torch.empty(num_models, hidden))
         self.w2 = nn.Parameter(torch.zeros(num_models, channels, hidden))
@@ -65,6 +71,8 @@ class SobelMLPCell(nn.Module):
     def fused_kernels(self, models: Optional[Tensor] = None) -> tuple[Tensor, Tensor, Tensor]:
         """Fold Sobel perception into ``w1``: grouped 3x3 weight, bias, grouped 1x1 weight."""
         w1, b1, w2 = self.w1, self.b1, self.w2
+        if self.fake_quant:  # per-model scales, so selecting models afterwards is exact
+            w1, b1, w2 = fake_quantize(w1), fake_quantize(b1), fake_quantize(w2)
         if models is not None:
             w1, b1, w2 = w1[models], b1[models], w2[models]
         c = self.channels

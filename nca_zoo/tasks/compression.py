@@ -16,7 +16,6 @@ from typing import Literal, Optional
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .._registry import create_model
@@ -55,13 +54,16 @@ class GNCACompression(L.LightningModule):
         loss_over: "all" steps (Eq. 2) or the "final" state only.
         normalize_gradients: per-model, per-tensor ``g / ||g||`` (Mordvintsev et al.).
         checkpoint_every: checkpointed BPTT segment length (0 = plain BPTT).
+        qat_from: fraction of ``max_steps`` after which training is quantisation-aware (the
+            weights go through the 8-bit round trip in the forward pass); None disables it.
         num_patches, patch_size: filled from the datamodule; stored so checkpoints reload.
     """
 
     def __init__(self, model: str = "gnca_medium", steps: int = 48, update_rate: float = 1.0,
                  batch_size: int = 8, lr: float = 2e-3, lr_decay_at: Optional[float] = 0.75,
                  loss_over: Literal["all", "final"] = "all", normalize_gradients: bool = True,
-                 checkpoint_every: int = 0, num_patches: Optional[int] = None,
+                 checkpoint_every: int = 0, qat_from: Optional[float] = None,
+                 num_patches: Optional[int] = None,
                  patch_size: Optional[int] = None) -> None:
         super().__init__()
         if loss_over not in ("all", "final"):
@@ -124,6 +126,14 @@ class GNCACompression(L.LightningModule):
         state, _ = bank.grow(models, self.hparams.batch_size, steps)
         return per_model_mse(state)
 
+    def on_train_batch_start(self, batch, batch_idx) -> None:
+        at, max_steps = self.hparams.qat_from, self.trainer.max_steps
+        self.bank.cell.fake_quant = bool(at is not None and max_steps and max_steps > 0
+                                         and self.global_step >= at * max_steps)
+
+    def on_train_end(self) -> None:
+        self.bank.cell.fake_quant = False
+
     def training_step(self, batch, batch_idx):
         models = shard_models(self.bank.num_models, self.global_rank, self.trainer.world_size)
         loss = self.bank_loss(models)
@@ -148,8 +158,10 @@ class GNCACompression(L.LightningModule):
     def decoded_images(self, quantized: bool = True) -> list:
         """Per image in the data: the decoded ``uint8 (H, W, 3)`` image."""
         bank = self.quantized_bank() if quantized else self.bank
+        fake_quant, bank.cell.fake_quant = bank.cell.fake_quant, False
         with torch.no_grad():
             patches = bank(steps=self.hparams.steps)
+        bank.cell.fake_quant = fake_quant
         return [to_uint8(stitch(patches[s : s + n], h, w)) for s, n, h, w in self.layout]
 
     def validation_step(self, batch, batch_idx):
