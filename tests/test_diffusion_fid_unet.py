@@ -47,3 +47,31 @@ def test_unet_forward_and_size_check():
         assert m(torch.randn(2, 3, 32, 24), torch.tensor([0.1, 0.9])).shape == (2, 3, 32, 24)
     with pytest.raises(ValueError, match="divisible"):
         m(torch.randn(1, 3, 30, 30), torch.tensor(0.5))
+
+
+def test_inception_features_load_from_a_local_file_only(tmp_path, monkeypatch):
+    """The real-Inception route: weights come from the file the user names, never a download."""
+    tfi = pytest.importorskip("torch_fidelity.feature_extractor_inceptionv3")
+    import torch_fidelity.feature_extractor_inceptionv3 as fe
+
+    # Build an Inception-v3 with random weights (no download: loading is stubbed) and save it in
+    # the format of the official weights file.
+    monkeypatch.setattr(fe.FeatureExtractorInceptionV3, "load_state_dict", lambda self, sd: None)
+    monkeypatch.setattr(fe.torch.hub, "load_state_dict_from_url",
+                        lambda *a, **k: (_ for _ in ()).throw(AssertionError("download attempted")))
+    monkeypatch.setattr(fe.torch, "load", lambda *a, **k: {})
+    random_net = tfi.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
+                                                 feature_extractor_weights_path=str(tmp_path / "x"))
+    monkeypatch.undo()
+    weights = tmp_path / "pt_inception-2015-12-05.pth"
+    torch.save(random_net.state_dict(), weights)
+
+    monkeypatch.setattr(fe.torch.hub, "load_state_dict_from_url",
+                        lambda *a, **k: (_ for _ in ()).throw(AssertionError("download attempted")))
+    real = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    fake = torch.randint(0, 256, (4, 3, 32, 32), dtype=torch.uint8)
+    out = fid_kid(real, fake, feature=f"inception:{weights}", kid_subset_size=2)
+    assert out["features"].startswith("Inception-v3") and str(weights) in out["features"]
+    assert out["fid"] >= 0 and out["n_real"] == 4
+    with pytest.raises(ValueError, match="not found"):
+        feature_extractor(f"inception:{tmp_path / 'missing.pth'}")
