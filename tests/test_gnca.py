@@ -209,3 +209,16 @@ def test_qat_switches_on_late_in_training():
               enable_model_summary=False, limit_val_batches=0, callbacks=[Record()]).fit(task, datamodule=dm)
     assert flags == [False] * 5 + [True] * 5
     assert task.bank.cell.fake_quant is False  # switched off once training ends
+
+
+def test_shipped_example_decodes_to_its_png():
+    """examples/gnca: the quickstart's .nca file decodes to exactly the PNG shipped beside it."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    from nca_zoo.nca_file import read
+
+    root = Path(__file__).resolve().parents[1] / "examples" / "gnca"
+    decoded = decode_image(read(root / "astronaut_120.nca"))
+    assert np.array_equal(decoded, np.asarray(Image.open(root / "astronaut_120.decoded.png")))

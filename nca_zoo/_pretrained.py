@@ -1,0 +1,83 @@
+"""Pretrained modules: a folder of ``config.json`` + ``model.safetensors`` + ``card.json``.
+
+``config.json`` holds ``{"architecture": <registered name>, "model_args": {...}}``, so a module is
+rebuilt through :func:`~nca_zoo.create_model` and its weights loaded **strictly** (every key must
+match).  ``card.json`` carries the recipe, data, parameter count, file size and the metrics a
+benchmark script measured.  Loading is offline: a name shipped in ``nca_zoo/pretrained/``, a local
+folder, or -- for users with internet -- ``hf-hub:<repo id>`` through huggingface_hub.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Optional, Union
+
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from ._io import atomic_path
+from ._registry import create_model
+
+SHIPPED = Path(__file__).resolve().parent / "pretrained"
+FILES = ("config.json", "model.safetensors", "card.json")
+
+
+def list_pretrained() -> list[str]:
+    """Names of the pretrained modules shipped inside the package."""
+    if not SHIPPED.is_dir():
+        return []
+    return sorted(p.name for p in SHIPPED.iterdir() if (p / "config.json").is_file())
+
+
+def save_pretrained(model: nn.Module, folder: Union[str, os.PathLike], architecture: str,
+                    model_args: Optional[dict] = None, card: Optional[dict] = None) -> Path:
+    """Write ``model`` as a pretrained folder; ``architecture(**model_args)`` must rebuild it."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {"architecture": architecture, "model_args": dict(model_args or {})}
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    with atomic_path(folder / "model.safetensors") as tmp:
+        save_file(state, str(tmp))
+    card = {**(card or {}), "num_params": sum(p.numel() for p in model.parameters()),
+            "file_size_bytes": (folder / "model.safetensors").stat().st_size}
+    for name, payload in (("config.json", config), ("card.json", card)):
+        with atomic_path(folder / name) as tmp:
+            tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
+    return folder
+
+
+def _resolve(name: str) -> Path:
+    if name.startswith("hf-hub:"):
+        from huggingface_hub import snapshot_download  # needs internet; never used offline
+
+        return Path(snapshot_download(name.split(":", 1)[1], allow_patterns=list(FILES)))
+    local = Path(name.split(":", 1)[1] if name.startswith("local-dir:") else name).expanduser()
+    if (SHIPPED / name).is_dir() and not local.is_dir():
+        return SHIPPED / name
+    if local.is_dir():
+        return local
+    shipped = ", ".join(list_pretrained()) or "none shipped yet"
+    raise FileNotFoundError(f"no pretrained module {name!r}: not a shipped name ({shipped}) nor a "
+                            f"local folder; use hf-hub:<repo> for the Hub")
+
+
+def load_pretrained(name: str, map_location: str = "cpu") -> nn.Module:
+    """Load a pretrained module (shipped name, local folder or ``hf-hub:repo``), eval mode."""
+    folder = _resolve(name)
+    missing = [f for f in FILES if not (folder / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder} is not a pretrained folder: missing {', '.join(missing)}")
+    try:
+        config = json.loads((folder / "config.json").read_text())
+        arch, args = config["architecture"], config.get("model_args", {})
+    except (ValueError, KeyError) as exc:
+        raise ValueError(f"{folder / 'config.json'} is not a valid config ({exc})") from None
+    model = create_model(arch, **args)
+    try:
+        state = load_file(str(folder / "model.safetensors"), device=map_location)
+    except Exception as exc:  # safetensors raises its own error types for corrupted files
+        raise ValueError(f"{folder / 'model.safetensors'} cannot be read ({exc})") from None
+    model.load_state_dict(state, strict=True)
+    model.card = json.loads((folder / "card.json").read_text())
+    return model.eval()
