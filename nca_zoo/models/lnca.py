@@ -105,10 +105,14 @@ class LatentNCA(nn.Module):
                              f"{self.autoencoder.latent_channels}")
         if cell.out_channels != cell.in_channels:
             raise ValueError("the NCA's output channels are decoded: out_channels must equal in_channels")
-        self.cell = cell
         self.automaton = Automaton(cell, steps=list(steps) if not isinstance(steps, int) else steps,
                                    eval_steps=eval_steps, update_rate=update_rate,
                                    fixed_channels=cell.in_channels, checkpoint_every=checkpoint_every)
+
+    @property
+    def cell(self) -> nn.Module:
+        """The NCA cell (registered once, inside the automaton)."""
+        return self.automaton.cell
 
     def seed(self, latent: Tensor) -> Tensor:
         """NCA seed ``[latent | 0.5 | 0]`` (reference ``seed(z)``)."""
@@ -143,10 +147,14 @@ class PixelViTCA(nn.Module):
     def __init__(self, cell: ViTCACell, steps: Steps = (8, 32), eval_steps: int = 64,
                  update_rate: float = 0.5, checkpoint_every: int = 0) -> None:
         super().__init__()
-        self.cell = cell
         self.automaton = Automaton(cell, steps=list(steps) if not isinstance(steps, int) else steps,
                                    eval_steps=eval_steps, update_rate=update_rate,
                                    fixed_channels=cell.in_channels, checkpoint_every=checkpoint_every)
+
+    @property
+    def cell(self) -> nn.Module:
+        """The NCA cell (registered once, inside the automaton)."""
+        return self.automaton.cell
 
     def seed(self, x: Tensor) -> Tensor:
         check_images(x)
