@@ -15,7 +15,24 @@ RESULTS = ROOT / "benchmarks" / "results"
 BLOCK = re.compile(r"(<!-- results:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /results:(?P=name) -->)", re.S)
 
 
+def pretrained_table() -> str:
+    """The pretrained-model table, generated from the shipped ``card.json`` files."""
+    import json
+
+    rows = ["| name | task | params | file | SSIM (input) | PSNR dB (input) | test images | recipe |",
+            "|---|---|---|---|---|---|---|---|"]
+    for card_path in sorted((ROOT / "nca_zoo" / "pretrained").glob("*/card.json")):
+        c = json.loads(card_path.read_text())
+        m = c["metrics"]
+        rows.append(f"| {c['name']} | {c['task']} | {c['num_params']:,} | "
+                    f"{c['file_size_bytes'] / 1024:.0f} KiB | {m['ssim_model']:.3f} ({m['ssim_input']:.3f}) | "
+                    f"{m['psnr_model']:.2f} ({m['psnr_input']:.2f}) | {m['n_test']} | `{c['recipe']}` |")
+    return "\n".join(rows) + "\n"
+
+
 def render(name: str) -> str:
+    if name == "pretrained":
+        return pretrained_table()
     path = RESULTS / f"{name}.md"
     if not path.exists():
         return f"_not measured yet: run the benchmark that writes `benchmarks/results/{name}.md`_\n"

@@ -1,6 +1,8 @@
 """Pretrained folders: save -> load round trips, strict loading, clear errors, offline."""
 import json
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -42,3 +44,37 @@ def test_loading_is_strict_and_errors_are_clear(tmp_path):
         nca_zoo.load_pretrained(str(folder))
     with pytest.raises(FileNotFoundError, match="no pretrained module"):
         nca_zoo.load_pretrained("no-such-model")
+
+
+@pytest.mark.parametrize("name", nca_zoo.list_pretrained())
+def test_shipped_module_reproduces_its_card(name):
+    from nca_zoo.evaluate import restoration_metrics
+
+    model = nca_zoo.load_pretrained(name)  # offline, strict
+    card = model.card
+    assert card["num_params"] == sum(p.numel() for p in model.parameters())
+    got = restoration_metrics(model, task=card["metrics"]["task"],
+                              image_size=card["metrics"]["image_size"])
+    assert got["n_test"] == card["metrics"]["n_test"]
+    assert abs(got["ssim_model"] - card["metrics"]["ssim_model"]) < 0.01
+    assert abs(got["psnr_model"] - card["metrics"]["psnr_model"]) < 0.2
+    assert got["ssim_model"] > got["ssim_input"]  # it really restores
+
+
+def test_restore_cli(tmp_path, capsys):
+    from PIL import Image
+
+    from nca_zoo import restore
+    from nca_zoo._cli import run_cli
+
+    if not nca_zoo.list_pretrained():
+        pytest.skip("no shipped module")
+    name, out = nca_zoo.list_pretrained()[0], tmp_path / "out.png"
+    img = tmp_path / "in.png"
+    Image.fromarray((np.random.default_rng(0).random((37, 45, 3)) * 255).astype(np.uint8)).save(img)
+    assert run_cli(restore.main, [str(img), "-o", str(out), "--model", name]) == 0
+    assert Image.open(out).size == (45, 37)
+    assert run_cli(restore.main, [str(img), "-o", str(tmp_path / "x.png"), "--model", "nope"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no pretrained module") and "\n" not in err
+    assert not (tmp_path / "x.png").exists()
