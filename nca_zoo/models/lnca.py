@@ -83,7 +83,40 @@ class LNCAAutoencoder(nn.Module):
         return self.decode(z, skip)
 
 
-class LatentNCA(nn.Module):
+class InputOutputNCA(nn.Module):
+    """An NCA whose state is ``[fixed input | output | hidden]`` (ViTCA's layout, also used by LNCA).
+
+    The input channels are never written (``fixed_channels``); the seed is output 0.5 (gray) and
+    hidden 0 (reference ``cell_init='constant'``).
+    """
+
+    def __init__(self, cell: nn.Module, steps: Steps, eval_steps: int, update_rate: float,
+                 checkpoint_every: int) -> None:
+        super().__init__()
+        self.automaton = Automaton(cell, steps=list(steps) if not isinstance(steps, int) else steps,
+                                   eval_steps=eval_steps, update_rate=update_rate,
+                                   fixed_channels=cell.in_channels, checkpoint_every=checkpoint_every)
+
+    @property
+    def cell(self) -> nn.Module:
+        """The NCA cell (registered once, inside the automaton)."""
+        return self.automaton.cell
+
+    def seed(self, fixed: Tensor) -> Tensor:
+        """``[fixed | 0.5 | 0]``."""
+        b, _, h, w = fixed.shape
+        return torch.cat([fixed, fixed.new_full((b, self.cell.out_channels, h, w), 0.5),
+                          fixed.new_zeros((b, self.cell.hidden_channels, h, w))], 1)
+
+    def output(self, state: Tensor) -> Tensor:
+        k = self.cell.in_channels
+        return state[:, k : k + self.cell.out_channels]
+
+    def hidden(self, state: Tensor) -> Tensor:
+        return state[:, self.cell.in_channels + self.cell.out_channels :]
+
+
+class LatentNCA(InputOutputNCA):
     """LNCA: autoencoder + NCA in its latent (§3.1, Fig. 1).
 
     Args:
@@ -98,36 +131,13 @@ class LatentNCA(nn.Module):
     def __init__(self, cell: nn.Module, autoencoder: Optional[LNCAAutoencoder] = None,
                  steps: Steps = (8, 32), eval_steps: int = 64, update_rate: float = 1.0,
                  checkpoint_every: int = 0) -> None:
-        super().__init__()
+        super().__init__(cell, steps, eval_steps, update_rate, checkpoint_every)
         self.autoencoder = autoencoder or LNCAAutoencoder(latent_channels=cell.in_channels)
         if cell.in_channels != self.autoencoder.latent_channels:
             raise ValueError(f"cell in_channels {cell.in_channels} != latent channels "
                              f"{self.autoencoder.latent_channels}")
         if cell.out_channels != cell.in_channels:
             raise ValueError("the NCA's output channels are decoded: out_channels must equal in_channels")
-        self.automaton = Automaton(cell, steps=list(steps) if not isinstance(steps, int) else steps,
-                                   eval_steps=eval_steps, update_rate=update_rate,
-                                   fixed_channels=cell.in_channels, checkpoint_every=checkpoint_every)
-
-    @property
-    def cell(self) -> nn.Module:
-        """The NCA cell (registered once, inside the automaton)."""
-        return self.automaton.cell
-
-    def seed(self, latent: Tensor) -> Tensor:
-        """NCA seed ``[latent | 0.5 | 0]`` (reference ``seed(z)``)."""
-        b, _, h, w = latent.shape
-        out = latent.new_full((b, self.cell.out_channels, h, w), 0.5)
-        hidden = latent.new_zeros((b, self.cell.hidden_channels, h, w))
-        return torch.cat([latent, out, hidden], 1)
-
-    def output(self, state: Tensor) -> Tensor:
-        """The restored latent: the NCA's output channels."""
-        k = self.cell.in_channels
-        return state[:, k : k + self.cell.out_channels]
-
-    def hidden(self, state: Tensor) -> Tensor:
-        return state[:, self.cell.in_channels + self.cell.out_channels :]
 
     def forward(self, x: Tensor, steps: Optional[Steps] = None) -> Tensor:
         """Restore ``x`` (B, 3, H, W) in [0, 1]; ``steps=0`` bypasses the NCA (plain autoencoder)."""
@@ -138,7 +148,7 @@ class LatentNCA(nn.Module):
         return self.autoencoder.decode(self.output(state), skip)
 
 
-class PixelViTCA(nn.Module):
+class PixelViTCA(InputOutputNCA):
     """Pixel-space ViTCA (the paper's NCA baseline): state ``[image | output | hidden]``.
 
     Seed: output 0.5 (gray), hidden 0 (``cell_init='constant'``); the image channels are fixed.
@@ -146,27 +156,11 @@ class PixelViTCA(nn.Module):
 
     def __init__(self, cell: ViTCACell, steps: Steps = (8, 32), eval_steps: int = 64,
                  update_rate: float = 0.5, checkpoint_every: int = 0) -> None:
-        super().__init__()
-        self.automaton = Automaton(cell, steps=list(steps) if not isinstance(steps, int) else steps,
-                                   eval_steps=eval_steps, update_rate=update_rate,
-                                   fixed_channels=cell.in_channels, checkpoint_every=checkpoint_every)
-
-    @property
-    def cell(self) -> nn.Module:
-        """The NCA cell (registered once, inside the automaton)."""
-        return self.automaton.cell
+        super().__init__(cell, steps, eval_steps, update_rate, checkpoint_every)
 
     def seed(self, x: Tensor) -> Tensor:
         check_images(x)
-        b, _, h, w = x.shape
-        return torch.cat([x, x.new_full((b, self.cell.out_channels, h, w), 0.5),
-                          x.new_zeros((b, self.cell.hidden_channels, h, w))], 1)
-
-    def output(self, state: Tensor) -> Tensor:
-        return state[:, self.cell.in_channels : self.cell.in_channels + self.cell.out_channels]
-
-    def hidden(self, state: Tensor) -> Tensor:
-        return state[:, self.cell.in_channels + self.cell.out_channels :]
+        return super().seed(x)
 
     def forward(self, x: Tensor, steps: Optional[Steps] = None) -> Tensor:
         """Restore ``x``: the output channels after the rollout (not clamped)."""
