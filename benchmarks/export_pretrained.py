@@ -1,10 +1,13 @@
-"""Export a trained restoration checkpoint as a shipped pretrained module with a measured card.
+"""Export a trained checkpoint as a shipped pretrained module with a measured card.
 
     python benchmarks/export_pretrained.py RUN.ckpt --name lnca-nafca-denoise \
         --config configs/lnca/lnca_nafca_denoise.yaml --recipe "... the exact fit command ..."
 
-The card's metrics are measured here, on the held-out test split of the embedded data
-(``nca_zoo.evaluate.restoration_metrics``), never typed.
+Restoration checkpoints (LNCARestoration, ViTCARestoration) are measured on the held-out test split
+of the embedded photo tiles (``nca_zoo.evaluate.restoration_metrics``); diffusion checkpoints
+(DiffusionTask, EMA weights) by FID / KID of samples against the test split of their training data,
+with the train-vs-test and colour-noise references (``nca_zoo.evaluate.diffusion_metrics``), plus
+a small ``quick_check`` subset that ``tests/test_pretrained.py`` recomputes.  Nothing is typed.
 """
 from __future__ import annotations
 
@@ -12,11 +15,54 @@ import argparse
 from pathlib import Path
 
 import _common  # noqa: F401  (puts the repo on sys.path)
+import torch
+import yaml
 
 import nca_zoo
 from nca_zoo._pretrained import SHIPPED
-from nca_zoo.evaluate import restoration_metrics
-from nca_zoo.tasks import LNCARestoration
+
+QUICK_CHECK = {"n": 16, "sampler": "ddim", "steps": 10, "seed": 0}   # recomputed by the tests
+
+
+def restoration_card(ckpt: str, name: str) -> tuple:
+    from nca_zoo.evaluate import restoration_metrics
+    from nca_zoo.tasks import LNCARestoration, ViTCARestoration
+
+    raw = torch.load(ckpt, map_location="cpu", weights_only=False)
+    cls = LNCARestoration if "phase" in raw["hyper_parameters"] else ViTCARestoration
+    task = cls.load_from_checkpoint(ckpt, map_location="cpu")
+    h = task.hparams
+    model_args = {"steps": list(h.steps), "eval_steps": h.eval_steps, "update_rate": h.update_rate,
+                  **(h.model_kwargs or {})}
+    data_task = "blur" if "deblur" in name else "noise"
+    metrics = restoration_metrics(task.model, task=data_task, image_size=h.image_size or 32)
+    card = {"paper": "LNCA (Menta et al., ALIFE 2024)", "task": data_task,
+            "data": "embedded scikit-image photo tiles, 32x32, test split 20% (split_seed 0)",
+            "metrics": metrics}
+    return task.model, h.model, model_args, card, None
+
+
+def diffusion_card(ckpt: str, config: str) -> tuple:
+    from nca_zoo.diffusion.pretrained import diffusion_config
+    from nca_zoo.evaluate import diffusion_metrics
+    from nca_zoo.sample import load_task
+
+    task = load_task(ckpt)
+    h = task.hparams
+    data = yaml.safe_load(Path(config).read_text())["data"]["init_args"]
+    data = {k: v for k, v in data.items() if k not in ("batch_size", "num_workers", "limit")}
+    metrics = diffusion_metrics(task.eval_model, task.schedule, data, sampler="ddim", steps=25)
+    quick = diffusion_metrics(task.eval_model, task.schedule, data, n=QUICK_CHECK["n"],
+                              sampler=QUICK_CHECK["sampler"], steps=QUICK_CHECK["steps"],
+                              seed=QUICK_CHECK["seed"])
+    paper = "Diff-NCA / FourierDiff-NCA (Kalkhof et al., 2024)"
+    card = {"paper": paper, "task": "generation (DDPM, EMA weights)", "data_args": data,
+            "data": f"{data['images']} ({data['mode']}, {data['size']}px"
+                    f"{', scale ' + str(data.get('scale')) if data.get('scale', 1) != 1 else ''}), "
+                    f"test split 10% (seed 0)",
+            "metrics": metrics, "quick_check": quick}
+    model_args = {**(h.model_args or {})}
+    return task.eval_model, h.model, model_args, card, diffusion_config(h, h.sample_size or [data["size"]] * 2)
 
 
 def main() -> None:
@@ -26,18 +72,15 @@ def main() -> None:
     ap.add_argument("--config", required=True, help="the recipe config the run used")
     ap.add_argument("--recipe", required=True, help="the exact command that trained it")
     args = ap.parse_args()
-    task = LNCARestoration.load_from_checkpoint(args.checkpoint, map_location="cpu")
-    h = task.hparams
-    model_args = {"steps": list(h.steps), "eval_steps": h.eval_steps, "update_rate": h.update_rate,
-                  **(h.model_kwargs or {})}
-    data_task = "blur" if "deblur" in args.name else "noise"
-    metrics = restoration_metrics(task.model, task=data_task, image_size=h.image_size or 32)
-    card = {"name": args.name, "paper": "LNCA (Menta et al., ALIFE 2024)", "task": data_task,
-            "data": "embedded scikit-image photo tiles, 32x32, test split 20% (split_seed 0)",
-            "recipe_config": args.config, "recipe": args.recipe,
-            "metrics": metrics, "measured_by": "benchmarks/export_pretrained.py"}
-    folder = nca_zoo.save_pretrained(task.model, SHIPPED / args.name, h.model, model_args, card)
-    print(folder, metrics)
+    hp = torch.load(args.checkpoint, map_location="cpu", weights_only=False)["hyper_parameters"]
+    if "timesteps" in hp:
+        model, arch, model_args, card, extra = diffusion_card(args.checkpoint, args.config)
+    else:
+        model, arch, model_args, card, extra = restoration_card(args.checkpoint, args.name)
+    card = {"name": args.name, **card, "recipe_config": args.config, "recipe": args.recipe,
+            "measured_by": "benchmarks/export_pretrained.py"}
+    folder = nca_zoo.save_pretrained(model, SHIPPED / args.name, arch, model_args, card, extra)
+    print(folder, card["metrics"])
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 ``config.json`` holds ``{"architecture": <registered name>, "model_args": {...}}``, so a module is
 rebuilt through :func:`~nca_zoo.create_model` and its weights loaded **strictly** (every key must
-match).  ``card.json`` carries the recipe, data, parameter count, file size and the metrics a
-benchmark script measured.  Loading is offline: a name shipped in ``nca_zoo/pretrained/``, a local
+match); further keys (e.g. ``"diffusion"``: the DDPM schedule a noise predictor was trained with)
+are kept on the loaded module as ``module.pretrained_config``.  ``card.json`` carries the recipe,
+data, parameter count, file size and the metrics a benchmark script measured.  Loading is offline: a name shipped in ``nca_zoo/pretrained/``, a local
 folder, or -- for users with internet -- ``hf-hub:<repo id>`` through huggingface_hub.
 """
 from __future__ import annotations
@@ -31,11 +32,15 @@ def list_pretrained() -> list[str]:
 
 
 def save_pretrained(model: nn.Module, folder: Union[str, os.PathLike], architecture: str,
-                    model_args: Optional[dict] = None, card: Optional[dict] = None) -> Path:
-    """Write ``model`` as a pretrained folder; ``architecture(**model_args)`` must rebuild it."""
+                    model_args: Optional[dict] = None, card: Optional[dict] = None,
+                    extra_config: Optional[dict] = None) -> Path:
+    """Write ``model`` as a pretrained folder; ``architecture(**model_args)`` must rebuild it.
+
+    ``extra_config`` adds keys to ``config.json`` (e.g. ``{"diffusion": {...schedule...}}``).
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    config = {"architecture": architecture, "model_args": dict(model_args or {})}
+    config = {**(extra_config or {}), "architecture": architecture, "model_args": dict(model_args or {})}
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     with atomic_path(folder / "model.safetensors") as tmp:
         save_file(state, str(tmp))
@@ -80,4 +85,5 @@ def load_pretrained(name: str, map_location: str = "cpu") -> nn.Module:
         raise ValueError(f"{folder / 'model.safetensors'} cannot be read ({exc})") from None
     model.load_state_dict(state, strict=True)
     model.card = json.loads((folder / "card.json").read_text())
+    model.pretrained_config = config
     return model.eval()

@@ -177,6 +177,21 @@ class Automaton(nn.Module):
             t += k
         return state, total
 
+    @torch.no_grad()
+    def snapshots(self, state: Tensor, at: Sequence[int], cond=None,
+                  region: Optional[Tensor] = None) -> list[Tensor]:
+        """States after each step count in ``at`` (ascending, 0 = the input): growth strips."""
+        at = [int(a) for a in at]
+        if any(a < 0 for a in at) or at != sorted(at):
+            raise ValueError(f"snapshot steps must be ascending and >= 0, got {at}")
+        out, t = [], 0
+        for a in at:
+            if a > t:
+                state = self.rollout(state, a - t, cond, region=region, start_step=t)[0]
+                t = a
+            out.append(state)
+        return out
+
     def forward(self, state: Tensor, steps: Optional[Steps] = None, cond=None,
                 region: Optional[Tensor] = None) -> Tensor:
         """Rollout returning only the final state."""

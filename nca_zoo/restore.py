@@ -33,6 +33,9 @@ def main(argv: list | None = None) -> int:
     if out.is_dir():
         raise IsADirectoryError(f"output {out} is a directory")
     model = load_pretrained(args.model)
+    if "diffusion" in model.pretrained_config:
+        raise ValueError(f"{args.model} is a diffusion model: use python -m nca_zoo.sample --model "
+                         f"{args.model}")
     arr = load_rgb_uint8(args.image, strict=False)
     if min(arr.shape[:2]) < 8:
         raise ValueError(f"{args.image} is {arr.shape[1]}x{arr.shape[0]} px; at least 8x8 needed")

@@ -1,4 +1,8 @@
-"""``python -m nca_zoo.sample CKPT -o grid.png``: sample a trained diffusion checkpoint.
+"""``python -m nca_zoo.sample CKPT -o grid.png`` or ``--model NAME``: sample a diffusion model.
+
+``CKPT`` is a checkpoint written by ``python -m nca_zoo.fit`` (a DiffusionTask); ``--model`` names
+a pretrained module instead (shipped: see ``nca_zoo.list_pretrained()``, a local folder, or
+``hf-hub:<repo>``).
 
 Modes (Diff-NCA paper §4.6-4.9), all with the EMA weights unless ``--no-ema``:
 
@@ -27,6 +31,7 @@ from torchvision.utils import make_grid
 
 from ._cli import run_cli
 from .data.images import ImageError, load_rgb_uint8, resize_square, save_png_atomic, to_tensor, to_uint8
+from .diffusion.pretrained import load_denoiser
 from .diffusion.sampling import SAMPLERS, denoise, inpaint, superres_x2
 from .diffusion.tiling import TiledDenoiser
 
@@ -88,11 +93,13 @@ def load_mask(path: str, h: int, w: int) -> torch.Tensor:
 def main(argv: Optional[list] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m nca_zoo.sample", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("checkpoint", help="a .ckpt written by training a nca_zoo.tasks.DiffusionTask")
+    ap.add_argument("checkpoint", nargs="?", help="a .ckpt written by training a DiffusionTask")
+    ap.add_argument("--model", help="a pretrained diffusion module instead of a checkpoint")
     ap.add_argument("-o", "--output", required=True, help="output PNG")
     ap.add_argument("--mode", choices=MODES, default="generate")
     ap.add_argument("--n", type=int, default=16, help="images to generate (default 16)")
-    ap.add_argument("--size", type=int, help="square output size (generate) or input resize")
+    ap.add_argument("--size", type=int, nargs="+", metavar="H [W]",
+                    help="output size (generate: H, or H W) or square input resize (inpaint/superres)")
     ap.add_argument("--height", type=int)
     ap.add_argument("--width", type=int)
     ap.add_argument("--sampler", choices=SAMPLERS, default="ddpm")
@@ -117,25 +124,38 @@ def main(argv: Optional[list] = None) -> int:
         raise ValueError("--n and --steps must be >= 1")
     if a.mode != "generate" and a.image is None:
         raise ValueError(f"--mode {a.mode} needs --image")
-    task = load_task(a.checkpoint, a.device)
-    model = task.model.eval() if a.no_ema else task.eval_model.eval()
+    if (a.checkpoint is None) == (a.model is None):
+        raise ValueError("give either a checkpoint or --model NAME (one of them)")
+    if a.model is not None:
+        if a.no_ema:
+            raise ValueError("--no-ema needs a checkpoint: pretrained modules hold the EMA weights only")
+        model, sched, train_size = load_denoiser(a.model, a.device)
+    else:
+        task = load_task(a.checkpoint, a.device)
+        model = task.model.eval() if a.no_ema else task.eval_model.eval()
+        sched, train_size = task.schedule, task.hparams.sample_size or (64, 64)
     if a.tile is not None:
         model = TiledDenoiser(model, tile=a.tile)
-    sched = task.schedule
     torch.manual_seed(a.seed)
     gen = torch.Generator(a.device).manual_seed(a.seed)
     kw = dict(sampler=a.sampler, ddim_steps=a.steps, eta=a.eta, generator=gen)
     start = time.perf_counter()
     with torch.no_grad():
         if a.mode == "generate":
-            th, tw = task.hparams.sample_size or (64, 64)       # the training size by default
-            h, w = a.height or a.size or th, a.width or a.size or tw
+            th, tw = train_size                                  # the training size by default
+            size = a.size or [None]
+            if len(size) > 2:
+                raise ValueError(f"--size takes H or H W, got {len(size)} numbers")
+            h, w = a.height or size[0] or th, a.width or size[-1] or tw
             if h < 2 or w < 2:
                 raise ValueError(f"size must be at least 2x2, got {h}x{w}")
             x = torch.randn(a.n, 3, h, w, generator=gen, device=a.device)
             imgs = ((denoise(model, sched, x, a.sampler, a.steps, a.eta, generator=gen) + 1) / 2).clamp(0, 1)
         else:
-            img = to_tensor(resize_square(load_rgb_uint8(a.image, strict=False), a.size))[None].to(a.device)
+            if a.size is not None and len(a.size) != 1:
+                raise ValueError(f"--mode {a.mode} resizes its input to a square: give one --size")
+            img = load_rgb_uint8(a.image, strict=False)
+            img = to_tensor(resize_square(img, a.size[0] if a.size else None))[None].to(a.device)
             img = img.expand(a.n, -1, -1, -1).contiguous()
             if a.mode == "inpaint":
                 hh, ww = img.shape[-2:]

@@ -135,3 +135,17 @@ def test_pool_is_saved_and_restored():
     assert torch.equal(other.states, pool.states) and bool(other.filled)
     with pytest.raises(ValueError):
         pool.sample(9)
+
+
+def test_snapshots_match_one_rollout():
+    torch.manual_seed(0)
+    ca = Automaton(random_cell(), steps=10, update_rate=0.5)
+    state = torch.rand(1, 6, 9, 9)
+    torch.manual_seed(7)
+    frames = ca.snapshots(state, [0, 3, 3, 10])
+    torch.manual_seed(7)
+    final = ca(state, 10)
+    assert len(frames) == 4 and torch.equal(frames[0], state) and torch.equal(frames[1], frames[2])
+    assert torch.equal(frames[-1], final) and not torch.equal(frames[1], final)
+    with pytest.raises(ValueError, match="ascending"):
+        ca.snapshots(state, [4, 2])

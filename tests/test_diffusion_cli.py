@@ -94,3 +94,66 @@ def test_checkpoint_written_by_lightningcli_loads(ckpt, tmp_path, capsys):
     cli_ckpt = tmp_path / "cli.ckpt"
     torch.save(data, cli_ckpt)
     assert run([cli_ckpt, "-o", tmp_path / "c.png", "--n", "1", "--sampler", "ddim", "--steps", "1"], capsys)[0] == 0
+
+
+@pytest.fixture(scope="module")
+def pretrained_folder(ckpt, tmp_path_factory):
+    """The checkpoint exported as a pretrained folder (EMA weights + schedule in config.json)."""
+    import nca_zoo
+    from nca_zoo.diffusion.pretrained import diffusion_config
+    from nca_zoo.sample import load_task
+
+    task = load_task(str(ckpt))
+    folder = tmp_path_factory.mktemp("pre") / "tiny-diff"
+    return nca_zoo.save_pretrained(task.eval_model, folder, task.hparams.model, task.hparams.model_args,
+                                   {"data": "test"}, diffusion_config(task.hparams, [16, 16]))
+
+
+def test_pretrained_model_samples_like_its_checkpoint(ckpt, pretrained_folder, tmp_path, capsys):
+    from nca_zoo.diffusion import load_denoiser
+
+    den = load_denoiser(str(pretrained_folder))
+    assert den.sample_size == (16, 16) and den.schedule.timesteps == 4
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    common = ["--n", "2", "--size", "18", "22", "--sampler", "ddim", "--steps", "2", "--seed", "3"]
+    assert run(["--model", pretrained_folder, "-o", a, *common], capsys)[0] == 0
+    assert run([ckpt, "-o", b, *common], capsys)[0] == 0
+    assert Image.open(a).size == (2 * 22 + 3 * 2, 18 + 2 * 2)
+    assert Image.open(a).tobytes() == Image.open(b).tobytes()     # same EMA weights, same schedule
+
+
+@pytest.mark.parametrize("args,msg", [
+    ([], "either a checkpoint or --model"),
+    (["CKPT", "--model", "PRE"], "either a checkpoint or --model"),
+    (["--model", "no-such-model"], "no pretrained module"),
+    (["--model", "lnca-nafca-denoise"], "not a diffusion model"),
+    (["--model", "PRE", "--no-ema"], "--no-ema needs a checkpoint"),
+    (["--model", "PRE", "--size", "8", "8", "8"], "--size takes H or H W"),
+])
+def test_model_option_errors(ckpt, pretrained_folder, tmp_path, capsys, args, msg):
+    args = [str(ckpt) if a == "CKPT" else str(pretrained_folder) if a == "PRE" else a for a in args]
+    out = tmp_path / "o.png"
+    code, io = run([*args, "-o", out, "--n", "1", "--sampler", "ddim", "--steps", "1"], capsys)
+    assert code == 2 and io.err.startswith("error: ") and msg in io.err, io.err
+    assert len(io.err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_diffusion_metrics_have_references(pretrained_folder):
+    from nca_zoo.diffusion import load_denoiser
+    from nca_zoo.evaluate import diffusion_metrics
+
+    den = load_denoiser(str(pretrained_folder))
+    data = {"images": ["embedded:immunohistochemistry"], "mode": "patches", "size": 16, "stride": 48}
+    m = diffusion_metrics(den.model, den.schedule, data, n=8, steps=1)
+    again = diffusion_metrics(den.model, den.schedule, data, n=8, steps=1)
+    assert m == again and m["n"] == 8 and "TinyFeatureNet" in m["features"]
+    assert m["fid_train"] < m["fid_noise"]    # the references order as they should
+
+
+def test_restore_refuses_a_diffusion_model(pretrained_folder, tmp_path, capsys):
+    from nca_zoo import restore
+
+    out = tmp_path / "r.png"
+    code = run_cli(restore.main, ["embedded:coffee", "-o", str(out), "--model", str(pretrained_folder)])
+    err = capsys.readouterr().err
+    assert code == 2 and "is a diffusion model" in err and not out.exists()

@@ -46,8 +46,17 @@ def test_loading_is_strict_and_errors_are_clear(tmp_path):
         nca_zoo.load_pretrained("no-such-model")
 
 
-@pytest.mark.parametrize("name", nca_zoo.list_pretrained())
-def test_shipped_module_reproduces_its_card(name):
+def _is_diffusion(name: str) -> bool:
+    folder = nca_zoo._pretrained.SHIPPED / name
+    return "diffusion" in json.loads((folder / "config.json").read_text())
+
+
+RESTORERS = [n for n in nca_zoo.list_pretrained() if not _is_diffusion(n)]
+GENERATORS = [n for n in nca_zoo.list_pretrained() if _is_diffusion(n)]
+
+
+@pytest.mark.parametrize("name", RESTORERS)
+def test_shipped_restorer_reproduces_its_card(name):
     from nca_zoo.evaluate import restoration_metrics
 
     model = nca_zoo.load_pretrained(name)  # offline, strict
@@ -61,15 +70,35 @@ def test_shipped_module_reproduces_its_card(name):
     assert got["ssim_model"] > got["ssim_input"]  # it really restores
 
 
+@pytest.mark.parametrize("name", GENERATORS)
+def test_shipped_generator_reproduces_its_card(name):
+    """The card's quick subset (few samples, few DDIM steps) is recomputed; the full metrics are
+    the same function on the whole test split."""
+    from nca_zoo.diffusion import load_denoiser
+    from nca_zoo.evaluate import diffusion_metrics
+
+    den = load_denoiser(name)
+    card = den.model.card
+    assert card["num_params"] == sum(p.numel() for p in den.model.parameters())
+    q = card["quick_check"]
+    got = diffusion_metrics(den.model, den.schedule, card["data_args"], n=q["n"],
+                            sampler=q["sampler"], steps=q["sampler_steps"], seed=q["seed"])
+    assert got["n"] == q["n"] and got["features"] == q["features"]
+    for key in ("fid_model", "fid_train", "fid_noise"):
+        assert got[key] == pytest.approx(q[key], rel=0.05, abs=0.02), key
+    full = card["metrics"]
+    assert full["fid_model"] < full["fid_noise"]   # it learned more than the colours
+
+
 def test_restore_cli(tmp_path, capsys):
     from PIL import Image
 
     from nca_zoo import restore
     from nca_zoo._cli import run_cli
 
-    if not nca_zoo.list_pretrained():
-        pytest.skip("no shipped module")
-    name, out = nca_zoo.list_pretrained()[0], tmp_path / "out.png"
+    if not RESTORERS:
+        pytest.skip("no shipped restoration module")
+    name, out = RESTORERS[0], tmp_path / "out.png"
     img = tmp_path / "in.png"
     Image.fromarray((np.random.default_rng(0).random((37, 45, 3)) * 255).astype(np.uint8)).save(img)
     assert run_cli(restore.main, [str(img), "-o", str(out), "--model", name]) == 0

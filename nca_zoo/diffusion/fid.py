@@ -85,6 +85,8 @@ def fid_kid(real: Tensor, fake: Tensor, feature: str = "tiny", kid_subset_size: 
         for is_real, x in ((True, real), (False, fake)):
             for i in range(0, len(x), batch):
                 metric.update(x[i:i + batch], real=is_real)
-    kid_mean, kid_std = kid.compute()
+    with torch.random.fork_rng(devices=[]):     # KID draws random subsets: make them repeatable
+        torch.manual_seed(0)
+        kid_mean, kid_std = kid.compute()
     return {"fid": float(fid.compute()), "kid_mean": float(kid_mean), "kid_std": float(kid_std),
             "n_real": len(real), "n_fake": len(fake), "kid_subset_size": subset, "features": desc}

@@ -1,0 +1,164 @@
+"""The README's pictures, made from the shipped examples and pretrained modules (CPU, minutes).
+
+    python benchmarks/make_figures.py            # all figures into benchmarks/results/figures/
+
+* ``gnca_growth.png``: the shipped ``examples/gnca/astronaut_120.nca`` grown from its seeds, frames
+  after 0, 2, 4, 8, 16, 32 and all of its steps (GNCA paper Fig. 1);
+* ``restoration.png``: one row per shipped restoration module: clean, degraded (fixed test
+  strength), restored -- on a bundled photo downscaled to 128 px;
+* ``diffusion_samples.png``: 16 samples of every shipped generator at its training size;
+* ``diffusion_large.png``: a pathology Diff-NCA grown far beyond its training size, tile by tile
+  (bounded memory, §4.9);
+* ``diffusion_inpaint.png``: a held-out image, its masked centre, three inpaintings (§4.7);
+* ``diffusion_superres.png``: low-res input, bicubic x2, Diff-NCA x2 (§4.8), the original.
+
+Figures whose model is not shipped are skipped with a message.  Every random draw is seeded.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import _common  # noqa: F401  (puts the repo on sys.path)
+import torch
+import torch.nn.functional as F
+from torchvision.utils import make_grid
+
+import nca_zoo
+from nca_zoo.data.degradations import Curriculum, degrade
+from nca_zoo.data.diffusion import DiffusionDataModule
+from nca_zoo.data.images import load_rgb_uint8, resize_square, save_png_atomic, to_tensor, to_uint8
+from nca_zoo.data.patches import stitch
+from nca_zoo.diffusion import TiledDenoiser, inpaint, load_denoiser, sample, superres_x2
+from nca_zoo.nca_file import read
+from nca_zoo.restore import restore
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = Path(__file__).resolve().parent / "results" / "figures"
+WHITE = 1.0
+
+
+def row(images: list, pad: int = 4) -> torch.Tensor:
+    """Images ``(3, H, W)`` of one height side by side with white gaps."""
+    return make_grid(torch.stack(images), nrow=len(images), padding=pad, pad_value=WHITE)
+
+
+def upscale(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """Nearest-neighbour enlargement so that small images stay visible in the README."""
+    return F.interpolate(x[None] if x.dim() == 3 else x, scale_factor=factor, mode="nearest").squeeze(0)
+
+
+def save(img: torch.Tensor, name: str) -> None:
+    save_png_atomic(to_uint8(img.clamp(0, 1)), OUT / name)
+    print(f"wrote {OUT / name}")
+
+
+def gnca_growth() -> None:
+    nca = read(ROOT / "examples" / "gnca" / "astronaut_120.nca")
+    model = nca.build()
+    at = sorted({0, 2, 4, 8, 16, 32, nca.steps})
+    torch.manual_seed(0)
+    states = model.automaton.snapshots(model.seed(model.num_models), at)
+    frames = [stitch(model.rgb(s)[0].clamp(0, 1), nca.height, nca.width) for s in states]
+    save(row(frames), "gnca_growth.png")
+    print(f"  frames after {at} steps")
+
+
+def restoration(photo: str) -> None:
+    names = [n for n in nca_zoo.list_pretrained()
+             if "diffusion" not in nca_zoo.load_pretrained(n).pretrained_config]
+    if not names:
+        print("restoration.png skipped: no shipped restoration module")
+        return
+    clean = to_tensor(resize_square(load_rgb_uint8(photo), 128))
+    rows = []
+    for name in names:
+        model = nca_zoo.load_pretrained(name)
+        kind = model.card["task"]
+        degraded = degrade(clean[None], kind, Curriculum(kind).strength(None),
+                           generator=torch.Generator().manual_seed(0))[0]
+        torch.manual_seed(0)
+        rows.append(row([clean, degraded, restore(model, degraded)]))
+        print(f"  row {len(rows)}: {name} ({kind})")
+    save(torch.cat(rows, 1), "restoration.png")
+
+
+def generators() -> list:
+    return [n for n in nca_zoo.list_pretrained()
+            if "diffusion" in json.loads((nca_zoo._pretrained.SHIPPED / n / "config.json").read_text())]
+
+
+def data_args(den) -> dict:
+    """The DiffusionDataModule arguments of a generator's held-out data (from its card)."""
+    return dict(den.model.card["data_args"])
+
+
+def diffusion_figures(steps: int, large: int) -> None:
+    names = generators()
+    if not names:
+        print("diffusion figures skipped: no shipped generator")
+        return
+    grids = []
+    for name in names:
+        den = load_denoiser(name)
+        torch.manual_seed(0)
+        imgs = sample(den.model, den.schedule, 16, *den.sample_size, "ddim", steps,
+                      generator=torch.Generator().manual_seed(0))
+        grids.append(upscale(make_grid(imgs, nrow=4, padding=1, pad_value=WHITE), 2))
+        print(f"  samples: {name}")
+    save(row(grids, pad=8), "diffusion_samples.png")
+
+    local = [n for n in names if load_denoiser(n).model.is_local]
+    if not local:
+        print("large / inpaint / superres figures skipped: no local (Diff-NCA) generator shipped")
+        return
+    den = load_denoiser(local[0])
+    size = den.sample_size[0]
+    torch.manual_seed(0)
+    big = sample(TiledDenoiser(den.model, tile=4 * size), den.schedule, 1, large, large, "ddim",
+                 steps, generator=torch.Generator().manual_seed(0))[0]
+    save(big, "diffusion_large.png")
+    print(f"  large: {local[0]} {large}x{large} from {size}x{size} training images")
+
+    data = DiffusionDataModule(**data_args(den))
+    real = data.real_images("test", 1).float().div(255)             # (1, 3, s, s)
+    mask = torch.zeros(1, 1, size, size)
+    q = size // 4
+    mask[..., q:size - q, q:size - q] = 1
+    torch.manual_seed(0)
+    filled = inpaint(den.model, den.schedule, real.expand(3, -1, -1, -1), mask.expand(3, -1, -1, -1),
+                     "ddim", steps, generator=torch.Generator().manual_seed(0))
+    shown = [real[0], real[0] * (1 - mask[0]) + mask[0] * WHITE, *filled]
+    save(upscale(row(shown, pad=2), 3), "diffusion_inpaint.png")
+
+    hi = DiffusionDataModule(**{**data_args(den), "size": 2 * size, "stride": 2 * size})
+    original = hi.real_images("test", 1).float().div(255)           # (1, 3, 2s, 2s)
+    low = F.interpolate(original, scale_factor=0.5, mode="area")
+    torch.manual_seed(0)
+    sr = superres_x2(den.model, den.schedule, low, sampler="ddim", ddim_steps=steps,
+                     generator=torch.Generator().manual_seed(0))
+    bicubic = F.interpolate(low, scale_factor=2, mode="bicubic", align_corners=False).clamp(0, 1)
+    shown = [upscale(low[0], 2), bicubic[0], sr[0], original[0]]
+    save(upscale(row(shown, pad=2), 2), "diffusion_superres.png")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", choices=["gnca", "restoration", "diffusion"])
+    ap.add_argument("--photo", default="embedded:astronaut")
+    ap.add_argument("--steps", type=int, default=50, help="DDIM steps of the diffusion figures")
+    ap.add_argument("--large", type=int, default=256, help="side of the large Diff-NCA image")
+    a = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    only = set(a.only or ["gnca", "restoration", "diffusion"])
+    if "gnca" in only:
+        gnca_growth()
+    if "restoration" in only:
+        restoration(a.photo)
+    if "diffusion" in only:
+        diffusion_figures(a.steps, a.large)
+
+
+if __name__ == "__main__":
+    main()
