@@ -184,7 +184,8 @@ def main() -> None:
           f"{args.iterations} iterations, patch {args.patch}, recipe of nca_zoo.compress.train_bank "
           f"(Adam lr 1e-2, final-state loss, batch 1)\n\nImages: {', '.join(srcs)}\n\n"
           f"## Table 2 style (mean ± std)\n\n{md2}\n\n## Table 3 style (pairwise Mann-Whitney U, "
-          f"max-quality protocol)\n\n{md3}\n\nRate-distortion plot: gnca_rate_distortion.png\n")
+          f"max-quality protocol)\n\n{md3}\n\n![GNCA vs codecs, rate-distortion]"
+          f"(benchmarks/results/gnca_rate_distortion.png)\n")
     write_results("gnca_vs_codecs", {"args": vars(args), "images": srcs, "per_image": per_image,
                                      "table2": table2, "table3": table3, "rate_distortion": {
                                          str(k): v for k, v in rd.items()}}, md)

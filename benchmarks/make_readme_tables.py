@@ -16,18 +16,34 @@ BLOCK = re.compile(r"(<!-- results:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /re
 
 
 def pretrained_table() -> str:
-    """The pretrained-model table, generated from the shipped ``card.json`` files."""
+    """The pretrained-model tables (restoration, generation), generated from the shipped cards."""
     import json
 
-    rows = ["| name | task | params | file | SSIM (input) | PSNR dB (input) | test images | recipe |",
-            "|---|---|---|---|---|---|---|---|"]
+    restore = ["| name | task | params | file | SSIM (input) | PSNR dB (input) | test images | recipe |",
+               "|---|---|---|---|---|---|---|---|"]
+    generate = ["| name | data | params | file | FID (train ref / noise ref) | KID (train ref / noise ref)"
+                " | samples vs test | recipe |", "|---|---|---|---|---|---|---|---|"]
+    features = set()
     for card_path in sorted((ROOT / "nca_zoo" / "pretrained").glob("*/card.json")):
         c = json.loads(card_path.read_text())
         m = c["metrics"]
-        rows.append(f"| {c['name']} | {c['task']} | {c['num_params']:,} | "
-                    f"{c['file_size_bytes'] / 1024:.0f} KiB | {m['ssim_model']:.3f} ({m['ssim_input']:.3f}) | "
-                    f"{m['psnr_model']:.2f} ({m['psnr_input']:.2f}) | {m['n_test']} | `{c['recipe']}` |")
-    return "\n".join(rows) + "\n"
+        head = f"| {c['name']} | {{}} | {c['num_params']:,} | {c['file_size_bytes'] / 1024:.0f} KiB |"
+        if "fid_model" in m:
+            features.add(m["features"])
+            generate.append(head.format(c["data"]) +
+                            f" {m['fid_model']:.3f} ({m['fid_train']:.3f} / {m['fid_noise']:.3f}) |"
+                            f" {m['kid_model']:.4f} ({m['kid_train']:.4f} / {m['kid_noise']:.4f}) |"
+                            f" {m['n']} vs {m['n']}, DDIM {m['sampler_steps']} | `{c['recipe']}` |")
+        else:
+            restore.append(head.format(c["task"]) +
+                           f" {m['ssim_model']:.3f} ({m['ssim_input']:.3f}) |"
+                           f" {m['psnr_model']:.2f} ({m['psnr_input']:.2f}) | {m['n_test']} | `{c['recipe']}` |")
+    out = "\n".join(restore) + "\n"
+    if len(generate) > 2:
+        out += ("\nGenerators (features: " + "; ".join(sorted(features)) + ". *train ref*: training "
+                "images vs the test images, what a perfect model reaches; *noise ref*: Gaussian noise "
+                "with the test images' colour statistics):\n\n" + "\n".join(generate) + "\n")
+    return out
 
 
 def render(name: str) -> str:

@@ -67,7 +67,7 @@ def test_shipped_restorer_reproduces_its_card(name):
     assert got["n_test"] == card["metrics"]["n_test"]
     assert abs(got["ssim_model"] - card["metrics"]["ssim_model"]) < 0.01
     assert abs(got["psnr_model"] - card["metrics"]["psnr_model"]) < 0.2
-    assert got["ssim_model"] > got["ssim_input"]  # it really restores
+    assert got["psnr_model"] > got["psnr_input"] + 1.0   # it really restores (>= 1 dB better)
 
 
 @pytest.mark.parametrize("name", GENERATORS)

@@ -1,0 +1,35 @@
+"""Every LightningModule round-trips through ``save_checkpoint`` -> ``load_from_checkpoint``."""
+import lightning as L
+import pytest
+import torch
+
+from nca_zoo.data import RestorationDataModule
+from nca_zoo.data.diffusion import DiffusionDataModule
+from nca_zoo.tasks import DiffusionTask, LNCARestoration, SupervisedRestoration, ViTCARestoration
+
+TINY_NCA = dict(steps=[2, 3], eval_steps=2, pool_size=8)
+CASES = {
+    "lnca": (LNCARestoration, dict(ae_epochs=1, model_kwargs={"embed_dim": 16}, **TINY_NCA), "restoration"),
+    "vitca": (ViTCARestoration, dict(model_kwargs={"embed_dim": 16, "mlp_dim": 8, "hidden_channels": 4},
+                                     **TINY_NCA), "restoration"),
+    "nafnet": (SupervisedRestoration, dict(model_kwargs={"width": 4}), "restoration"),
+    "diffusion": (DiffusionTask, dict(model="diff_nca", timesteps=4, n_samples=0,
+                                      model_args={"channels": 10, "hidden": 16, "steps": 2}), "diffusion"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_load_from_checkpoint_round_trip(name, tmp_path):
+    cls, kwargs, data = CASES[name]
+    torch.manual_seed(0)
+    task = cls(**kwargs)
+    dm = (RestorationDataModule(image_size=16, max_images=40, batch_size=4) if data == "restoration"
+          else DiffusionDataModule(size=16, stride=64, batch_size=2))
+    trainer = L.Trainer(max_epochs=2, limit_train_batches=1, limit_val_batches=0, logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False, accelerator="cpu",
+                        enable_model_summary=False, default_root_dir=tmp_path)
+    trainer.fit(task, datamodule=dm)
+    trainer.save_checkpoint(tmp_path / "m.ckpt")
+    loaded = cls.load_from_checkpoint(tmp_path / "m.ckpt", map_location="cpu")
+    a, b = task.state_dict(), loaded.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
