@@ -48,7 +48,26 @@ def one_line(message: str) -> str:
 
 
 class ZooCLI(LightningCLI):
-    """LightningCLI with the zoo's defaults (parse errors raise instead of printing usage)."""
+    """LightningCLI with the zoo's defaults (parse errors raise instead of printing usage) and
+    ``--ckpt_path`` to resume a run from one of its checkpoints."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.add_argument("--ckpt_path", type=Optional[str], default=None,
+                            help="resume training from this checkpoint (model, optimiser, step)")
+
+
+def save_final_checkpoint(trainer: L.Trainer) -> None:
+    """Write ``last.ckpt`` when the run's last steps fell after its last checkpoint.
+
+    ModelCheckpoint saves after validation; a run that stops at ``max_steps`` between two
+    validations would otherwise lose its final weights.
+    """
+    cb = trainer.checkpoint_callback
+    if cb is None or cb.dirpath is None:
+        return
+    if getattr(cb, "_last_global_step_saved", -1) < trainer.global_step:
+        path = os.path.join(cb.dirpath, "last.ckpt")
+        trainer.save_checkpoint(path)
 
 
 def main(args: Optional[list] = None) -> Optional[LightningCLI]:
@@ -70,10 +89,16 @@ def main(args: Optional[list] = None) -> Optional[LightningCLI]:
         )
     except (ArgumentError, ValueError) as exc:  # parse errors, and errors building the objects
         raise ConfigError(one_line(str(exc))) from None
-    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    ckpt = cli.config.get("ckpt_path")
+    if ckpt is not None and not os.path.isfile(ckpt):
+        raise ConfigError(f"--ckpt_path: no such checkpoint: {ckpt}")
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt)
+    save_final_checkpoint(cli.trainer)
     dm = cli.datamodule
     if getattr(dm, "has_test", False) and not cli.trainer.fast_dev_run:
-        cli.trainer.test(cli.model, datamodule=dm, ckpt_path="best" if cli.trainer.checkpoint_callback else None)
+        cb = cli.trainer.checkpoint_callback     # test the best checkpoint, else the final weights
+        best = cb.best_model_path if cb is not None and cb.best_model_path else None
+        cli.trainer.test(cli.model, datamodule=dm, ckpt_path=best if best and os.path.isfile(best) else None)
     return cli
 
 

@@ -29,3 +29,38 @@ def test_config_runs(cfg, tmp_path, monkeypatch):
             f"--trainer.default_root_dir={tmp_path}", *overrides_for(cfg)]
     cli = main(args)
     assert cli.trainer.global_step >= 1
+
+
+def test_run_stopping_between_validations_keeps_its_final_weights(tmp_path, monkeypatch):
+    """max_steps between two validations: the fit CLI still writes the final step's checkpoint."""
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    cfg = ROOT / "configs" / "diffusion" / "quickstart.yaml"
+    args = ["--config", str(cfg), "--trainer.accelerator=cpu", "--trainer.devices=1",
+            f"--trainer.default_root_dir={tmp_path}", *overrides_for(cfg),
+            "--trainer.max_steps=3", "--trainer.check_val_every_n_epoch=5"]
+    cli = main(args)
+    last = Path(cli.trainer.checkpoint_callback.dirpath) / "last.ckpt"
+    assert cli.trainer.global_step == 3
+    assert torch.load(last, weights_only=False)["global_step"] == 3
+
+
+def test_fit_resumes_from_ckpt_path(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    cfg = ROOT / "configs" / "diffusion" / "quickstart.yaml"
+    base = ["--config", str(cfg), "--trainer.accelerator=cpu", "--trainer.devices=1",
+            f"--trainer.default_root_dir={tmp_path}", *overrides_for(cfg)]
+    first = main([*base, "--trainer.max_steps=2"])
+    ckpt = Path(first.trainer.checkpoint_callback.dirpath) / "last.ckpt"
+    first.trainer.save_checkpoint(ckpt)
+    resumed = main([*base, "--trainer.max_steps=4", f"--ckpt_path={ckpt}"])
+    assert resumed.trainer.global_step == 4
+    # another seed, nothing left to train: the weights can only be the checkpoint's
+    same = main([*base, "--trainer.max_steps=2", "--seed_everything=5", f"--ckpt_path={ckpt}"])
+    saved = torch.load(ckpt, weights_only=False)["state_dict"]
+    assert all(torch.equal(v, saved[k]) for k, v in same.model.state_dict().items())
+    with pytest.raises(ValueError, match="no such checkpoint"):
+        main([*base, "--ckpt_path=missing.ckpt"])
