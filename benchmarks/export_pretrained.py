@@ -35,10 +35,12 @@ def restoration_card(ckpt: str, name: str) -> tuple:
     model_args = {"steps": list(h.steps), "eval_steps": h.eval_steps, "update_rate": h.update_rate,
                   **(h.model_kwargs or {})}
     data_task = "blur" if "deblur" in name else "noise"
-    metrics = restoration_metrics(task.model, task=data_task, image_size=h.image_size or 32)
+    size = h.image_size or 32
+    metrics = restoration_metrics(task.model, task=data_task, image_size=size)
+    quick = restoration_metrics(task.model, task=data_task, image_size=size, n=QUICK_CHECK["n"])
     card = {"paper": "LNCA (Menta et al., ALIFE 2024)", "task": data_task,
             "data": "embedded scikit-image photo tiles, 32x32, test split 20% (split_seed 0)",
-            "metrics": metrics}
+            "metrics": metrics, "quick_check": quick}
     return task.model, h.model, model_args, card, None
 
 
