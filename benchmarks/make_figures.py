@@ -5,7 +5,8 @@
 * ``gnca_growth.png``: the shipped ``examples/gnca/astronaut_120.nca`` grown from its seeds, frames
   after 0, 2, 4, 8, 16, 32 and all of its steps (GNCA paper Fig. 1);
 * ``restoration.png``: one row per shipped restoration module: clean, degraded (fixed test
-  strength), restored -- on a bundled photo downscaled to 128 px;
+  strength), restored (as ``python -m nca_zoo.restore`` does it: ViTCA models tile by tile) -- on a
+  bundled photo downscaled to 128 px;
 * ``diffusion_samples.png``: 16 samples of every shipped generator at its training size;
 * ``diffusion_large.png``: a pathology Diff-NCA grown far beyond its training size, tile by tile
   (bounded memory, §4.9);
@@ -32,7 +33,7 @@ from nca_zoo.data.images import load_rgb_uint8, resize_square, save_png_atomic, 
 from nca_zoo.data.patches import stitch
 from nca_zoo.diffusion import TiledDenoiser, inpaint, load_denoiser, sample, superres_x2
 from nca_zoo.nca_file import read
-from nca_zoo.restore import restore
+from nca_zoo.restore import default_tile, restore
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).resolve().parent / "results" / "figures"
@@ -79,7 +80,7 @@ def restoration(photo: str) -> None:
         degraded = degrade(clean[None], kind, Curriculum(kind).strength(None),
                            generator=torch.Generator().manual_seed(0))[0]
         torch.manual_seed(0)
-        rows.append(row([clean, degraded, restore(model, degraded)]))
+        rows.append(row([clean, degraded, restore(model, degraded, tile=default_tile(model))]))
         print(f"  row {len(rows)}: {name} ({kind})")
     save(torch.cat(rows, 1), "restoration.png")
 

@@ -107,3 +107,21 @@ def test_restore_cli(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: no pretrained module") and "\n" not in err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_tiled_restore_covers_the_image_and_matches_inside_one_tile():
+    from nca_zoo.restore import default_tile, is_size_dependent, restore
+
+    vitca = nca_zoo.create_model("vitca", embed_dim=16, mlp_dim=8, hidden_channels=4, eval_steps=2,
+                                 update_rate=1.0)
+    assert is_size_dependent(vitca)
+    assert not is_size_dependent(nca_zoo.create_model("nafnet_small", width=4))
+    vitca.card = {"metrics": {"image_size": 16}}
+    assert default_tile(vitca) == 16
+    img = torch.rand(3, 37, 45)
+    out = restore(vitca.eval(), img, tile=16)
+    assert out.shape == img.shape and torch.isfinite(out).all()
+    small = torch.rand(3, 16, 16)
+    torch.testing.assert_close(restore(vitca, small, tile=16), restore(vitca, small))
+    with pytest.raises(ValueError, match="multiple of 4"):
+        restore(vitca, img, tile=10)
