@@ -42,7 +42,8 @@ def pretrained_table() -> str:
     if len(generate) > 2:
         out += ("\nGenerators (features: " + "; ".join(sorted(features)) + ". *train ref*: training "
                 "images vs the test images, what a perfect model reaches; *noise ref*: Gaussian noise "
-                "with the test images' colour statistics):\n\n" + "\n".join(generate) + "\n")
+                "with the test images' colour statistics; a FID above the noise ref means that, by these "
+                "features, the samples are no closer to the test images than colour-matched noise):\n\n" + "\n".join(generate) + "\n")
     return out
 
 
