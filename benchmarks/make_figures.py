@@ -67,8 +67,7 @@ def gnca_growth() -> None:
 
 
 def restoration(photo: str) -> None:
-    names = [n for n in nca_zoo.list_pretrained()
-             if "diffusion" not in nca_zoo.load_pretrained(n).pretrained_config]
+    names = [n for n in nca_zoo.list_pretrained() if n not in generators()]
     if not names:
         print("restoration.png skipped: no shipped restoration module")
         return
@@ -96,13 +95,12 @@ def data_args(den) -> dict:
 
 
 def diffusion_figures(steps: int, large: int) -> None:
-    names = generators()
-    if not names:
+    dens = {name: load_denoiser(name) for name in generators()}
+    if not dens:
         print("diffusion figures skipped: no shipped generator")
         return
     grids = []
-    for name in names:
-        den = load_denoiser(name)
+    for name, den in dens.items():
         torch.manual_seed(0)
         imgs = sample(den.model, den.schedule, 16, *den.sample_size, "ddim", steps,
                       generator=torch.Generator().manual_seed(0))
@@ -110,11 +108,11 @@ def diffusion_figures(steps: int, large: int) -> None:
         print(f"  samples: {name}")
     save(row(grids, pad=8), "diffusion_samples.png")
 
-    local = [n for n in names if load_denoiser(n).model.is_local]
+    local = [n for n, d in dens.items() if d.model.is_local]
     if not local:
         print("large / inpaint / superres figures skipped: no local (Diff-NCA) generator shipped")
         return
-    den = load_denoiser(local[0])
+    den = dens[local[0]]
     size = den.sample_size[0]
     torch.manual_seed(0)
     big = sample(TiledDenoiser(den.model, tile=4 * size), den.schedule, 1, large, large, "ddim",

@@ -1,0 +1,45 @@
+"""How long ``nca_zoo.restore`` takes per shipped restoration module (in-process, no start-up).
+
+    python benchmarks/restore_speed.py            # 64 and 128 px crops of a bundled photo
+
+ViTCA models run tile by tile at their training size (``--tile auto``), LNCA-NAFCA on the whole
+image, exactly as ``python -m nca_zoo.restore`` does.  Median of 3 after one warm-up.
+"""
+from __future__ import annotations
+
+import argparse
+
+from _common import md_table, median_time, write_results
+import torch
+
+import nca_zoo
+from nca_zoo.data.images import load_rgb_uint8, resize_square, to_tensor
+from nca_zoo.restore import default_tile, restore
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
+    ap.add_argument("--photo", default="embedded:astronaut")
+    a = ap.parse_args()
+    rows = []
+    for name in nca_zoo.list_pretrained():
+        model = nca_zoo.load_pretrained(name)
+        if "diffusion" in model.pretrained_config:
+            continue
+        tile = default_tile(model)
+        for size in a.sizes:
+            img = to_tensor(resize_square(load_rgb_uint8(a.photo), size))
+            seconds = median_time(lambda: restore(model, img, tile=tile), repeats=3)
+            rows.append({"model": name, "size": size, "tile": tile, "seconds": seconds})
+            print(f"{name} {size}px: {seconds:.2f} s", flush=True)
+    md = [f"# Restore time per image (cpu, {torch.get_num_threads()} torch threads, median of 3)", "",
+          md_table(["model", "image", "tiles", "seconds"],
+                    [[r["model"], f"{r['size']}x{r['size']}", r["tile"] or "whole image",
+                      round(r["seconds"], 3)] for r in rows])]
+    write_results("restore_speed", {"rows": rows, "photo": a.photo}, "\n".join(md))
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
