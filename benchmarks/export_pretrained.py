@@ -4,9 +4,9 @@
         --config configs/lnca/lnca_nafca_denoise.yaml --recipe "... the exact fit command ..."
 
 Restoration checkpoints (LNCARestoration, ViTCARestoration) are measured on the held-out test split
-of the embedded photo tiles (``nca_zoo.evaluate.restoration_metrics``); diffusion checkpoints
+of the embedded photo tiles (``nca_zoo.restoration.restoration_metrics``); diffusion checkpoints
 (DiffusionTask, EMA weights) by FID / KID of samples against the test split of their training data,
-with the train-vs-test and colour-noise references (``nca_zoo.evaluate.diffusion_metrics``), plus
+with the train-vs-test and colour-noise references (``nca_zoo.diffusion.evaluate.diffusion_metrics``), plus
 a small ``quick_check`` subset that ``tests/test_pretrained.py`` recomputes.  Nothing is typed.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ QUICK_CHECK = {"n": 16, "sampler": "ddim", "steps": 10, "seed": 0}   # recompute
 
 
 def restoration_card(ckpt: str, name: str) -> tuple:
-    from nca_zoo.evaluate import restoration_metrics
+    from nca_zoo.restoration import restoration_metrics
     from nca_zoo.tasks import LNCARestoration, ViTCARestoration
 
     raw = torch.load(ckpt, map_location="cpu", weights_only=False)
@@ -33,7 +33,7 @@ def restoration_card(ckpt: str, name: str) -> tuple:
     task = cls.load_from_checkpoint(ckpt, map_location="cpu")
     h = task.hparams
     model_args = {"steps": list(h.steps), "eval_steps": h.eval_steps, "update_rate": h.update_rate,
-                  **(h.model_kwargs or {})}
+                  **(h.model_args or {})}
     data_task = "blur" if "deblur" in name else "noise"
     size = h.image_size or 32
     metrics = restoration_metrics(task.model, task=data_task, image_size=size)
@@ -46,8 +46,8 @@ def restoration_card(ckpt: str, name: str) -> tuple:
 
 def diffusion_card(ckpt: str, config: str) -> tuple:
     from nca_zoo.diffusion.pretrained import diffusion_config
-    from nca_zoo.evaluate import diffusion_metrics
-    from nca_zoo.sample import load_task
+    from nca_zoo.diffusion.evaluate import diffusion_metrics
+    from nca_zoo.diffusion import load_task
 
     task = load_task(ckpt)
     h = task.hparams

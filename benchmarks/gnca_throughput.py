@@ -46,13 +46,14 @@ def main() -> None:
     args = parser.parse_args()
 
     import nca_zoo
-    from nca_zoo.data.images import load_rgb_uint8, resize_square, to_tensor
-    from nca_zoo.data.patches import tile
-    from nca_zoo.nca_file import decode, decode_image, encode
+    from nca_zoo.data.images import load_rgb_uint8, resize_square
+    from nca_zoo.layers import cut_patches, to_tensor
+    from nca_zoo.compression.nca_file import decode, decode_image, encode
 
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
-    target = tile(to_tensor(resize_square(load_rgb_uint8("embedded:astronaut"), 120)), 40).to(dev)
+    target = cut_patches(to_tensor(resize_square(load_rgb_uint8("embedded:astronaut"), 120)), 40,
+                         pad=True).to(dev)
     bank = nca_zoo.create_model("gnca_medium", num_models=9, steps=args.steps).to(dev)
 
     bank_step = train_iteration_fn(bank, target, args.batch, args.steps, None)

@@ -47,8 +47,8 @@ def sources(args) -> list[str]:
 
 def rd_curves(originals: list[np.ndarray]) -> dict:
     """Mean bits per pixel and PSNR of each codec over a sweep of its quality setting."""
-    from nca_zoo import codecs
-    from nca_zoo.metrics import image_quality
+    from nca_zoo.compression import codecs
+    from nca_zoo.compression.metrics import image_quality
 
     sweeps = {"JPEG": [10, 30, 50, 70, 85, 95, 100], "WebP": [5, 20, 40, 60, 80, 95, 100],
               "JPEG-2000": [100, 50, 25, 12, 8, 5, 3, 2]}
@@ -86,10 +86,10 @@ def main() -> None:
     logging.getLogger("lightning").setLevel(logging.ERROR)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
 
-    from nca_zoo.compare import compare_with_codecs
-    from nca_zoo.compress import train_bank
+    from nca_zoo.compression.compare import compare_with_codecs
+    from nca_zoo.compression.train import train_bank
     from nca_zoo.data.patch_bank import PatchBankDataModule
-    from nca_zoo.nca_file import decode, decode_image
+    from nca_zoo.compression.nca_file import decode, decode_image
 
     srcs = sources(args)
     if len(srcs) < 1:

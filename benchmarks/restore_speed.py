@@ -13,8 +13,9 @@ from _common import md_table, median_time, write_results
 import torch
 
 import nca_zoo
-from nca_zoo.data.images import load_rgb_uint8, resize_square, to_tensor
-from nca_zoo.restore import default_tile, restore
+from nca_zoo.data.images import load_rgb_uint8, resize_square
+from nca_zoo.layers import to_tensor
+from nca_zoo.restoration import default_tile, restore
 
 
 def main() -> None:

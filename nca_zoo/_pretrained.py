@@ -17,7 +17,7 @@ from typing import Optional, Union
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from ._io import atomic_path
+from .layers import atomic_path
 from ._registry import create_model
 
 SHIPPED = Path(__file__).resolve().parent / "pretrained"

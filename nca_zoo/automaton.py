@@ -1,10 +1,11 @@
 """The one rollout loop every task in nca_zoo shares.
 
 An :class:`Automaton` applies a *cell* (the transition function) to a state tensor again and
-again.  The cell contract (DESIGN.md): ``cell(state, cond=None) -> update`` for the channels it may
-change, i.e. ``state[:, fixed_channels:]``; the automaton does ``state += mask * update``.
-A cell that also wants the NCA step index (the diffusion cell embeds it) sets the class attribute
-``takes_step = True`` and is then called as ``cell(state, cond, step=t)``.
+again.  The cell contract (:mod:`nca_zoo.cells.base`): ``cell(state, cond=None) -> update`` for
+the channels it may change, i.e. ``state[:, fixed_channels:]``; the automaton does
+``state += mask * update``.  A cell that also wants the NCA step index (the diffusion cell embeds
+it) sets the class attribute ``takes_step = True`` and is then called as
+``cell(state, cond, step=t)``.
 
 What lives here and nowhere else:
 
@@ -29,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
+
+from .cells.base import takes_step
 
 Steps = Union[int, Sequence[int]]
 StepLoss = Callable[[Tensor, int], Tensor]
@@ -107,7 +110,7 @@ class Automaton(nn.Module):
         pre_alive = None
         if self.alive_channel is not None:
             pre_alive = alive_mask(state, self.alive_channel, self.alive_threshold)
-        if getattr(self.cell, "takes_step", False):
+        if takes_step(self.cell):
             update = self.cell(state, cond, step=t)
         else:
             update = self.cell(state, cond)

@@ -5,7 +5,7 @@ from torch import nn
 
 from nca_zoo.automaton import Automaton, normalize_gradients, sample_steps, validate_steps
 from nca_zoo.cells.sobel_mlp import SobelMLPCell
-from nca_zoo.pool import SamplePool
+from nca_zoo.tasks.pool import SamplePool
 
 
 def random_cell(channels=6, hidden=8, models=1):
@@ -124,17 +124,25 @@ def test_normalize_gradients_per_model():
         assert abs(p.grad.norm().item() - 1.0) < 1e-5
 
 
-def test_pool_is_saved_and_restored():
-    pool = SamplePool(8, (3, 4, 4))
-    pool.fill(torch.ones(3, 4, 4))
+def test_pool_appends_until_full_then_replaces_and_is_saved():
+    pool = SamplePool(8, {"state": (3, 4, 4), "target": (1,)})
+    assert pool.sample(3) is None                       # nothing filled yet
+    pool.write([torch.ones(6, 3, 4, 4), torch.zeros(6, 1)])
+    assert len(pool) == 6 and pool.sample(7) is None
     idx = pool.sample(3)
-    assert len(set(idx.tolist())) == 3
-    pool.write(idx, torch.full((3, 3, 4, 4), 7.0))
-    other = SamplePool(8, (3, 4, 4))
+    assert len(set(idx.tolist())) == 3 and int(idx.max()) < 6   # only filled slots
+    state, target = pool.read(idx)
+    pool.write([state + 6, target + 1], idx)            # written back in place
+    assert len(pool) == 6 and float(pool.state.sum()) == 6 * 48 + 3 * 48 * 6
+    pool.write([torch.full((4, 3, 4, 4), 2.0), torch.zeros(4, 1)])   # 6 + 4 > 8: random slots
+    assert len(pool) == 6
+    other = SamplePool(8, {"state": (3, 4, 4), "target": (1,)})
     other.load_state_dict(pool.state_dict())
-    assert torch.equal(other.states, pool.states) and bool(other.filled)
+    assert torch.equal(other.state, pool.state) and len(other) == 6
     with pytest.raises(ValueError):
         pool.sample(9)
+    with pytest.raises(ValueError, match="holds"):
+        pool.write([state])
 
 
 def test_snapshots_match_one_rollout():

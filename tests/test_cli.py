@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from nca_zoo import compress, decompress
-from nca_zoo._cli import run_cli
-from nca_zoo.fit import main as fit_main
+from nca_zoo.cli import run_cli
+from nca_zoo.cli.fit import main as fit_main
 
 
 @pytest.fixture

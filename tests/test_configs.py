@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nca_zoo.fit import main
+from nca_zoo.cli.fit import main
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").rglob("*.yaml"))

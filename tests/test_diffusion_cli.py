@@ -5,8 +5,8 @@ import torch
 from PIL import Image
 
 from nca_zoo.data.diffusion import DiffusionDataModule
-from nca_zoo.sample import main
-from nca_zoo._cli import run_cli
+from nca_zoo.cli.sample import main
+from nca_zoo.cli import run_cli
 from nca_zoo.tasks.diffusion import DiffusionTask
 
 
@@ -101,7 +101,7 @@ def pretrained_folder(ckpt, tmp_path_factory):
     """The checkpoint exported as a pretrained folder (EMA weights + schedule in config.json)."""
     import nca_zoo
     from nca_zoo.diffusion.pretrained import diffusion_config
-    from nca_zoo.sample import load_task
+    from nca_zoo.diffusion import load_task
 
     task = load_task(str(ckpt))
     folder = tmp_path_factory.mktemp("pre") / "tiny-diff"
@@ -140,7 +140,7 @@ def test_model_option_errors(ckpt, pretrained_folder, tmp_path, capsys, args, ms
 
 def test_diffusion_metrics_have_references(pretrained_folder):
     from nca_zoo.diffusion import load_denoiser
-    from nca_zoo.evaluate import diffusion_metrics
+    from nca_zoo.diffusion.evaluate import diffusion_metrics
 
     den = load_denoiser(str(pretrained_folder))
     data = {"images": ["embedded:immunohistochemistry"], "mode": "patches", "size": 16, "stride": 48}

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 import nca_zoo
-from nca_zoo.cells.diffusion import DiffusionCell, sinusoidal
+from nca_zoo.cells.diffusion import DiffusionCell
+from nca_zoo.layers import octave_encoding
 from nca_zoo.diffusion import TiledDenoiser
 from nca_zoo.models.diff_nca import FourierDiffNCA, fourier_window
 
@@ -51,7 +52,7 @@ def test_embedding_shapes_and_values():
     assert torch.allclose(maps[0, 0, 0], torch.linspace(1, 0, 5))       # x: 1 -> 0 across
     assert torch.allclose(maps[0, 1, :, 0], torch.linspace(1, 0, 7))    # y: 1 -> 0 down
     assert maps[1, 2].unique().tolist() == [0.5] and maps[0, 3].unique().tolist() == [0.5]
-    enc = sinusoidal(maps, 2)
+    enc = octave_encoding(maps, 2)
     assert enc.shape == (2, 16, 7, 5)
     assert torch.allclose(enc[1, 8], torch.sin(torch.tensor(torch.pi * 0.5)).expand(7, 5))
     assert cell.embed(state, torch.tensor([0.0, 0.5]), 3).shape == (2, 4, 7, 5)

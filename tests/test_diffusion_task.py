@@ -6,7 +6,8 @@ import pytest
 import torch
 from lightning.pytorch.loggers import CSVLogger
 
-from nca_zoo.data.diffusion import DiffusionDataModule, cut_patches, split_indices
+from nca_zoo.data.diffusion import DiffusionDataModule
+from nca_zoo.layers import cut_patches, split_indices
 from nca_zoo.tasks.diffusion import DiffusionTask
 
 

@@ -10,9 +10,9 @@ import torch
 import nca_zoo
 from nca_zoo.cells.sobel_mlp import SobelMLPCell, sobel_perception
 from nca_zoo.data.patch_bank import PatchBankDataModule
-from nca_zoo.data.patches import stitch, tile
-from nca_zoo.nca_file import NCAFormatError, decode, decode_image, encode
-from nca_zoo.quantize import dequantize, quantize
+from nca_zoo.layers import cut_patches, stitch
+from nca_zoo.compression.nca_file import NCAFormatError, decode, decode_image, encode
+from nca_zoo.compression.quantize import dequantize, quantize
 from nca_zoo.tasks.compression import GNCACompression, shard_models
 
 
@@ -66,7 +66,7 @@ def test_bank_models_are_independent_and_selectable():
 @pytest.mark.parametrize("h,w,p", [(40, 40, 40), (45, 83, 40), (7, 5, 3), (16, 16, 8)])
 def test_tile_stitch_round_trip(h, w, p):
     img = torch.rand(3, h, w)
-    patches = tile(img, p)
+    patches = cut_patches(img, p, pad=True)
     assert patches.shape == (-(-h // p) * -(-w // p), 3, p, p)
     assert torch.equal(stitch(patches, h, w), img)
 
@@ -128,7 +128,7 @@ def test_tiny_bank_learns_and_reports_quantised_psnr():
     task, dm, _ = _trained_task(iterations=60)
     after = task.bank_loss().item()
     assert after < 0.5 * before
-    from nca_zoo.metrics import image_quality
+    from nca_zoo.compression.metrics import image_quality
     q = image_quality(dm.originals[0], task.decoded_images(quantized=True)[0])
     f = image_quality(dm.originals[0], task.decoded_images(quantized=False)[0])
     assert q["psnr"] > 12 and abs(q["psnr"] - f["psnr"]) < 1.5
@@ -217,7 +217,7 @@ def test_shipped_example_decodes_to_its_png():
 
     from PIL import Image
 
-    from nca_zoo.nca_file import read
+    from nca_zoo.compression.nca_file import read
 
     root = Path(__file__).resolve().parents[1] / "examples" / "gnca"
     decoded = decode_image(read(root / "astronaut_120.nca"))

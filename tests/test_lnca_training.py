@@ -8,8 +8,8 @@ from PIL import Image
 
 from nca_zoo.data.degradations import Curriculum, coherent_noise, degrade, motion_blur, motion_blur_kernel
 from nca_zoo.data.images import ImageError
-from nca_zoo.data.restoration import RestorationDataModule, split_indices
-from nca_zoo.tasks.restoration import LNCARestoration, ViTCARestoration, derangement, overflow
+from nca_zoo.data.restoration import RestorationDataModule, tile_split_v0
+from nca_zoo.tasks.restoration import AutoencoderLoss, LNCARestoration, ViTCARestoration, derangement, overflow
 
 TINY = {"embed_dim": 16}
 
@@ -48,7 +48,7 @@ def test_curriculum():
 
 
 def test_splits_80_20_80_20():
-    train, val, test = split_indices(100, seed=0)
+    train, val, test = tile_split_v0(100, seed=0)
     assert (len(train), len(val), len(test)) == (64, 16, 20)
     assert len(set(train.tolist()) | set(val.tolist()) | set(test.tolist())) == 100
 
@@ -113,7 +113,7 @@ def test_derangement():
 
 
 def _lnca(**kw):
-    return LNCARestoration(model="lnca_nafca", image_size=16, pool_size=8, model_kwargs=TINY, **kw)
+    return LNCARestoration(model="lnca_nafca", image_size=16, pool_size=8, model_args=TINY, **kw)
 
 
 def test_phase1_loss_terms_eq3_to_eq5():
@@ -139,7 +139,7 @@ def test_phase1_loss_terms_eq3_to_eq5():
 
 
 def test_equivalence_loss_eq6_swaps_latents():
-    task = _lnca(eq_noise_std=0.0)
+    task = _lnca(ae_loss={"eq_noise_std": 0.0})
     ae = task.model.autoencoder.eval()
     a = torch.rand(2, 3, 16, 16)
     p = coherent_noise(a, 0.5)
@@ -147,7 +147,7 @@ def test_equivalence_loss_eq6_swaps_latents():
     (sa, za), (sp, zp) = ae.encode(a), ae.encode(p)
     expected = F.mse_loss(a * m, ae.decode(za, sp) * m) + F.mse_loss(p * m, ae.decode(zp, sa) * m)
     assert torch.isclose(task.equivalence_loss(a, p), expected)
-    noisy = _lnca(eq_noise_std=0.5)
+    noisy = _lnca(ae_loss=AutoencoderLoss(eq_noise_std=0.5))
     noisy.model.load_state_dict(task.model.state_dict())
     noisy.model.autoencoder.eval()
     assert not torch.isclose(noisy.equivalence_loss(a, p), expected)  # epsilon ~ N(0, v) is added
@@ -170,7 +170,7 @@ def test_phase2_loss_terms_eq7_to_eq9():
 
 
 def test_vitca_calloss():
-    task = ViTCARestoration(image_size=8, pool_size=4, model_kwargs={"embed_dim": 16, "mlp_dim": 8})
+    task = ViTCARestoration(image_size=8, pool_size=4, model_args={"embed_dim": 16, "mlp_dim": 8})
     clean = torch.rand(2, 3, 8, 8)
     state = task.model.seed(clean)
     state[:, 3:6] = clean
@@ -252,7 +252,7 @@ def test_phase2_alone_loads_the_autoencoder_checkpoint(tmp_path):
     trainer.fit(task, datamodule=_dm())
     for k, v in donor.model.autoencoder.state_dict().items():
         assert torch.equal(task.model.autoencoder.state_dict()[k], v)
-    assert int(task.pool_count) == 8  # fresh states went into the pool
+    assert len(task.pool) == 8  # fresh states went into the pool
     with pytest.raises(ValueError, match="not found"):
         _lnca(phase="nca", ae_checkpoint=str(tmp_path / "nope.pt")).load_autoencoder(tmp_path / "nope.pt")
 
@@ -283,7 +283,7 @@ def test_tiny_pixel_vitca_loss_falls():
 
     torch.manual_seed(0)
     task = ViTCARestoration(steps=[4, 4], image_size=16, pool_size=4,
-                            model_kwargs={"embed_dim": 16, "mlp_dim": 8, "hidden_channels": 4})
+                            model_args={"embed_dim": 16, "mlp_dim": 8, "hidden_channels": 4})
     m = task.model
     clean = torch.rand(4, 3, 16, 16)
     degraded = coherent_noise(clean, 0.5)
@@ -303,11 +303,11 @@ def test_tiny_pixel_vitca_loss_falls():
 def test_pixel_vitca_pool_policy(tmp_path):
     """Fresh batches are appended; every 2nd batch continues pool states and writes them back."""
     task = ViTCARestoration(steps=[2, 2], eval_steps=2, pool_size=12,
-                            model_kwargs={"embed_dim": 16, "mlp_dim": 8, "hidden_channels": 4})
+                            model_args={"embed_dim": 16, "mlp_dim": 8, "hidden_channels": 4})
     trainer = _trainer(tmp_path, 1, batches=4)
     trainer.fit(task, datamodule=_dm())
-    assert int(task.pool_count) == 8  # batches 0 and 2 fresh (4 each); 1 and 3 from the pool
-    filled = task.pool_state.states[:8]
+    assert len(task.pool) == 8  # batches 0 and 2 fresh (4 each); 1 and 3 from the pool
+    filled = task.pool.state[:8]
     assert not torch.all(filled[:, 3:6] == 0.5)  # pool states hold rolled-out outputs, not seeds
 
 

@@ -57,7 +57,7 @@ GENERATORS = [n for n in nca_zoo.list_pretrained() if _is_diffusion(n)]
 
 @pytest.mark.parametrize("name", RESTORERS)
 def test_shipped_restorer_reproduces_its_card(name):
-    from nca_zoo.evaluate import restoration_metrics
+    from nca_zoo.restoration import restoration_metrics
 
     model = nca_zoo.load_pretrained(name)  # offline, strict
     card = model.card
@@ -76,7 +76,7 @@ def test_shipped_generator_reproduces_its_card(name):
     """The card's quick subset (few samples, few DDIM steps) is recomputed; the full metrics are
     the same function on the whole test split."""
     from nca_zoo.diffusion import load_denoiser
-    from nca_zoo.evaluate import diffusion_metrics
+    from nca_zoo.diffusion.evaluate import diffusion_metrics
 
     den = load_denoiser(name)
     card = den.model.card
@@ -94,7 +94,7 @@ def test_restore_cli(tmp_path, capsys):
     from PIL import Image
 
     from nca_zoo import restore
-    from nca_zoo._cli import run_cli
+    from nca_zoo.cli import run_cli
 
     if not RESTORERS:
         pytest.skip("no shipped restoration module")
@@ -110,7 +110,7 @@ def test_restore_cli(tmp_path, capsys):
 
 
 def test_tiled_restore_covers_the_image_and_matches_inside_one_tile():
-    from nca_zoo.restore import default_tile, is_size_dependent, restore
+    from nca_zoo.restoration import default_tile, is_size_dependent, restore
 
     vitca = nca_zoo.create_model("vitca", embed_dim=16, mlp_dim=8, hidden_channels=4, eval_steps=2,
                                  update_rate=1.0)

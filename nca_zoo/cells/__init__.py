@@ -1,7 +1,8 @@
-"""Transition functions (cells).  Contract: ``cell(state, cond=None) -> update``."""
+"""Transition functions (cells); the contract is :class:`~nca_zoo.cells.base.Cell`."""
+from .base import Cell
 from .diffusion import DiffusionCell
 from .nafca import NAFCACell
 from .sobel_mlp import SobelMLPCell, sobel_perception
 from .vitca import ViTCACell
 
-__all__ = ["DiffusionCell", "NAFCACell", "SobelMLPCell", "ViTCACell", "sobel_perception"]
+__all__ = ["Cell", "DiffusionCell", "NAFCACell", "SobelMLPCell", "ViTCACell", "sobel_perception"]

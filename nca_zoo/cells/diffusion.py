@@ -2,7 +2,7 @@
 
 One NCA step of one stage (listings 1-2, names as there)::
 
-    e  = embedding(sinusoidal(x, y, t, nca_step))          # 1x1 conv -> SiLU -> 1x1 conv, E channels
+    e  = embedding(octave_encoding(x, y, t, nca_step))     # 1x1 conv -> SiLU -> 1x1 conv, E channels
     z  = cat[state, e]
     p  = perceive(z)                                       # 3x3 conv, reflect padding in image space
     z  = cat[state, e, p] * mulCond0(e)                    # M_eb1: E -> h/4 -> 2C+E
@@ -10,7 +10,8 @@ One NCA step of one stage (listings 1-2, names as there)::
     update = fc1(hd)[:, fixed_channels:]                   # the automaton adds it through its mask
 
 All convolutions carry ``weight_norm`` by default, as in the authors' v2 code; with it and the
-affine ``GroupNorm(1, h)`` the parameter counts match the paper's (reference/diffusion.md §0.1).
+affine ``GroupNorm(1, h)`` the parameter counts match the paper's appendix E exactly
+(``docs/paper-to-code.md``).
 
 ``norm="group"`` (the paper) normalises over the whole image, so every update depends on global
 statistics.  ``norm="cell"`` standardises each cell's hidden vector on its own (same affine
@@ -19,13 +20,14 @@ tiled generation with bounded memory, then give the same result as one big rollo
 """
 from __future__ import annotations
 
-import math
 from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm as _weight_norm
+
+from ..layers import octave_encoding
 
 EMBED_INPUTS = ("x", "y", "t", "step")
 NORMS = ("group", "cell", "none")
@@ -56,19 +58,6 @@ def make_norm(kind: str, channels: int) -> nn.Module:
     if kind == "none":
         return nn.Identity()
     raise ValueError(f"norm must be one of {NORMS}, got {kind!r}")
-
-
-def sinusoidal(values: Tensor, n_freqs: int) -> Tensor:
-    """Sinusoidal encoding (Vaswani et al.) of scalar maps ``(B, K, H, W)`` in [0, 1].
-
-    Each scalar becomes ``[sin(pi 2^k v), cos(pi 2^k v)]`` for ``k < n_freqs``: ``2 K n_freqs``
-    channels.  ``n_freqs=0`` passes the raw scalars (``K`` channels).
-    """
-    if n_freqs == 0:
-        return values
-    freqs = math.pi * 2.0 ** torch.arange(n_freqs, device=values.device, dtype=values.dtype)
-    ang = values.unsqueeze(2) * freqs[None, None, :, None, None]          # B K F H W
-    return torch.cat([ang.sin(), ang.cos()], 2).flatten(1, 2)
 
 
 def _conv(cin: int, cout: int, k: int = 1, wn: bool = True, **kw) -> nn.Module:
@@ -160,7 +149,7 @@ class DiffusionCell(nn.Module):
 
     def embed(self, state: Tensor, cond: Optional[Tensor], step: int = 0) -> Tensor:
         """The embedding ``e`` of §3.2: ``(B, embed_dim, H, W)``."""
-        return self.embedding(sinusoidal(self.scalar_maps(state, cond, step), self.n_freqs))
+        return self.embedding(octave_encoding(self.scalar_maps(state, cond, step), self.n_freqs))
 
     def forward(self, state: Tensor, cond: Optional[Tensor] = None, step: int = 0) -> Tensor:
         e = self.embed(state, cond, step)

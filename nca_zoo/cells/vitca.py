@@ -9,29 +9,19 @@ keeps ``fixed_channels = in_channels``).
 
 Localized attention: each query attends to the keys/values of its 9 Moore neighbours (self
 included), gathered with ``F.unfold``; out-of-image neighbours are zero vectors that are *not*
-masked (reference behaviour, architectures.md §1.1/§8.8).  Memory is ``B * N * 9 * inner`` --
+masked (as in the ViTCA authors' code).  Memory is ``B * N * 9 * inner`` --
 linear in the number of pixels N, never an ``N x N`` matrix.
 """
 from __future__ import annotations
-
-import math
 
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
 
+from ..layers import raster_position_encoding
+
 POS_ENCODINGS = ("vit_handcrafted", "none")
-
-
-def raster_sincos(n: int, dim: int, device=None, dtype=torch.float32) -> Tensor:
-    """ViT handcrafted PE: sin/cos table ``(n, dim)`` over the flattened raster index (10000^(2i/d))."""
-    pos = torch.arange(n, device=device, dtype=dtype)[:, None]
-    freq = torch.exp(torch.arange(0, dim, 2, device=device, dtype=dtype) * (-math.log(10000.0) / dim))
-    pe = torch.zeros(n, dim, device=device, dtype=dtype)
-    pe[:, 0::2] = torch.sin(pos * freq)
-    pe[:, 1::2] = torch.cos(pos * freq)[:, : dim // 2]
-    return pe
 
 
 class LocalizedAttention(nn.Module):
@@ -82,7 +72,7 @@ class ViTCACell(nn.Module):
         out_channels: output channels (the read-out).
         hidden_channels: hidden channels (paper: 32).
         embed_dim, heads, mlp_dim, depth, dropout: transformer sizes (paper: 128, 4, 64, 1, 0).
-        pos_encoding: ``"vit_handcrafted"`` (reference) or ``"none"``.
+        pos_encoding: ``"vit_handcrafted"`` (the authors' default) or ``"none"``.
     """
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, hidden_channels: int = 32,
@@ -103,7 +93,7 @@ class ViTCACell(nn.Module):
                                     for _ in range(depth))
         self.head = nn.Sequential(nn.LayerNorm(embed_dim),
                                   nn.Linear(embed_dim, out_channels + hidden_channels))
-        nn.init.zeros_(self.head[1].weight)  # no update before the first backward pass (§1.1)
+        nn.init.zeros_(self.head[1].weight)  # no update before the first backward pass
         nn.init.zeros_(self.head[1].bias)
 
     def forward(self, state: Tensor, cond=None) -> Tensor:
@@ -112,7 +102,7 @@ class ViTCACell(nn.Module):
             raise ValueError(f"ViTCACell expects {self.channels} state channels, got {c}")
         x = self.embed(rearrange(state, "b c h w -> b (h w) c"))
         if self.pos_encoding == "vit_handcrafted":
-            x = x + raster_sincos(h * w, x.shape[-1], x.device, x.dtype)
+            x = x + raster_position_encoding(h * w, x.shape[-1], x.device, x.dtype)
         x = self.dropout(x)
         for block in self.blocks:
             x = block(x, h, w)

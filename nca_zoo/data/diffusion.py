@@ -24,31 +24,13 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
+from ..layers import cut_patches, split_indices, to_tensor
 from .images import ImageError, list_images, load_rgb_uint8, resize_square
 
 EMBEDDED_PATHOLOGY = ("embedded:immunohistochemistry",)
 EMBEDDED_PHOTOS_DIFFUSION = ("embedded:astronaut", "embedded:coffee", "embedded:chelsea",
                              "embedded:rocket", "embedded:cat")
 MODES = ("resize", "patches")
-
-
-def split_indices(n: int, fractions: Sequence[float], seed: int) -> list[np.ndarray]:
-    """Shuffle ``range(n)`` with ``seed`` and cut it into train / val / test parts."""
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or sum(fractions) <= 0:
-        raise ValueError(f"split must be three non-negative fractions, got {fractions}")
-    perm = np.random.default_rng(seed).permutation(n)
-    cuts = np.cumsum(np.asarray(fractions, dtype=float) / sum(fractions))[:2] * n
-    a, b = (int(round(c)) for c in cuts)
-    return [perm[:a], perm[a:b], perm[b:]]
-
-
-def cut_patches(arr: np.ndarray, size: int, stride: int) -> np.ndarray:
-    """All ``size`` x ``size`` patches of ``uint8 (H, W, 3)`` at ``stride``: ``(N, size, size, 3)``."""
-    h, w = arr.shape[:2]
-    if h < size or w < size:
-        return np.zeros((0, size, size, 3), np.uint8)
-    rows, cols = range(0, h - size + 1, stride), range(0, w - size + 1, stride)
-    return np.stack([arr[r:r + size, c:c + size] for r in rows for c in cols])
 
 
 def _downscale(arr: np.ndarray, scale: float) -> np.ndarray:
@@ -68,7 +50,7 @@ class _Resized(Dataset):
 
     def __getitem__(self, i: int) -> Tensor:
         arr = resize_square(load_rgb_uint8(self.files[i], strict=False), self.size)
-        return _to_float(torch.from_numpy(arr), self.flip)
+        return _maybe_flip(to_tensor(arr), self.flip)
 
 
 class _Patches(Dataset):
@@ -79,14 +61,12 @@ class _Patches(Dataset):
         return len(self.patches)
 
     def __getitem__(self, i: int) -> Tensor:
-        return _to_float(self.patches[i], self.flip)
+        return _maybe_flip(to_tensor(self.patches[i]), self.flip)
 
 
-def _to_float(hwc_uint8: Tensor, flip: bool) -> Tensor:
-    x = hwc_uint8.permute(2, 0, 1).float().div(255.0)
-    if flip and torch.rand(()) < 0.5:
-        x = x.flip(-1)
-    return x
+def _maybe_flip(x: Tensor, flip: bool) -> Tensor:
+    """Horizontal flip with probability 1/2 when ``flip`` (training augmentation)."""
+    return x.flip(-1) if flip and torch.rand(()) < 0.5 else x
 
 
 class DiffusionDataModule(L.LightningDataModule):

@@ -10,11 +10,9 @@ from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
-import torch
 from PIL import Image, UnidentifiedImageError
-from torch import Tensor
 
-from .._io import atomic_path
+from ..layers import atomic_path
 
 #: Colour photographs that ship inside scikit-image (no download needed).
 EMBEDDED_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry",
@@ -73,16 +71,6 @@ def load_rgb_uint8(source: Union[str, os.PathLike], strict: bool = True) -> np.n
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{path} is not a readable image ({type(exc).__name__}: {exc})") from None
-
-
-def to_tensor(arr: np.ndarray) -> Tensor:
-    """``uint8 (H, W, 3)`` -> float ``(3, H, W)`` in [0, 1]."""
-    return torch.from_numpy(arr).permute(2, 0, 1).float().div(255.0)
-
-
-def to_uint8(img: Tensor) -> np.ndarray:
-    """float ``(3, H, W)`` in [0, 1] -> ``uint8 (H, W, 3)`` (rounded, clamped)."""
-    return img.detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
 def resize_square(arr: np.ndarray, size: Optional[int]) -> np.ndarray:

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from .images import ImageError, load_rgb_uint8, resize_square, to_tensor
-from .patches import tile
+from ..layers import cut_patches, to_tensor
+from .images import ImageError, load_rgb_uint8, resize_square
 
 MIN_SIDE = 4
 
@@ -51,7 +51,7 @@ class PatchBankDataModule(L.LightningDataModule):
                 raise ImageError(f"{src} is {arr.shape[1]}x{arr.shape[0]} px; GNCA needs at least "
                                  f"{MIN_SIDE}x{MIN_SIDE}")
             self.originals.append(arr)
-        tiles = [tile(to_tensor(a), self.patch_size) for a in self.originals]
+        tiles = [cut_patches(to_tensor(a), self.patch_size, pad=True) for a in self.originals]
         #: ``(num_patches, 3, p, p)`` in [0, 1], images one after another, row-major patches.
         self.targets = torch.cat(tiles)
         #: per image: (first patch index, number of patches, height, width)

@@ -26,15 +26,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from ..layers import cut_patches, to_tensor
 from .degradations import Curriculum, degrade
-from .images import EMBEDDED_PHOTOS, ImageError, list_images, load_rgb_uint8, resize_square, to_tensor
-
-
-def tiles_of(arr: np.ndarray, tile: int) -> list[np.ndarray]:
-    """Non-overlapping ``tile x tile`` tiles of ``arr`` (H, W, 3), row-major; the border is dropped."""
-    h, w = arr.shape[:2]
-    return [arr[y : y + tile, x : x + tile] for y in range(0, h - tile + 1, tile)
-            for x in range(0, w - tile + 1, tile)]
+from .images import EMBEDDED_PHOTOS, ImageError, list_images, load_rgb_uint8, resize_square
 
 
 def tile_shrink_clean(images: list[np.ndarray], image_size: int, tile: Optional[int], min_std: float,
@@ -47,8 +41,8 @@ def tile_shrink_clean(images: list[np.ndarray], image_size: int, tile: Optional[
     out, out_d, seen = [], [], set()
     pairs = zip(images, damaged) if damaged is not None else ((im, None) for im in images)
     for arr, bad in pairs:
-        pieces = tiles_of(arr, tile) if tile else [arr]
-        bad_pieces = (tiles_of(bad, tile) if tile else [bad]) if bad is not None else [None] * len(pieces)
+        pieces = cut_patches(arr, tile) if tile else [arr]
+        bad_pieces = (cut_patches(bad, tile) if tile else [bad]) if bad is not None else [None] * len(pieces)
         for piece, bad_piece in zip(pieces, bad_pieces):
             small = resize_square(piece, image_size)
             if small.std() / 255.0 < min_std:
@@ -81,8 +75,10 @@ def load_pairs(root: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return clean, damaged
 
 
-def split_indices(n: int, seed: int, test: float = 0.2, val: float = 0.2) -> tuple:
-    """Shuffle once, then 80/20 (train+val / test) and 80/20 (train / val)."""
+def tile_split_v0(n: int, seed: int, test: float = 0.2, val: float = 0.2) -> tuple:
+    """Release 0.1's tile-level split: shuffle once, then 80/20 (train+val / test), 80/20 (train /
+    val).  The shipped restorers were trained and measured on it, so it stays until they are
+    retrained on photo-level splits (tiles of one photo then never straddle train and test)."""
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_test = max(1, int(round(n * test)))
     n_val = max(1, int(round((n - n_test) * val)))
@@ -164,7 +160,7 @@ class RestorationDataModule(L.LightningDataModule):
         if self._ready:
             return
         images, damaged = self._load()
-        train, val, test = split_indices(len(images), self.split_seed)
+        train, val, test = tile_split_v0(len(images), self.split_seed)
         if damaged is not None:  # real pairs: no synthetic degradation, no curriculum
             self.train_set = (images[train], damaged[train])
             self.val_pairs = (images[val], damaged[val])

@@ -28,8 +28,9 @@ from torch import Tensor, nn
 from .._registry import register_model
 from ..automaton import Automaton
 from ..cells.diffusion import DiffusionCell
+from ..layers import RGB_CHANNELS, check_images
 
-IMAGE_CHANNELS = 3
+IMAGE_CHANNELS = RGB_CHANNELS
 
 
 class _NCADenoiser(nn.Module):
@@ -76,10 +77,7 @@ class _NCADenoiser(nn.Module):
 
     @staticmethod
     def _check(x_t: Tensor, t_frac: Tensor) -> Tensor:
-        if x_t.dim() != 4 or x_t.shape[1] != IMAGE_CHANNELS:
-            raise ValueError(f"x_t must be (B, 3, H, W), got {tuple(x_t.shape)}")
-        if min(x_t.shape[-2:]) < 2:
-            raise ValueError(f"images must be at least 2x2 (reflect padding), got {tuple(x_t.shape[-2:])}")
+        check_images(x_t, min_size=2, name="x_t")   # 2x2: reflect padding
         t_frac = torch.as_tensor(t_frac, dtype=x_t.dtype, device=x_t.device)
         return t_frac.expand(x_t.shape[0]) if t_frac.dim() == 0 else t_frac
 

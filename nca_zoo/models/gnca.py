@@ -7,7 +7,7 @@ channels 0-2.  Variants ``gnca_small / gnca_medium / gnca_large`` follow Table 1
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor, nn
@@ -18,6 +18,15 @@ from ..cells.sobel_mlp import SobelMLPCell
 
 #: Table 1 of the GNCA paper: name -> (n_c, h_s).  Parameters: h_s * (4 n_c + 1).
 GNCA_SIZES = {"small": (14, 20), "medium": (16, 32), "large": (16, 40)}
+#: Growth steps per pixel of patch side: a signal moves one cell per step (3x3 neighbourhood), so
+#: it reaches the corners after side / 2 steps; 1.2 x side leaves time for the patch to settle.
+STEPS_PER_PATCH_SIDE = 1.2
+MIN_GROWTH_STEPS = 8
+
+
+def default_steps(patch_size: int) -> int:
+    """Growth steps for a patch: ``1.2 x`` its side (at least 8)."""
+    return max(MIN_GROWTH_STEPS, round(STEPS_PER_PATCH_SIDE * patch_size))
 
 
 class GNCA(nn.Module):
@@ -73,6 +82,25 @@ class GNCA(nn.Module):
         """Grow the selected models (all if None) from their seeds: ``(state, summed step loss)``."""
         m = self.num_models if models is None else len(models)
         return self.automaton.rollout(self.seed(m, batch), steps, cond=models, step_loss=step_loss)
+
+    @torch.no_grad()
+    def subset(self, start: int = 0, count: Optional[int] = None,
+               transform: Optional[Callable[[Tensor], Tensor]] = None) -> "GNCA":
+        """A new bank (eval mode) holding models ``[start, start + count)`` of this one.
+
+        ``transform`` maps each weight tensor first (e.g. the 8-bit round trip of the ``.nca``
+        file, which quantises each model on its own, so a subset quantises exactly as the whole).
+        """
+        count = self.num_models - start if count is None else count
+        if start < 0 or count < 1 or start + count > self.num_models:
+            raise ValueError(f"models [{start}, {start + count}) not in a bank of {self.num_models}")
+        cell = self.cell
+        copy = GNCA(cell.channels, cell.hidden, count, self.patch_size, self.automaton.steps)
+        copy = copy.to(cell.w1.device)
+        for name, p in cell.named_parameters():
+            w = p[start : start + count]
+            getattr(copy.cell, name).copy_(transform(w) if transform else w)
+        return copy.eval()
 
     @torch.no_grad()
     def forward(self, steps: Optional[Steps] = None) -> Tensor:

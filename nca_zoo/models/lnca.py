@@ -2,7 +2,7 @@
 
 * :class:`LNCAAutoencoder` -- §3.1.1 / Fig. 1: "adjusted convolution" blocks (3x3 conv without
   activation -> BatchNorm -> swish; sigmoid on the output layer), an encoder side channel and a skip
-  connection; latent = 16 channels at H/4 x W/4 (reference ``AutoEncoderDown2``).
+  connection; latent = 16 channels at H/4 x W/4 (the authors' ``AutoEncoderDown2``).
 * :class:`LatentNCA` -- encoder -> NCA rollout on ``[latent | output | hidden]`` -> decoder(output
   channels, skip).  ``steps=0`` is the switch *S* of Fig. 1 that bypasses the NCA (phase 1).
   Variants LatentViTCA (ViTCA cell) and LatentNAFCA (NAFCA cell).
@@ -21,18 +21,15 @@ from .._registry import register_model
 from ..automaton import Automaton, Steps
 from ..cells.nafca import NAFCACell
 from ..cells.vitca import ViTCACell
+from ..layers import RGB_CHANNELS, check_images
+
+#: The LNCA latent is ``H / 4 x W / 4``: two stride-2 convolutions (§3.1.1); image sides must be
+#: multiples of it.
+LATENT_DOWNSCALE = 4
+#: Channels of the LNCA latent (the NCA's fixed input and its decoded output).
+LATENT_CHANNELS = 16
 
 
-def check_images(x: Tensor, multiple: int = 1, name: str = "input") -> None:
-    """One-line ValueError unless ``x`` is a float ``(B, 3, H, W)`` batch with H, W % multiple == 0."""
-    if not torch.is_tensor(x) or x.dim() != 4 or x.shape[1] != 3:
-        shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
-        raise ValueError(f"{name} must be an RGB batch (B, 3, H, W), got {shape}")
-    if not x.is_floating_point():
-        raise ValueError(f"{name} must be float in [0, 1], got dtype {x.dtype}")
-    if x.shape[-2] % multiple or x.shape[-1] % multiple:
-        raise ValueError(f"{name} height and width must be multiples of {multiple}, "
-                         f"got {x.shape[-2]}x{x.shape[-1]}")
 
 
 class AdjConv(nn.Sequential):
@@ -58,10 +55,11 @@ class LNCAAutoencoder(nn.Module):
     Decoder: ``u = AT(z) + skip`` (H/2), ``m = A(u)``, ``out = AT_sigmoid(m)`` (H).
     """
 
-    def __init__(self, in_channels: int = 3, width: int = 8, latent_channels: int = 16) -> None:
+    def __init__(self, in_channels: int = RGB_CHANNELS, width: int = 8,
+                 latent_channels: int = LATENT_CHANNELS) -> None:
         super().__init__()
         self.latent_channels = latent_channels
-        self.down = 4
+        self.down = LATENT_DOWNSCALE
         self.conv1 = AdjConv(in_channels, width, 2)
         self.side = AdjConv(in_channels, width, 2)
         self.to_latent = AdjConv(width, latent_channels, 2)
@@ -87,7 +85,7 @@ class InputOutputNCA(nn.Module):
     """An NCA whose state is ``[fixed input | output | hidden]`` (ViTCA's layout, also used by LNCA).
 
     The input channels are never written (``fixed_channels``); the seed is output 0.5 (gray) and
-    hidden 0 (reference ``cell_init='constant'``).
+    hidden 0 (ViTCA's ``cell_init='constant'``).
     """
 
     def __init__(self, cell: nn.Module, steps: Steps, eval_steps: int, update_rate: float,
@@ -124,7 +122,7 @@ class LatentNCA(InputOutputNCA):
         autoencoder: the LNCA autoencoder (built with defaults if None).
         steps: training steps, int or ``[low, high]`` (paper: 8-32).
         eval_steps: steps in evaluation (paper: 64).
-        update_rate: probability a latent cell updates per step (reference phase 2: 1.0).
+        update_rate: probability a latent cell updates per step (authors' phase 2: 1.0).
         checkpoint_every: checkpointed BPTT segment length (0 = plain BPTT).
     """
 
@@ -179,7 +177,8 @@ def _split(kwargs: dict) -> tuple[dict, dict]:
 def vitca(**kwargs) -> PixelViTCA:
     """Pixel ViTCA: depth 1, 4 heads, embed 128, MLP 64, 32 hidden; update_rate 0.5; 8-32 / 64 steps."""
     nca, cell_kw = _split(kwargs)
-    return PixelViTCA(ViTCACell(**{"in_channels": 3, "out_channels": 3, "hidden_channels": 32,
+    return PixelViTCA(ViTCACell(**{"in_channels": RGB_CHANNELS, "out_channels": RGB_CHANNELS,
+                                   "hidden_channels": 32,
                                    **cell_kw}), **nca)
 
 
@@ -187,7 +186,8 @@ def vitca(**kwargs) -> PixelViTCA:
 def lnca_vitca(**kwargs) -> LatentNCA:
     """LatentViTCA: ViTCA (depth 1, 4 heads, embed 128, MLP 64) on the 16-channel latent, 32 hidden."""
     nca, cell_kw = _split(kwargs)
-    return LatentNCA(ViTCACell(**{"in_channels": 16, "out_channels": 16, "hidden_channels": 32,
+    return LatentNCA(ViTCACell(**{"in_channels": LATENT_CHANNELS, "out_channels": LATENT_CHANNELS,
+                                  "hidden_channels": 32,
                                   **cell_kw}), **nca)
 
 
@@ -195,5 +195,6 @@ def lnca_vitca(**kwargs) -> LatentNCA:
 def lnca_nafca(**kwargs) -> LatentNCA:
     """LatentNAFCA: NAFCA (embed 128, FFN x4, dropout 0.1) on the 16-channel latent, 32 hidden."""
     nca, cell_kw = _split(kwargs)
-    return LatentNCA(NAFCACell(**{"in_channels": 16, "out_channels": 16, "hidden_channels": 32,
+    return LatentNCA(NAFCACell(**{"in_channels": LATENT_CHANNELS, "out_channels": LATENT_CHANNELS,
+                                  "hidden_channels": 32,
                                   **cell_kw}), **nca)

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from .._registry import register_model
 from ..cells.nafca import SimpleGate
-from .lnca import check_images
+from ..layers import check_images
 
 
 class NAFBlock(nn.Module):

@@ -19,7 +19,7 @@ from timm.layers import LayerNorm2d
 from torch import Tensor, nn
 
 from .._registry import register_model
-from .lnca import check_images
+from ..layers import check_images
 
 
 class MDTA(nn.Module):

@@ -10,7 +10,6 @@ dependency); same call as the NCA denoisers: ``model(x_t, t / T) -> eps``.
 """
 from __future__ import annotations
 
-import math
 from typing import Optional, Sequence
 
 import torch
@@ -19,14 +18,7 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from .._registry import register_model
-
-
-def timestep_embedding(t: Tensor, dim: int) -> Tensor:
-    """Sinusoidal timestep features ``[cos, sin]`` (DDPM; flip_sin_to_cos, no frequency shift)."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device) / half)
-    ang = t.float()[:, None] * freqs[None]
-    return torch.cat([ang.cos(), ang.sin()], 1)
+from ..layers import timestep_embedding
 
 
 class ResBlock(nn.Module):

@@ -14,18 +14,16 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-import lightning as L
 import torch
 from torch import Tensor
 
-from .._registry import create_model
 from ..automaton import normalize_gradients
-from ..data.images import to_uint8
-from ..data.patches import stitch
-from ..metrics import image_quality
+from ..compression.metrics import image_quality
+from ..compression.nca_file import decode, encode
+from ..compression.quantize import dequantize, quantize
+from ..layers import stitch, to_uint8
 from ..models.gnca import GNCA
-from ..nca_file import decode, encode
-from ..quantize import dequantize, quantize
+from .base import BaseTask
 
 
 def shard_models(num_models: int, rank: int, world_size: int) -> Optional[Tensor]:
@@ -38,7 +36,7 @@ def shard_models(num_models: int, rank: int, world_size: int) -> Optional[Tensor
     return idx
 
 
-class GNCACompression(L.LightningModule):
+class GNCACompression(BaseTask):
     """Train a GNCA bank on the patches of :class:`~nca_zoo.data.PatchBankDataModule`.
 
     Args:
@@ -79,14 +77,14 @@ class GNCACompression(L.LightningModule):
 
     def _build(self, num_patches: int, patch_size: int) -> None:
         h = self.hparams
-        self.bank = create_model(h.model, num_models=num_patches, patch_size=patch_size,
-                                 steps=h.steps, update_rate=h.update_rate,
-                                 checkpoint_every=h.checkpoint_every)
+        self.bank = self.build_model(h.model, num_models=num_patches, patch_size=patch_size,
+                                     steps=h.steps, update_rate=h.update_rate,
+                                     checkpoint_every=h.checkpoint_every)
         self.hparams.num_patches, self.hparams.patch_size = num_patches, patch_size
 
     # ------------------------------------------------------------------ setup
     def setup(self, stage: str) -> None:
-        dm = self.trainer.datamodule if self._trainer is not None else None
+        dm = self.datamodule
         if dm is None or not hasattr(dm, "targets"):
             if self.bank is None:
                 raise ValueError("GNCACompression needs a PatchBankDataModule (or num_patches and "
@@ -102,9 +100,8 @@ class GNCACompression(L.LightningModule):
 
     def configure_optimizers(self):
         opt = torch.optim.Adam(self.bank.parameters(), lr=self.hparams.lr)
-        at = self.hparams.lr_decay_at
-        max_steps = self.trainer.max_steps if self._trainer is not None else -1
-        if at is None or max_steps is None or max_steps <= 0:
+        at, max_steps = self.hparams.lr_decay_at, self.max_steps
+        if at is None or max_steps is None:
             return opt
         sched = torch.optim.lr_scheduler.MultiStepLR(opt, [max(1, int(at * max_steps))], 0.1)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
@@ -127,8 +124,8 @@ class GNCACompression(L.LightningModule):
         return per_model_mse(state)
 
     def on_train_batch_start(self, batch, batch_idx) -> None:
-        at, max_steps = self.hparams.qat_from, self.trainer.max_steps
-        self.bank.cell.fake_quant = bool(at is not None and max_steps and max_steps > 0
+        at, max_steps = self.hparams.qat_from, self.max_steps
+        self.bank.cell.fake_quant = bool(at is not None and max_steps
                                          and self.global_step >= at * max_steps)
 
     def on_train_end(self) -> None:
@@ -148,12 +145,7 @@ class GNCACompression(L.LightningModule):
     # ------------------------------------------------------------------ evaluation
     def quantized_bank(self) -> GNCA:
         """A copy of the bank whose weights went through the 8-bit round trip."""
-        copy = GNCA(self.bank.channels, self.bank.cell.hidden, self.bank.num_models,
-                    self.bank.patch_size, self.hparams.steps).to(self.device)
-        with torch.no_grad():
-            for name, p in self.bank.cell.named_parameters():
-                getattr(copy.cell, name).copy_(dequantize(*quantize(p)))
-        return copy.eval()
+        return self.bank.subset(transform=lambda w: dequantize(*quantize(w)))
 
     def decoded_images(self, quantized: bool = True) -> list:
         """Per image in the data: the decoded ``uint8 (H, W, 3)`` image."""
@@ -165,7 +157,7 @@ class GNCACompression(L.LightningModule):
         return [to_uint8(stitch(patches[s : s + n], h, w)) for s, n, h, w in self.layout]
 
     def validation_step(self, batch, batch_idx):
-        originals = self.trainer.datamodule.originals
+        originals = self.datamodule.originals
         for quantized in (True, False):
             images = self.decoded_images(quantized)
             scores = [image_quality(o, d) for o, d in zip(originals, images)]
@@ -174,22 +166,12 @@ class GNCACompression(L.LightningModule):
                 value = sum(s[key] for s in scores) / len(scores)
                 self.log(f"val/{key}{suffix}", value, prog_bar=key == "psnr" and quantized)
             if quantized:
-                self._log_images(images)
-
-    def _log_images(self, images) -> None:
-        for logger in self.loggers:
-            if hasattr(logger, "log_image"):  # WandbLogger
-                logger.log_image("val/reconstruction", [im for im in images], step=self.global_step)
+                self.log_images("val/reconstruction", images)
 
     # ------------------------------------------------------------------ export
     def to_nca(self, image_index: int = 0) -> bytes:
         """The ``.nca`` bytes of one image of the bank (its patches' quantised weights)."""
         start, n, h, w = self.layout[image_index]
-        sub = GNCA(self.bank.channels, self.bank.cell.hidden, n, self.bank.patch_size,
-                   self.hparams.steps)
-        with torch.no_grad():
-            for name, p in self.bank.cell.named_parameters():
-                getattr(sub.cell, name).copy_(p[start : start + n].cpu())
-        data = encode(sub, h, w, self.hparams.steps)
+        data = encode(self.bank.subset(start, n).cpu(), h, w, self.hparams.steps)
         decode(data)  # self-check: what we write must read back
         return data

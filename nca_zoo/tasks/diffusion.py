@@ -14,20 +14,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from timm.utils import ModelEmaV3
 from torch import Tensor
 from torchvision.utils import make_grid
 
-from .._registry import create_model
-from ..data.images import save_png_atomic, to_uint8
+from ..data.images import save_png_atomic
 from ..diffusion.sampling import SAMPLERS, sample
 from ..diffusion.schedule import DDPMSchedule
+from ..layers import to_uint8
+from .base import BaseTask
 
 
-class DiffusionTask(L.LightningModule):
+class DiffusionTask(BaseTask):
     """Train a noise predictor ``model(x_t, t / T) -> eps``.
 
     Args:
@@ -53,13 +53,8 @@ class DiffusionTask(L.LightningModule):
         if not 0 <= ema_decay < 1 or not 0 < lr_gamma <= 1:
             raise ValueError("ema_decay must be in [0, 1) and lr_gamma in (0, 1]")
         self.save_hyperparameters()
-        args = dict(model_args or {})
-        if checkpoint_every:
-            args["checkpoint_every"] = checkpoint_every
-        try:
-            self.model = create_model(model, **args)
-        except TypeError as exc:
-            raise ValueError(f"model {model!r} does not take these arguments: {exc}") from None
+        fixed = {"checkpoint_every": checkpoint_every} if checkpoint_every else {}
+        self.model = self.build_model(model, {**(model_args or {}), **fixed})
         self.schedule = DDPMSchedule(timesteps, beta_schedule, beta_start, beta_end, scale_betas)
         self.ema = ModelEmaV3(self.model, decay=ema_decay) if ema_decay > 0 else None
 
@@ -130,11 +125,8 @@ class DiffusionTask(L.LightningModule):
         out = Path(self.trainer.log_dir or self.trainer.default_root_dir) / "samples"
         out.mkdir(parents=True, exist_ok=True)
         save_png_atomic(to_uint8(grid), out / f"step{self.global_step:07d}.png")
-        for logger in self.loggers:
-            if hasattr(logger, "log_image"):
-                logger.log_image("val/samples", images=[grid], step=self.global_step)
+        self.log_images("val/samples", [grid])
 
     def _data_size(self) -> tuple[int, int]:
-        dm = getattr(self.trainer, "datamodule", None)
-        s = getattr(dm, "size", 64)
+        s = getattr(self.datamodule, "size", 64)
         return (s, s)

@@ -11,16 +11,16 @@
   and loads it at the start of phase 2; ``phase="nca"`` starts from ``ae_checkpoint``.
 
 All of them evaluate with the same metrics (torchmetrics PSNR / SSIM on [0, 1], plus the degraded
-input's scores and the relative improvement, as the reference's REL_PSNR / REL_SSIM), and every NCA
+input's scores and the relative improvement, as the authors' REL_PSNR / REL_SSIM), and every NCA
 task exposes checkpointed BPTT (``checkpoint_every``).  Batches are ``(clean, degraded)``.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -29,11 +29,45 @@ from torchmetrics.functional.image import (
     structural_similarity_index_measure,
 )
 
-from .._registry import create_model
 from ..automaton import normalize_gradients
-from ..pool import SamplePool
+from ..models.lnca import LATENT_DOWNSCALE
+from .base import BaseTask
+from .pool import SamplePool
 
 PHASES = ("ae", "nca", "both")
+
+
+@dataclass
+class AutoencoderLoss:
+    """Phase-1 loss weights of LNCA (§3.2.1): ``rec`` Eq. 3, ``dist`` Eq. 4 (triplet ``margin``
+    alpha), ``task`` Eq. 5, ``eq`` Eq. 6 with latent noise ``eq_noise_std``."""
+
+    rec: float = 100.0
+    dist: float = 10.0
+    task: float = 10.0
+    eq: float = 100.0
+    margin: float = 1.0
+    eq_noise_std: float = 0.5
+
+
+@dataclass
+class LatentNCALoss:
+    """Phase-2 loss weights of LNCA (§3.2.2): ``rec`` Eq. 7, ``latent`` Eq. 8, ``overflow`` Eq. 9."""
+
+    rec: float = 100.0
+    latent: float = 100.0
+    overflow: float = 1.0
+
+
+def _loss_weights(cls, value):
+    """A loss dataclass from an instance, a dict (checkpoint hyper-parameters) or None."""
+    if value is None:
+        return cls()
+    if isinstance(value, dict):
+        return cls(**value)
+    if not isinstance(value, cls):
+        raise ValueError(f"expected {cls.__name__} weights, got {type(value).__name__}")
+    return value
 
 
 def overflow(x: Tensor, low: float, high: float) -> Tensor:
@@ -56,7 +90,7 @@ def cosine_factor(progress: float) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(max(progress, 0.0), 1.0)))
 
 
-class RestorationTask(L.LightningModule):
+class RestorationTask(BaseTask):
     """Shared evaluation: ``restore(degraded)`` is compared with the clean image."""
 
     def restore(self, degraded: Tensor) -> Tensor:
@@ -82,7 +116,7 @@ class RestorationTask(L.LightningModule):
 
     def _cosine_adam(self, params, lr: float):
         opt = torch.optim.Adam(params, lr=lr)
-        total = self.trainer.estimated_stepping_batches if self._trainer is not None else 0
+        total = self.trainer.estimated_stepping_batches if self.has_trainer else 0
         if not total or total == float("inf") or total < 1:
             return opt
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_factor(s / total))
@@ -93,15 +127,15 @@ class SupervisedRestoration(RestorationTask):
     """A feed-forward restorer (``nafnet_small`` / ``restormer_small``) trained with L1.
 
     Args:
-        model: registered model name; ``model_kwargs`` go to its constructor.
-        lr: Adam learning rate with cosine decay (reference: NAFNet 1e-3, Restormer 3e-4).
+        model: registered model name; ``model_args`` go to its constructor.
+        lr: Adam learning rate with cosine decay (NAFNet's recipe 1e-3, Restormer's 3e-4).
     """
 
     def __init__(self, model: str = "nafnet_small", lr: float = 1e-3,
-                 model_kwargs: Optional[dict] = None) -> None:
+                 model_args: Optional[dict] = None) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.model = create_model(model, **(model_kwargs or {}))
+        self.model = self.build_model(model, model_args)
 
     def restore(self, degraded: Tensor) -> Tensor:
         return self.model(degraded)
@@ -116,49 +150,11 @@ class SupervisedRestoration(RestorationTask):
         return self._cosine_adam(self.model.parameters(), self.hparams.lr)
 
 
-class _PoolMixin:
-    """Pool bookkeeping on top of :class:`~nca_zoo.pool.SamplePool` (one buffer per tensor kind).
-
-    ``pool_count`` slots are filled; new states are appended until the pool is full, then they
-    replace random slots (the reference's append + shuffle + truncate to ``pool_size``).
-    """
-
-    def _build_pools(self, size: int, shapes: dict) -> None:
-        for name, shape in shapes.items():
-            setattr(self, f"pool_{name}", SamplePool(size, shape))
-        self.register_buffer("pool_count", torch.zeros((), dtype=torch.long))
-        self._pool_names = list(shapes)
-
-    def pool_sample(self, n: int) -> Optional[Tensor]:
-        count = int(self.pool_count)
-        if count < n:
-            return None
-        return torch.randperm(count)[:n].to(self.pool_count.device)
-
-    def pool_read(self, idx: Tensor) -> list:
-        return [getattr(self, f"pool_{k}").read(idx) for k in self._pool_names]
-
-    def pool_write(self, tensors: Sequence[Tensor], idx: Optional[Tensor] = None) -> None:
-        """Write back to ``idx`` (a sampled batch) or add as new entries."""
-        n = tensors[0].shape[0]
-        size = getattr(self, f"pool_{self._pool_names[0]}").size
-        if idx is None:
-            count = int(self.pool_count)
-            if count + n <= size:
-                idx = torch.arange(count, count + n)
-                self.pool_count.fill_(count + n)
-            else:
-                idx = torch.randperm(size)[:n]
-            idx = idx.to(self.pool_count.device)
-        for k, t in zip(self._pool_names, tensors):
-            getattr(self, f"pool_{k}").write(idx, t)
-
-
-class ViTCARestoration(_PoolMixin, RestorationTask):
+class ViTCARestoration(RestorationTask):
     """Pixel-space ViTCA restoration (the LNCA paper's NCA baseline; ViTCA trainer, §1.2).
 
     Args:
-        model: registered pixel NCA (``vitca``); ``model_kwargs`` go to its cell.
+        model: registered pixel NCA (``vitca``); ``model_args`` go to its cell.
         steps, eval_steps, update_rate: 8-32 / 64 / 0.5 in the paper.
         pool_size: sample pool size (1024); pool states are used every 2nd iteration.
         rec_weight, overflow_weight: ``1e2`` each (CALoss).
@@ -171,28 +167,27 @@ class ViTCARestoration(_PoolMixin, RestorationTask):
                  update_rate: float = 0.5, pool_size: int = 1024, rec_weight: float = 100.0,
                  overflow_weight: float = 100.0, lr: float = 1e-3, normalize_gradients: bool = True,
                  checkpoint_every: int = 0, image_size: Optional[int] = None,
-                 model_kwargs: Optional[dict] = None) -> None:
+                 model_args: Optional[dict] = None) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.model = create_model(model, steps=list(steps), eval_steps=eval_steps,
-                                  update_rate=update_rate, checkpoint_every=checkpoint_every,
-                                  **(model_kwargs or {}))
-        self._pools_ready = False
+        self.model = self.build_model(model, model_args, steps=list(steps), eval_steps=eval_steps,
+                                      update_rate=update_rate, checkpoint_every=checkpoint_every)
+        self.pool: Optional[SamplePool] = None
         if image_size is not None:
-            self._make_pools(image_size)
+            self._make_pool(image_size)
 
-    def _make_pools(self, size: int) -> None:
+    def _make_pool(self, size: int) -> None:
         c = self.model.cell.channels
-        self._build_pools(self.hparams.pool_size, {"state": (c, size, size), "clean": (3, size, size)})
+        self.pool = SamplePool(self.hparams.pool_size, {"state": (c, size, size),
+                                                        "clean": (3, size, size)})
         self.hparams.image_size = size
-        self._pools_ready = True
 
     def setup(self, stage: str) -> None:
-        dm = self.trainer.datamodule if self._trainer is not None else None
-        if not self._pools_ready:
+        dm = self.datamodule
+        if self.pool is None:
             if dm is None or not hasattr(dm, "image_size"):
                 raise ValueError("ViTCARestoration needs image_size or a RestorationDataModule")
-            self._make_pools(dm.image_size)
+            self._make_pool(dm.image_size)
 
     def restore(self, degraded: Tensor) -> Tensor:
         return self.model(degraded)
@@ -206,14 +201,14 @@ class ViTCARestoration(_PoolMixin, RestorationTask):
 
     def training_step(self, batch, batch_idx):
         clean, degraded = batch
-        idx = self.pool_sample(clean.shape[0]) if batch_idx % 2 == 1 else None
+        idx = self.pool.sample(clean.shape[0]) if batch_idx % 2 == 1 else None
         if idx is not None:  # every 2nd iteration: continue pool states (ViTCA trainer)
-            state, clean = self.pool_read(idx)
+            state, clean = self.pool.read(idx)
         else:
             state = self.model.seed(degraded)
         state, _ = self.model.automaton.rollout(state)
         terms = self.losses(state, clean)
-        self.pool_write([state, clean], idx)
+        self.pool.write([state, clean], idx)
         for k, v in terms.items():
             self.log(f"train/{k}", v, prog_bar=k == "loss", batch_size=clean.shape[0])
         return terms["loss"]
@@ -226,23 +221,22 @@ class ViTCARestoration(_PoolMixin, RestorationTask):
         return self._cosine_adam(self.model.parameters(), self.hparams.lr)
 
 
-class LNCARestoration(_PoolMixin, RestorationTask):
+class LNCARestoration(RestorationTask):
     """LNCA (Latent NCA) restoration: autoencoder phase + latent-NCA phase (§3.2, Eq. 3-9).
 
     Args:
-        model: ``lnca_nafca`` or ``lnca_vitca``; ``model_kwargs`` go to its cell.
+        model: ``lnca_nafca`` or ``lnca_vitca``; ``model_args`` go to its cell.
         phase: ``"ae"`` (phase 1 only), ``"nca"`` (phase 2 only, from ``ae_checkpoint``) or
             ``"both"`` (phase 1 for ``ae_epochs`` epochs, then phase 2).
-        ae_epochs: epochs of phase 1 when ``phase="both"`` (reference: 10 per phase).
+        ae_epochs: epochs of phase 1 when ``phase="both"`` (authors' code: 10 per phase).
         ae_checkpoint: for ``phase="nca"``: a Lightning checkpoint of an LNCA run or a file written
             by phase 1 (``phase1_autoencoder.pt``).
-        steps, eval_steps, update_rate: NCA rollout (8-32 / 64; reference phase 2 uses 1.0).
-        lr_ae, lr_nca: Adam learning rates, cosine decay per phase (reference: 1e-2 both).
-        w_rec_ae, w_dist, w_task, w_eq, margin, eq_noise_std: phase-1 weights (100, 10, 10, 100),
-            triplet margin alpha (1.0) and the std of epsilon in Eq. 6 (0.5).
-        w_rec_nca, w_latent, w_overflow: phase-2 weights (100, 100, 1).
+        steps, eval_steps, update_rate: NCA rollout (8-32 / 64; authors' phase 2 uses 1.0).
+        lr_ae, lr_nca: Adam learning rates, cosine decay per phase (authors' code: 1e-2 both).
+        ae_loss: phase-1 loss weights (:class:`AutoencoderLoss`; a dict in YAML).
+        nca_loss: phase-2 loss weights (:class:`LatentNCALoss`; a dict in YAML).
         pool_size: phase-2 pool (1024).
-        normalize_gradients: per-parameter ``g / ||g||`` (reference, both phases).
+        normalize_gradients: per-parameter ``g / ||g||`` (authors' code, both phases).
         checkpoint_every: checkpointed BPTT segment length (0 = plain BPTT).
         image_size: filled from the datamodule (the pool's shape).
     """
@@ -250,12 +244,10 @@ class LNCARestoration(_PoolMixin, RestorationTask):
     def __init__(self, model: str = "lnca_nafca", phase: str = "both", ae_epochs: int = 10,
                  ae_checkpoint: Optional[str] = None, steps: Sequence[int] = (8, 32),
                  eval_steps: int = 64, update_rate: float = 1.0, lr_ae: float = 1e-2,
-                 lr_nca: float = 1e-2, w_rec_ae: float = 100.0, w_dist: float = 10.0,
-                 w_task: float = 10.0, w_eq: float = 100.0, margin: float = 1.0,
-                 eq_noise_std: float = 0.5, w_rec_nca: float = 100.0, w_latent: float = 100.0,
-                 w_overflow: float = 1.0, pool_size: int = 1024, normalize_gradients: bool = True,
-                 checkpoint_every: int = 0, image_size: Optional[int] = None,
-                 model_kwargs: Optional[dict] = None) -> None:
+                 lr_nca: float = 1e-2, ae_loss: Optional[AutoencoderLoss] = None,
+                 nca_loss: Optional[LatentNCALoss] = None, pool_size: int = 1024,
+                 normalize_gradients: bool = True, checkpoint_every: int = 0,
+                 image_size: Optional[int] = None, model_args: Optional[dict] = None) -> None:
         super().__init__()
         if phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
@@ -263,34 +255,36 @@ class LNCARestoration(_PoolMixin, RestorationTask):
             raise ValueError("phase='nca' trains the NCA on a frozen autoencoder: set ae_checkpoint")
         if phase == "both" and ae_epochs < 1:
             raise ValueError(f"ae_epochs must be >= 1 with phase='both', got {ae_epochs}")
+        self.ae_loss = _loss_weights(AutoencoderLoss, ae_loss)
+        self.nca_loss = _loss_weights(LatentNCALoss, nca_loss)
         self.save_hyperparameters()
+        # plain dicts in the checkpoint: it reloads without importing the dataclasses
+        self.hparams.ae_loss, self.hparams.nca_loss = asdict(self.ae_loss), asdict(self.nca_loss)
         self.automatic_optimization = False
-        self.model = create_model(model, steps=list(steps), eval_steps=eval_steps,
-                                  update_rate=update_rate, checkpoint_every=checkpoint_every,
-                                  **(model_kwargs or {}))
-        self._pools_ready = False
+        self.model = self.build_model(model, model_args, steps=list(steps), eval_steps=eval_steps,
+                                      update_rate=update_rate, checkpoint_every=checkpoint_every)
+        self.pool: Optional[SamplePool] = None
         self._ae_loaded = False
         self._ae_saved = False  # phase 1 of *this* run wrote ae_file
         self.best_ae_ssim = -float("inf")
         if image_size is not None:
-            self._make_pools(image_size)
+            self._make_pool(image_size)
 
     # ------------------------------------------------------------------ setup
-    def _make_pools(self, size: int) -> None:
+    def _make_pool(self, size: int) -> None:
         self.hparams.image_size = size
-        self._pools_ready = True
         if self.hparams.phase == "ae":  # phase 1 alone never uses the NCA's pool
             return
-        s, c = size // 4, self.model.cell.channels
-        self._build_pools(self.hparams.pool_size,
-                          {"state": (c, s, s), "clean": (3, size, size), "degraded": (3, size, size)})
+        s, c = size // LATENT_DOWNSCALE, self.model.cell.channels
+        self.pool = SamplePool(self.hparams.pool_size, {"state": (c, s, s), "clean": (3, size, size),
+                                                        "degraded": (3, size, size)})
 
     def setup(self, stage: str) -> None:
-        dm = self.trainer.datamodule if self._trainer is not None else None
-        if not self._pools_ready:
+        dm = self.datamodule
+        if self.hparams.image_size is None:
             if dm is None or not hasattr(dm, "image_size"):
                 raise ValueError("LNCARestoration needs image_size or a RestorationDataModule")
-            self._make_pools(dm.image_size)
+            self._make_pool(dm.image_size)
         if stage == "fit" and self.hparams.phase == "nca" and not self._ae_loaded:
             self.load_autoencoder(self.hparams.ae_checkpoint)
 
@@ -319,9 +313,10 @@ class LNCARestoration(_PoolMixin, RestorationTask):
 
     def _phase_progress(self, batch_idx: int = 0) -> Optional[float]:
         """Progress through the current phase in [0, 1] (curriculum and cosine decay)."""
-        h, trainer = self.hparams, self._trainer
-        if trainer is None:
+        h = self.hparams
+        if not self.has_trainer:
             return None
+        trainer = self.trainer
         max_epochs = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None
         nb = max(1, int(trainer.num_training_batches)) if trainer.num_training_batches != float("inf") else 1
         if h.phase == "both":
@@ -355,7 +350,7 @@ class LNCARestoration(_PoolMixin, RestorationTask):
     # ------------------------------------------------------------------ phase 1 (Eq. 3-6)
     def phase1_losses(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> dict:
         """First gradient step: reconstruction (Eq. 3), distance (Eq. 4), task (Eq. 5)."""
-        ae, h = self.model.autoencoder, self.hparams
+        ae, w = self.model.autoencoder, self.ae_loss
         mask = (anchor != positive).any(1, keepdim=True).to(anchor.dtype)  # m_{A,P}
         x = torch.cat([anchor, positive, negative])
         skip, z = ae.encode(x)
@@ -363,10 +358,10 @@ class LNCARestoration(_PoolMixin, RestorationTask):
         l_rec = F.mse_loss(rec, x)
         z_a, z_p, z_n = z.flatten(1).chunk(3)
         d_ap, d_an = (z_a - z_p).pow(2).mean(1), (z_a - z_n).pow(2).mean(1)
-        l_dist = F.relu(d_ap - d_an + h.margin).mean()
+        l_dist = F.relu(d_ap - d_an + w.margin).mean()
         rec_p = rec.chunk(3)[1]
         l_task = F.mse_loss(positive * mask, rec_p * mask)
-        total = h.w_rec_ae * l_rec + h.w_dist * l_dist + h.w_task * l_task
+        total = w.rec * l_rec + w.dist * l_dist + w.task * l_task
         return {"rec_ae": l_rec, "dist": l_dist, "task": l_task, "loss_ae": total}
 
     def equivalence_loss(self, anchor: Tensor, positive: Tensor) -> Tensor:
@@ -375,7 +370,7 @@ class LNCARestoration(_PoolMixin, RestorationTask):
         mask = (anchor != positive).any(1, keepdim=True).to(anchor.dtype)
         skip, z = ae.encode(torch.cat([anchor, positive]))
         (skip_a, skip_p), (z_a, z_p) = skip.chunk(2), z.chunk(2)
-        x_a_star = ae.decode(z_a + self.hparams.eq_noise_std * torch.randn_like(z_a), skip_p)
+        x_a_star = ae.decode(z_a + self.ae_loss.eq_noise_std * torch.randn_like(z_a), skip_p)
         x_p_star = ae.decode(z_p, skip_a)
         return F.mse_loss(anchor * mask, x_a_star * mask) + F.mse_loss(positive * mask, x_p_star * mask)
 
@@ -387,19 +382,19 @@ class LNCARestoration(_PoolMixin, RestorationTask):
         terms = self.phase1_losses(anchor, positive, negative)
         self._step(opt, terms["loss_ae"], ae, lr, batch_idx)
         eq = self.equivalence_loss(anchor, positive)
-        self._step(opt, self.hparams.w_eq * eq, ae, lr, batch_idx)
+        self._step(opt, self.ae_loss.eq * eq, ae, lr, batch_idx)
         terms["eq"] = eq
         return terms
 
     # ------------------------------------------------------------------ phase 2 (Eq. 7-9)
     def phase2_losses(self, state: Tensor, clean: Tensor, skip: Tensor, z_true: Tensor) -> dict:
         """Reconstruction (Eq. 7), latent (Eq. 8) and overflow (Eq. 9) losses."""
-        h, m = self.hparams, self.model
+        w, m = self.nca_loss, self.model
         out, hidden = m.output(state), m.hidden(state)
         l_rec = F.mse_loss(m.autoencoder.decode(out, skip), clean)
         l_lat = F.mse_loss(out, z_true)
         l_over = overflow(out, 0.0, 1.0) + overflow(hidden, -1.0, 1.0)
-        total = h.w_rec_nca * l_rec + h.w_latent * l_lat + h.w_overflow * l_over
+        total = w.rec * l_rec + w.latent * l_lat + w.overflow * l_over
         return {"rec_nca": l_rec, "latent": l_lat, "overflow": l_over, "loss_nca": total}
 
     def freeze_autoencoder(self) -> None:
@@ -416,17 +411,17 @@ class LNCARestoration(_PoolMixin, RestorationTask):
         return state.detach(), terms
 
     def phase2_step(self, clean: Tensor, degraded: Tensor, batch_idx: int) -> dict:
-        """One fresh step, then one pool step (reference ``LatentTrainerCA``)."""
+        """One fresh step, then one pool step (the authors' ``LatentTrainerCA``)."""
         self.freeze_autoencoder()
         with torch.no_grad():
             _, z = self.model.autoencoder.encode(degraded)
         state, terms = self._nca_update(self.model.seed(z), clean, degraded, batch_idx)
-        self.pool_write([state, clean, degraded])
-        idx = self.pool_sample(clean.shape[0])
+        self.pool.write([state, clean, degraded])
+        idx = self.pool.sample(clean.shape[0])
         if idx is not None:
-            p_state, p_clean, p_degraded = self.pool_read(idx)
+            p_state, p_clean, p_degraded = self.pool.read(idx)
             p_state, _ = self._nca_update(p_state, p_clean, p_degraded, batch_idx)
-            self.pool_write([p_state, p_clean, p_degraded], idx)
+            self.pool.write([p_state, p_clean, p_degraded], idx)
         return terms
 
     # ------------------------------------------------------------------ loop hooks

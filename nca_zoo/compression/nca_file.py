@@ -27,11 +27,9 @@ from typing import Union
 import numpy as np
 import torch
 
-from ._io import atomic_path
-from .cells.sobel_mlp import SobelMLPCell
-from .data.images import to_uint8
-from .data.patches import grid_shape, stitch
-from .models.gnca import GNCA
+from ..cells.sobel_mlp import SobelMLPCell
+from ..layers import grid_shape, stitch, to_uint8
+from ..models.gnca import GNCA
 from .quantize import dequantize, quantize
 
 MAGIC = b"GNCA"
@@ -115,12 +113,6 @@ def decode(data: bytes) -> NCAFile:
         state[name] = dequantize(chunk, scales[:, i])
         start += n
     return NCAFile(h, w, patch, nc, hs, steps, state)
-
-
-def write_atomic(data: bytes, path: Union[str, os.PathLike]) -> None:
-    """Write bytes through a temporary file in the same folder: no half-written output."""
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
 
 
 def read(path: Union[str, os.PathLike]) -> NCAFile:

@@ -19,3 +19,9 @@ def atomic_path(path: Union[str, os.PathLike]) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_atomic(data: bytes, path: Union[str, os.PathLike]) -> None:
+    """Write ``data`` through a temporary file in the same folder: no half-written output."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)

@@ -1,4 +1,4 @@
-"""Lightning callbacks of the zoo."""
+"""The report written at the end of a GNCA training run (a Lightning callback)."""
 from __future__ import annotations
 
 import json
@@ -7,9 +7,9 @@ from typing import Optional
 
 import lightning as L
 
-from ._io import atomic_path
+from ..data.images import save_png_atomic
+from ..layers import atomic_path
 from .compare import compare_with_codecs, format_table
-from .data.images import save_png_atomic
 from .nca_file import decode, decode_image
 
 

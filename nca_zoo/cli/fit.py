@@ -1,0 +1,108 @@
+"""``python -m nca_zoo.fit --config <yaml>``: train any task of the zoo through LightningCLI.
+
+Model and data are chosen by ``class_path`` in the YAML (subclass mode); ``--print_config`` and
+``--a.b=value`` overrides work; unknown keys are an error.  W&B runs offline unless the user sets
+``WANDB_MODE`` (``wandb sync`` uploads later); metrics also go to a CSV logger.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from typing import Optional
+
+import lightning as L
+from lightning.pytorch.cli import LightningCLI
+
+
+class ConfigError(ValueError):
+    """A bad config or override; the message is one line."""
+
+
+_RAISED = re.compile(r"^(?:[\w.]+\.)?\w*(?:Error|Exception): (.+)$")
+_SPECIFIC = re.compile(r"not accepted|unrecognized|no such|does not exist|not valid\b|invalid|"
+                       r"required|unable", re.IGNORECASE)
+
+
+def one_line(message: str) -> str:
+    """Condense jsonargparse's nested multi-line error into one line.
+
+    Preference: the message of an exception our code raised while building the objects (e.g. a
+    missing image), then the most specific parser complaint (an unknown key), then the first line.
+    """
+    lines = [ln.strip(" -") for ln in str(message).splitlines() if ln.strip(" -")]
+    if not lines:
+        return "invalid configuration"
+    raised = [m.group(1) for m in map(_RAISED.match, lines) if m]
+    if raised:
+        return raised[-1]
+    head = lines[0]
+    reasons = lines[lines.index("Errors:") + 1:] if "Errors:" in lines else lines[1:]
+    if not reasons:
+        return head
+    i = next((k for k, ln in enumerate(reasons) if _SPECIFIC.search(ln)), 0)
+    specific = reasons[i]
+    if specific.endswith(":") and i + 1 < len(reasons):  # "Problem with ...:" -> say what
+        specific = f"{specific} {reasons[i + 1]}"
+    return f"{head.rstrip(':')}: {specific}"
+
+
+class ZooCLI(LightningCLI):
+    """LightningCLI with the zoo's defaults (parse errors raise instead of printing usage) and
+    ``--ckpt_path`` to resume a run from one of its checkpoints."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.add_argument("--ckpt_path", type=Optional[str], default=None,
+                            help="resume training from this checkpoint (model, optimiser, step)")
+
+
+def save_final_checkpoint(trainer: L.Trainer) -> None:
+    """Write ``last.ckpt`` when the run's last steps fell after its last checkpoint.
+
+    ModelCheckpoint saves after validation; a run that stops at ``max_steps`` between two
+    validations would otherwise lose its final weights.
+    """
+    cb = trainer.checkpoint_callback
+    if cb is None or cb.dirpath is None:
+        return
+    if getattr(cb, "_last_global_step_saved", -1) < trainer.global_step:
+        path = os.path.join(cb.dirpath, "last.ckpt")
+        trainer.save_checkpoint(path)
+
+
+def main(args: Optional[list] = None) -> Optional[LightningCLI]:
+    os.environ.setdefault("WANDB_MODE", "offline")
+    os.environ.setdefault("WANDB_SILENT", "true")
+    import nca_zoo.compression.report  # noqa: F401  (short class names in YAML)
+    import nca_zoo.data  # noqa: F401
+    import nca_zoo.tasks  # noqa: F401
+
+    from jsonargparse import ArgumentError
+
+    try:
+        cli = ZooCLI(
+            L.LightningModule, L.LightningDataModule,
+            subclass_mode_model=True, subclass_mode_data=True, run=False, args=args,
+            seed_everything_default=0,
+            save_config_kwargs={"overwrite": True, "config_filename": "lightning_config.yaml"},
+            parser_kwargs={"description": __doc__, "exit_on_error": False},
+        )
+    except (ArgumentError, ValueError) as exc:  # parse errors, and errors building the objects
+        raise ConfigError(one_line(str(exc))) from None
+    ckpt = cli.config.get("ckpt_path")
+    if ckpt is not None and not os.path.isfile(ckpt):
+        raise ConfigError(f"--ckpt_path: no such checkpoint: {ckpt}")
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt)
+    save_final_checkpoint(cli.trainer)
+    dm = cli.datamodule
+    if getattr(dm, "has_test", False) and not cli.trainer.fast_dev_run:
+        cb = cli.trainer.checkpoint_callback     # test the best checkpoint, else the final weights
+        best = cb.best_model_path if cb is not None and cb.best_model_path else None
+        cli.trainer.test(cli.model, datamodule=dm, ckpt_path=best if best and os.path.isfile(best) else None)
+    return cli
+
+
+if __name__ == "__main__":
+    from ._common import run_cli
+
+    sys.exit(run_cli(lambda argv: (main(argv), 0)[1]))

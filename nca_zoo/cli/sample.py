@@ -1,0 +1,152 @@
+"""``python -m nca_zoo.sample CKPT -o grid.png`` or ``--model NAME``: sample a diffusion model.
+
+``CKPT`` is a checkpoint written by ``python -m nca_zoo.fit`` (a DiffusionTask); ``--model`` names
+a pretrained module instead (shipped: see ``nca_zoo.list_pretrained()``, a local folder, or
+``hf-hub:<repo>``).
+
+Modes (Diff-NCA paper §4.6-4.9), all with the EMA weights unless ``--no-ema``:
+
+* ``generate`` (default): ``--n`` images of ``--size`` (or ``--height`` x ``--width``: any size,
+  e.g. 96x96 or 78x64 from a 64x64 model); ``--tile N`` predicts the noise tile by tile with a
+  halo (bounded memory, for large seamless images from a local Diff-NCA);
+* ``inpaint``: ``--image`` with the box ``--box top,left,height,width`` (default: the central
+  quarter) or a ``--mask`` PNG (white = fill) regenerated ``--n`` times;
+* ``superres``: ``--image`` upscaled x2 (``[[1,0],[0,0]]`` grid, 90 % noise, 2 % blend).
+
+``--sampler ddpm`` (ancestral, all T steps) or ``ddim`` with ``--steps``.  Output is one PNG grid
+(the image itself when there is one), written atomically.  Errors are one line, exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+from torchvision.utils import make_grid
+
+from ..data.images import ImageError, load_rgb_uint8, resize_square, save_png_atomic
+from ..diffusion.pretrained import load_denoiser, load_task
+from ..diffusion.sampling import SAMPLERS, denoise, inpaint, superres_x2
+from ..diffusion.tiling import TiledDenoiser
+from ..layers import to_tensor, to_uint8
+from ._common import check_output, run_cli
+
+MODES = ("generate", "inpaint", "superres")
+
+
+def parse_box(text: Optional[str], h: int, w: int) -> tuple[int, int, int, int]:
+    if text is None:
+        return h // 4, w // 4, h // 2, w // 2
+    try:
+        top, left, bh, bw = (int(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"--box must be top,left,height,width in pixels, got {text!r}") from None
+    if bh < 1 or bw < 1 or top < 0 or left < 0 or top + bh > h or left + bw > w:
+        raise ValueError(f"--box {text} does not fit inside the {w}x{h} image")
+    return top, left, bh, bw
+
+
+def load_mask(path: str, h: int, w: int) -> torch.Tensor:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            m = np.asarray(img.convert("L"), dtype=np.uint8)
+    except (FileNotFoundError, UnidentifiedImageError, OSError) as exc:
+        raise ImageError(f"cannot read mask {path} ({type(exc).__name__})") from None
+    if m.shape != (h, w):
+        raise ImageError(f"mask {path} is {m.shape[1]}x{m.shape[0]}, image is {w}x{h}")
+    return torch.from_numpy(m > 127).float()[None, None]
+
+
+def main(argv: Optional[list] = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m nca_zoo.sample", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint", nargs="?", help="a .ckpt written by training a DiffusionTask")
+    ap.add_argument("--model", help="a pretrained diffusion module instead of a checkpoint")
+    ap.add_argument("-o", "--output", required=True, help="output PNG")
+    ap.add_argument("--mode", choices=MODES, default="generate")
+    ap.add_argument("--n", type=int, default=16, help="images to generate (default 16)")
+    ap.add_argument("--size", type=int, nargs="+", metavar="H [W]",
+                    help="output size (generate: H, or H W) or square input resize (inpaint/superres)")
+    ap.add_argument("--height", type=int)
+    ap.add_argument("--width", type=int)
+    ap.add_argument("--sampler", choices=SAMPLERS, default="ddpm")
+    ap.add_argument("--steps", type=int, default=50, help="DDIM steps (default 50)")
+    ap.add_argument("--eta", type=float, default=0.0, help="DDIM eta (0 = deterministic)")
+    ap.add_argument("--image", help="input for inpaint / superres: a file or embedded:NAME")
+    ap.add_argument("--box", help="inpaint box top,left,height,width (default: central quarter)")
+    ap.add_argument("--mask", help="inpaint mask PNG of the image's size, white = regenerate")
+    ap.add_argument("--tile", type=int, help="generate tile by tile with this core size (local models)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-ema", action="store_true", help="use the raw instead of the EMA weights")
+    ap.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    ap.add_argument("--quiet", action="store_true")
+    a = ap.parse_args(argv)
+
+    out = check_output(a.output)
+    if a.n < 1 or a.steps < 1:
+        raise ValueError("--n and --steps must be >= 1")
+    if a.mode != "generate" and a.image is None:
+        raise ValueError(f"--mode {a.mode} needs --image")
+    if (a.checkpoint is None) == (a.model is None):
+        raise ValueError("give either a checkpoint or --model NAME (one of them)")
+    if a.model is not None:
+        if a.no_ema:
+            raise ValueError("--no-ema needs a checkpoint: pretrained modules hold the EMA weights only")
+        model, sched, train_size = load_denoiser(a.model, a.device)
+    else:
+        task = load_task(a.checkpoint, a.device)
+        model = task.model.eval() if a.no_ema else task.eval_model.eval()
+        sched, train_size = task.schedule, task.hparams.sample_size or (64, 64)
+    if a.tile is not None:
+        model = TiledDenoiser(model, tile=a.tile)
+    torch.manual_seed(a.seed)
+    gen = torch.Generator(a.device).manual_seed(a.seed)
+    kw = dict(sampler=a.sampler, ddim_steps=a.steps, eta=a.eta, generator=gen)
+    start = time.perf_counter()
+    with torch.no_grad():
+        if a.mode == "generate":
+            th, tw = train_size                                  # the training size by default
+            size = a.size or [None]
+            if len(size) > 2:
+                raise ValueError(f"--size takes H or H W, got {len(size)} numbers")
+            h, w = a.height or size[0] or th, a.width or size[-1] or tw
+            if h < 2 or w < 2:
+                raise ValueError(f"size must be at least 2x2, got {h}x{w}")
+            x = torch.randn(a.n, 3, h, w, generator=gen, device=a.device)
+            imgs = ((denoise(model, sched, x, a.sampler, a.steps, a.eta, generator=gen) + 1) / 2).clamp(0, 1)
+        else:
+            if a.size is not None and len(a.size) != 1:
+                raise ValueError(f"--mode {a.mode} resizes its input to a square: give one --size")
+            img = load_rgb_uint8(a.image, strict=False)
+            img = to_tensor(resize_square(img, a.size[0] if a.size else None))[None].to(a.device)
+            img = img.expand(a.n, -1, -1, -1).contiguous()
+            if a.mode == "inpaint":
+                hh, ww = img.shape[-2:]
+                if a.mask:
+                    mask = load_mask(a.mask, hh, ww).to(a.device)
+                else:
+                    top, left, bh, bw = parse_box(a.box, hh, ww)
+                    mask = torch.zeros(1, 1, hh, ww, device=a.device)
+                    mask[..., top:top + bh, left:left + bw] = 1
+                imgs = inpaint(model, sched, img, mask.expand(a.n, -1, -1, -1), **kw)
+            else:
+                imgs = superres_x2(model, sched, img, **kw)
+    elapsed = time.perf_counter() - start
+    grid = imgs[0] if len(imgs) == 1 else make_grid(imgs.cpu(), nrow=int(np.ceil(np.sqrt(len(imgs)))),
+                                                    padding=2, pad_value=1.0)
+    save_png_atomic(to_uint8(grid), out)
+    if not a.quiet:
+        h, w = imgs.shape[-2:]
+        print(f"{out}: {len(imgs)} x {w}x{h} px ({a.mode}, {a.sampler}"
+              f"{f' {a.steps} steps' if a.sampler == 'ddim' else ''}) in {elapsed:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
