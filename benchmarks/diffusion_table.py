@@ -59,8 +59,8 @@ def main() -> None:
 
     import nca_zoo
     from nca_zoo.data.diffusion import DiffusionDataModule
-    from nca_zoo.diffusion.fid import fid_kid
     from nca_zoo.diffusion import load_task
+    from nca_zoo.diffusion.fid import fid_kid
     from nca_zoo.tasks.diffusion import DiffusionTask
 
     torch.manual_seed(0)

@@ -45,9 +45,9 @@ def restoration_card(ckpt: str, name: str) -> tuple:
 
 
 def diffusion_card(ckpt: str, config: str) -> tuple:
-    from nca_zoo.diffusion.pretrained import diffusion_config
-    from nca_zoo.diffusion.evaluate import diffusion_metrics
     from nca_zoo.diffusion import load_task
+    from nca_zoo.diffusion.evaluate import diffusion_metrics
+    from nca_zoo.diffusion.pretrained import diffusion_config
 
     task = load_task(ckpt)
     h = task.hparams

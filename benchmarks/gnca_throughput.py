@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 
 import torch
-
 from _common import md_table, median_time, write_results
 
 CAX_REFERENCE_IT_S = 0.37
@@ -46,9 +45,9 @@ def main() -> None:
     args = parser.parse_args()
 
     import nca_zoo
+    from nca_zoo.compression.nca_file import decode, decode_image, encode
     from nca_zoo.data.images import load_rgb_uint8, resize_square
     from nca_zoo.layers import cut_patches, to_tensor
-    from nca_zoo.compression.nca_file import decode, decode_image, encode
 
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)

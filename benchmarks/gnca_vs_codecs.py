@@ -23,9 +23,8 @@ import warnings
 from collections import defaultdict
 
 import numpy as np
-from scipy import stats
-
 from _common import RESULTS, md_table, write_results
+from scipy import stats
 
 METRICS = ("psnr", "mse", "ssim", "cr", "cr_file", "bytes")
 
@@ -87,9 +86,9 @@ def main() -> None:
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
 
     from nca_zoo.compression.compare import compare_with_codecs
+    from nca_zoo.compression.nca_file import decode, decode_image
     from nca_zoo.compression.train import train_bank
     from nca_zoo.data.patch_bank import PatchBankDataModule
-    from nca_zoo.compression.nca_file import decode, decode_image
 
     srcs = sources(args)
     if len(srcs) < 1:

@@ -27,12 +27,11 @@ import torch.nn.functional as F
 from torchvision.utils import make_grid
 
 import nca_zoo
+from nca_zoo.compression.nca_file import read
 from nca_zoo.data.degradations import Curriculum, degrade
 from nca_zoo.data.diffusion import DiffusionDataModule
 from nca_zoo.data.images import load_rgb_uint8, resize_square, save_png_atomic
-from nca_zoo.compression.nca_file import read
 from nca_zoo.diffusion import TiledDenoiser, inpaint, load_denoiser, sample, superres_x2
-
 from nca_zoo.layers import stitch, to_tensor, to_uint8
 from nca_zoo.restoration import default_tile, restore
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from _common import md_table, median_time, write_results
 import torch
+from _common import md_table, median_time, write_results
 
 import nca_zoo
 from nca_zoo.data.images import load_rgb_uint8, resize_square

@@ -3,11 +3,10 @@
 Public API: :func:`create_model`, :func:`list_models`, :func:`load_pretrained`,
 :func:`list_pretrained`, :func:`save_pretrained`, the shared :class:`Automaton`.
 """
+from . import models  # noqa: F401  (fills the registry)
 from ._pretrained import list_pretrained, load_pretrained, save_pretrained
 from ._registry import create_model, list_models, register_model
 from .automaton import Automaton
-
-from . import models  # noqa: F401  (fills the registry)
 
 __all__ = ["Automaton", "create_model", "list_models", "list_pretrained", "load_pretrained",
            "register_model", "save_pretrained"]

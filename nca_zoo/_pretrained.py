@@ -17,8 +17,8 @@ from typing import Optional, Union
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .layers import atomic_path
 from ._registry import create_model
+from .layers import atomic_path
 
 SHIPPED = Path(__file__).resolve().parent / "pretrained"
 FILES = ("config.json", "model.safetensors", "card.json")

@@ -4,9 +4,9 @@ import pytest
 import torch
 from PIL import Image
 
-from nca_zoo.data.diffusion import DiffusionDataModule
-from nca_zoo.cli.sample import main
 from nca_zoo.cli import run_cli
+from nca_zoo.cli.sample import main
+from nca_zoo.data.diffusion import DiffusionDataModule
 from nca_zoo.tasks.diffusion import DiffusionTask
 
 
@@ -100,8 +100,8 @@ def test_checkpoint_written_by_lightningcli_loads(ckpt, tmp_path, capsys):
 def pretrained_folder(ckpt, tmp_path_factory):
     """The checkpoint exported as a pretrained folder (EMA weights + schedule in config.json)."""
     import nca_zoo
-    from nca_zoo.diffusion.pretrained import diffusion_config
     from nca_zoo.diffusion import load_task
+    from nca_zoo.diffusion.pretrained import diffusion_config
 
     task = load_task(str(ckpt))
     folder = tmp_path_factory.mktemp("pre") / "tiny-diff"

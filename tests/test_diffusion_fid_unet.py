@@ -5,8 +5,6 @@ import torch
 import nca_zoo
 from nca_zoo.diffusion.fid import feature_extractor, fid_kid
 
-
-
 TABLE3 = {"unet_s": 652_195, "unet_m": 3_940_547, "unet_b": 17_217_923, "unet_l": 111_051_779}
 
 

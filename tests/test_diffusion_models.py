@@ -4,11 +4,9 @@ import torch
 
 import nca_zoo
 from nca_zoo.cells.diffusion import DiffusionCell
-from nca_zoo.layers import octave_encoding
 from nca_zoo.diffusion import TiledDenoiser
+from nca_zoo.layers import octave_encoding
 from nca_zoo.models.diff_nca import FourierDiffNCA, fourier_window
-
-
 
 # Paper counts (Tables 1-2, §5).  Ours omit the authors' unused BatchNorm2d(h) (2h parameters),
 # which is not in the appendix-E listings; everything else (weight-normed convs, affine
@@ -70,7 +68,7 @@ def test_fourier_window(size, anchor, expect):
 
 @pytest.mark.parametrize("anchor", ["dc", "centred"])
 def test_fourier_crop_inverse_round_trip(anchor):
-    """crop -> uncrop -> crop is the identity on the window (complex inverse)."""
+    """Crop -> uncrop -> crop is the identity on the window (complex inverse)."""
     m = FourierDiffNCA(channels=8, hidden=16, fourier_anchor=anchor)
     x = torch.randn(2, 3, 64, 48)
     win_spec, win = m.crop(x)
@@ -81,7 +79,8 @@ def test_fourier_crop_inverse_round_trip(anchor):
 
 def test_centred_window_keeps_low_pass_image_real_dc_window_does_not():
     """A real image band-limited to |k| <= 7 survives the centred crop + real inverse exactly;
-    the paper's DC-anchored window (one quadrant) does not hold it."""
+    the paper's DC-anchored window (one quadrant) does not hold it.
+    """
     spec = torch.fft.fftshift(torch.fft.fft2(torch.randn(1, 3, 32, 32), norm="forward"), dim=(-2, -1))
     keep = torch.zeros(32, 32)
     keep[16 - 7:16 + 8, 16 - 7:16 + 8] = 1

@@ -9,10 +9,10 @@ import torch
 
 import nca_zoo
 from nca_zoo.cells.sobel_mlp import SobelMLPCell, sobel_perception
-from nca_zoo.data.patch_bank import PatchBankDataModule
-from nca_zoo.layers import cut_patches, stitch
 from nca_zoo.compression.nca_file import NCAFormatError, decode, decode_image, encode
 from nca_zoo.compression.quantize import dequantize, quantize
+from nca_zoo.data.patch_bank import PatchBankDataModule
+from nca_zoo.layers import cut_patches, stitch
 from nca_zoo.tasks.compression import GNCACompression, shard_models
 
 

@@ -6,10 +6,22 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from nca_zoo.data.degradations import Curriculum, coherent_noise, degrade, motion_blur, motion_blur_kernel
+from nca_zoo.data.degradations import (
+    Curriculum,
+    coherent_noise,
+    degrade,
+    motion_blur,
+    motion_blur_kernel,
+)
 from nca_zoo.data.images import ImageError
 from nca_zoo.data.restoration import RestorationDataModule, tile_split_v0
-from nca_zoo.tasks.restoration import AutoencoderLoss, LNCARestoration, ViTCARestoration, derangement, overflow
+from nca_zoo.tasks.restoration import (
+    AutoencoderLoss,
+    LNCARestoration,
+    ViTCARestoration,
+    derangement,
+    overflow,
+)
 
 TINY = {"embed_dim": 16}
 

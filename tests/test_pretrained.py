@@ -2,7 +2,6 @@
 import json
 
 import numpy as np
-
 import pytest
 import torch
 
@@ -74,7 +73,8 @@ def test_shipped_restorer_reproduces_its_card(name):
 @pytest.mark.parametrize("name", GENERATORS)
 def test_shipped_generator_reproduces_its_card(name):
     """The card's quick subset (few samples, few DDIM steps) is recomputed; the full metrics are
-    the same function on the whole test split."""
+    the same function on the whole test split.
+    """
     from nca_zoo.diffusion import load_denoiser
     from nca_zoo.diffusion.evaluate import diffusion_metrics
 

@@ -16,6 +16,7 @@ from ..layers import write_atomic
 from ..models.gnca import GNCA_SIZES
 from ._common import check_output, quiet_lightning, run_cli
 
+
 def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nca_zoo.compress", description=__doc__)
     parser.add_argument("image", help="8-bit RGB image file, or embedded:NAME (scikit-image photo)")

@@ -49,7 +49,8 @@ def one_line(message: str) -> str:
 
 class ZooCLI(LightningCLI):
     """LightningCLI with the zoo's defaults (parse errors raise instead of printing usage) and
-    ``--ckpt_path`` to resume a run from one of its checkpoints."""
+    ``--ckpt_path`` to resume a run from one of its checkpoints.
+    """
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_argument("--ckpt_path", type=Optional[str], default=None,
@@ -73,11 +74,11 @@ def save_final_checkpoint(trainer: L.Trainer) -> None:
 def main(args: Optional[list] = None) -> Optional[LightningCLI]:
     os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("WANDB_SILENT", "true")
+    from jsonargparse import ArgumentError
+
     import nca_zoo.compression.report  # noqa: F401  (short class names in YAML)
     import nca_zoo.data  # noqa: F401
     import nca_zoo.tasks  # noqa: F401
-
-    from jsonargparse import ArgumentError
 
     try:
         cli = ZooCLI(

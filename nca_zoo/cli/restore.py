@@ -1,5 +1,6 @@
 """``python -m nca_zoo.restore IMAGE -o OUT.png --model NAME``: restore a photo with a pretrained
-restoration module (a shipped name from ``nca_zoo.list_pretrained()`` or a local folder)."""
+restoration module (a shipped name from ``nca_zoo.list_pretrained()`` or a local folder).
+"""
 from __future__ import annotations
 
 import argparse

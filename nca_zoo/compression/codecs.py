@@ -7,6 +7,7 @@ rate-distortion comparison the paper lacks.
 from __future__ import annotations
 
 import io
+
 import numpy as np
 from PIL import Image
 

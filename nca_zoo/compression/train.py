@@ -33,7 +33,7 @@ def train_bank(dm: PatchBankDataModule, size: str = "medium", iterations: int = 
                steps: Optional[int] = None, seed: int = 0, lr: float = 1e-2,
                progress: bool = False, loss_over: str = "final"):
     """Train one GNCA bank on every patch of ``dm`` (one or several images); return the task."""
-    from ..tasks.compression import GNCACompression   # the task imports the codec: import late
+    from ..tasks.compression import GNCACompression  # the task imports the codec: import late
 
     L.seed_everything(seed, verbose=False)
     task = GNCACompression(model=f"gnca_{size}", steps=steps or default_steps(dm.patch_size),

@@ -78,7 +78,8 @@ def load_pairs(root: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
 def tile_split_v0(n: int, seed: int, test: float = 0.2, val: float = 0.2) -> tuple:
     """Release 0.1's tile-level split: shuffle once, then 80/20 (train+val / test), 80/20 (train /
     val).  The shipped restorers were trained and measured on it, so it stays until they are
-    retrained on photo-level splits (tiles of one photo then never straddle train and test)."""
+    retrained on photo-level splits (tiles of one photo then never straddle train and test).
+    """
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_test = max(1, int(round(n * test)))
     n_val = max(1, int(round((n - n_test) * val)))

@@ -23,7 +23,7 @@ def to_tensor(image: Union[np.ndarray, Tensor]) -> Tensor:
 
 
 def to_uint8(image: Tensor) -> np.ndarray:
-    """float ``(3, H, W)`` in [0, 1] -> ``uint8 (H, W, 3)`` (rounded, clamped)."""
+    """Float ``(3, H, W)`` in [0, 1] -> ``uint8 (H, W, 3)`` (rounded, clamped)."""
     return image.detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 

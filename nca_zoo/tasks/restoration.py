@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -40,7 +40,8 @@ PHASES = ("ae", "nca", "both")
 @dataclass
 class AutoencoderLoss:
     """Phase-1 loss weights of LNCA (§3.2.1): ``rec`` Eq. 3, ``dist`` Eq. 4 (triplet ``margin``
-    alpha), ``task`` Eq. 5, ``eq`` Eq. 6 with latent noise ``eq_noise_std``."""
+    alpha), ``task`` Eq. 5, ``eq`` Eq. 6 with latent noise ``eq_noise_std``.
+    """
 
     rec: float = 100.0
     dist: float = 10.0
