@@ -38,7 +38,8 @@ def md_table(header: list, rows: list) -> str:
 def write_results(name: str, payload: dict, rows: list[dict], markdown: str) -> None:
     """``results/<name>.json`` (everything), ``.csv`` (the flat rows) and ``.md`` (tables)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps({"machine": machine(), **payload, "rows": rows},
+    (RESULTS / f"{name}.json").write_text(json.dumps({"machine": machine(), **payload,
+                                                      "rows": rows},
                                                      indent=2, default=float))
     if rows:
         keys = list(dict.fromkeys(k for r in rows for k in r))

@@ -26,13 +26,15 @@ def measure(every: int, steps: int, batch: int) -> dict:
 
     torch.manual_seed(0)
     dev = "cuda" if torch.cuda.is_available() else "cpu"
-    bank = nca_zoo.create_model("gnca_medium", num_models=9, steps=steps, checkpoint_every=every).to(dev)
+    bank = nca_zoo.create_model("gnca_medium", num_models=9, steps=steps,
+                                checkpoint_every=every).to(dev)
     with torch.no_grad():
         bank.cell.w2.normal_(0, 0.01)
     target = torch.rand(9, 3, 40, 40, device=dev)
 
     def train_step():
-        _, loss = bank.grow(batch=batch, step_loss=lambda s, t: (bank.rgb(s) - target).square().mean())
+        _, loss = bank.grow(batch=batch,
+                            step_loss=lambda s, t: (bank.rgb(s) - target).square().mean())
         loss.backward()
 
     with torch.no_grad():  # warm-up: allocator, kernels, the state tensors themselves

@@ -8,10 +8,11 @@ image.  A sampler repeats this step T times with the same peak, so this is the s
 
 Every (mode, size) runs in its own subprocess; the peak is the growth of ``ru_maxrss`` over a
 warmed-up baseline on CPU (with ``MALLOC_MMAP_THRESHOLD_=65536``, so that freed tile buffers are
-returned instead of fragmenting the heap) (``torch.cuda.max_memory_allocated`` on CUDA).  ``--nca-steps`` sets the
-rollout length: the peak of a no-gradient rollout does not depend on it (the state is replaced
-every step), which the script checks at the smallest size when ``--check-steps`` is given; the
-halo is what depends on the paper's 20 steps, and it is fixed by ``--halo``.
+returned instead of fragmenting the heap) (``torch.cuda.max_memory_allocated`` on CUDA).
+``--nca-steps`` sets the rollout length: the peak of a no-gradient rollout does not depend on it
+(the state is replaced every step), which the script checks at the smallest size when
+``--check-steps`` is given; the halo is what depends on the paper's 20 steps, and it is fixed by
+``--halo``.
 
     python benchmarks/diffusion_memory.py [--sizes 256 512 1024] [--full-sizes 128 256 384]
                                           [--tile 128] [--nca-steps 2] [--check-steps 20]
@@ -58,9 +59,9 @@ def measure(mode: str, size: int, tile: int, halo: int, nca_steps: int) -> dict:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
         elapsed = time.perf_counter() - start
     assert eps.shape == x.shape
-    return {"mode": mode, "size": size, "megapixels": size * size / 1e6, "tile": tile if mode == "tiled" else None,
-            "halo": halo if mode == "tiled" else None, "nca_steps": nca_steps, "device": dev,
-            "peak_bytes": int(peak), "seconds": elapsed}
+    return {"mode": mode, "size": size, "megapixels": size * size / 1e6,
+            "tile": tile if mode == "tiled" else None, "halo": halo if mode == "tiled" else None,
+            "nca_steps": nca_steps, "device": dev, "peak_bytes": int(peak), "seconds": elapsed}
 
 
 def slope_mb_per_mp(rows: list[dict]) -> float:
@@ -101,12 +102,14 @@ def main() -> None:
         for s in sizes:
             r = child(["--_child", mode, str(s), "--nca-steps", str(a.nca_steps), *common])
             rows.append(r)
-            print(f"{mode:5s} {s:5d}px  peak {r['peak_bytes'] / 2**20:8.1f} MB  {r['seconds']:.1f} s", flush=True)
+            print(f"{mode:5s} {s:5d}px  peak {r['peak_bytes'] / 2**20:8.1f} MB  "
+                  f"{r['seconds']:.1f} s", flush=True)
     checks = []
     if a.check_steps:
         for mode in ("tiled", "full"):
             s = min(a.sizes)
-            checks.append(child(["--_child", mode, str(s), "--nca-steps", str(a.check_steps), *common]))
+            checks.append(child(["--_child", mode, str(s), "--nca-steps", str(a.check_steps),
+                                 *common]))
     slopes = {m: slope_mb_per_mp([r for r in rows if r["mode"] == m]) for m in ("tiled", "full")}
     md = [f"# Diff-NCA large-image sampling memory ({rows[0]['device']}, OMP_NUM_THREADS="
           f"{os.environ.get('OMP_NUM_THREADS', 'default')})", "",
@@ -115,8 +118,9 @@ def main() -> None:
           f"Tiled: core {a.tile} px, halo {a.halo} px. Rollout of {a.nca_steps} NCA steps (peak "
           "does not depend on the step count, see checks).", "",
           md_table(["mode", "size", "MP", "peak MB", "seconds"],
-                   [[r["mode"], r["size"], round(r["megapixels"], 4), round(r["peak_bytes"] / 2 ** 20, 1),
-                     round(r["seconds"], 2)] for r in rows]), "",
+                   [[r["mode"], r["size"], round(r["megapixels"], 4),
+                     round(r["peak_bytes"] / 2 ** 20, 1), round(r["seconds"], 2)]
+                    for r in rows]), "",
           f"Peak memory per extra megapixel (between the two largest sizes): tiled "
           f"{slopes['tiled']:.1f} MB/MP, full rollout {slopes['full']:.1f} MB/MP."]
     if checks:

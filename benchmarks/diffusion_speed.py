@@ -16,7 +16,8 @@ from _common import md_table, median_time, write_results
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", nargs="+", default=["fourierdiff_nca", "diff_nca", "unet_s", "unet_m"])
+    ap.add_argument("--models", nargs="+",
+                    default=["fourierdiff_nca", "diff_nca", "unet_s", "unet_m"])
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
@@ -48,7 +49,8 @@ def main() -> None:
                    [[r["model"], r["params"], round(r["seconds_per_call"], 4),
                      round(r["ddpm_300_seconds_derived"], 1),
                      round(r[f"ddim_{a.ddim_steps}_seconds_derived"], 1)] for r in rows])]
-    path = write_results("diffusion_speed", {"size": a.size, "batch": a.batch, "rows": rows}, "\n".join(md))
+    path = write_results("diffusion_speed", {"size": a.size, "batch": a.batch, "rows": rows},
+                         "\n".join(md))
     print("\n".join(md))
     print(f"wrote {path}")
 

@@ -6,8 +6,9 @@
 Restoration checkpoints (LNCARestoration, ViTCARestoration) are measured on the held-out test split
 of the embedded photo tiles (``nca_zoo.restoration.restoration_metrics``); diffusion checkpoints
 (DiffusionTask, EMA weights) by FID / KID of samples against the test split of their training data,
-with the train-vs-test and colour-noise references (``nca_zoo.diffusion.evaluate.diffusion_metrics``), plus
-a small ``quick_check`` subset that ``tests/test_pretrained.py`` recomputes.  Nothing is typed.
+with the train-vs-test and colour-noise references
+(``nca_zoo.diffusion.evaluate.diffusion_metrics``), plus a small ``quick_check`` subset that
+``tests/test_pretrained.py`` recomputes.  Nothing is typed.
 """
 from __future__ import annotations
 
@@ -64,7 +65,8 @@ def diffusion_card(ckpt: str, config: str) -> tuple:
                     f"test split 10% (seed 0)",
             "metrics": metrics, "quick_check": quick}
     model_args = {**(h.model_args or {})}
-    return task.eval_model, h.model, model_args, card, diffusion_config(h, h.sample_size or [data["size"]] * 2)
+    return (task.eval_model, h.model, model_args, card,
+            diffusion_config(h, h.sample_size or [data["size"]] * 2))
 
 
 def main() -> None:

@@ -158,7 +158,8 @@ def main() -> None:
                     "bytes"],
                    [[r["size"], r["method"], r["protocol"], r["n"], fmt(r["psnr"]), fmt(r["mse"]),
                      f"{r['ssim'][0]:.3f}±{r['ssim'][1]:.3f}", fmt(r["cr"]), fmt(r["cr_file"]),
-                     f"{r['bytes'][0]:.0f}"] for r in sorted(table2, key=lambda r: (r["size"], r["protocol"], r["method"]))])
+                     f"{r['bytes'][0]:.0f}"]
+                    for r in sorted(table2, key=lambda r: (r["size"], r["protocol"], r["method"]))])
     md3 = md_table(["size", "metric", "pair", "Mann-Whitney p", "p<0.05", "Friedman p"],
                    [[r["size"], r["metric"], f"{r['a']} vs {r['b']}", f"{r['p']:.3g}",
                      "✓" if r["significant"] else "", f"{r['friedman_p']:.3g}"] for r in table3])
@@ -166,7 +167,8 @@ def main() -> None:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        fig, axes = plt.subplots(1, len(args.sizes), figsize=(5 * len(args.sizes), 4), squeeze=False)
+        fig, axes = plt.subplots(1, len(args.sizes), figsize=(5 * len(args.sizes), 4),
+                                 squeeze=False)
         for ax, size in zip(axes[0], args.sizes):
             for codec, pts in rd[size]["codecs"].items():
                 ax.plot(*zip(*sorted(pts)), marker="o", label=codec)
@@ -180,8 +182,9 @@ def main() -> None:
     except ImportError:
         pass
     md = (f"# GNCA vs codecs ({'quick' if args.quick else 'full'}): {len(srcs)} images, "
-          f"{args.iterations} iterations, patch {args.patch}, recipe of nca_zoo.compress.train_bank "
-          f"(Adam lr 1e-2, final-state loss, batch 1)\n\nImages: {', '.join(srcs)}\n\n"
+          f"{args.iterations} iterations, patch {args.patch}, recipe of "
+          f"nca_zoo.compress.train_bank (Adam lr 1e-2, final-state loss, batch 1)\n\n"
+          f"Images: {', '.join(srcs)}\n\n"
           f"## Table 2 style (mean ± std)\n\n{md2}\n\n## Table 3 style (pairwise Mann-Whitney U, "
           f"max-quality protocol)\n\n{md3}\n\n![GNCA vs codecs, rate-distortion]"
           f"(benchmarks/results/gnca_rate_distortion.png)\n")

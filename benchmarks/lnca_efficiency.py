@@ -27,7 +27,8 @@ memory that ViTCA needs for 32x32 batch 8.
     python benchmarks/lnca_efficiency.py --quick      # CPU, a few minutes: 64x64 batch 8
     python benchmarks/lnca_efficiency.py              # 32/64/128 px x batch 8/16/32 (GPU advised)
 
-Last line in ``--quick`` mode: ``memory_ratio=<LatentNAFCA/ViTCA> latency_ratio=<LatentNAFCA/ViTCA>``.
+Last line in ``--quick`` mode:
+``memory_ratio=<LatentNAFCA/ViTCA> latency_ratio=<LatentNAFCA/ViTCA>``.
 """
 from __future__ import annotations
 
@@ -123,7 +124,8 @@ def worker(args) -> dict:
         steps = args.memory_steps if args.what == "memory" else args.train_steps
         task = _build_task(args.model, args.size, steps, args.phase, tmp)
         dm = _Dummy.make(args.size, args.batch)
-        pool_bytes = sum(b.numel() * b.element_size() for n, b in task.named_buffers() if "pool_" in n)
+        pool_bytes = sum(b.numel() * b.element_size() for n, b in task.named_buffers()
+                         if "pool_" in n)
         trainer = L.Trainer(max_epochs=1, limit_train_batches=args.iters, limit_val_batches=0,
                             accelerator="gpu" if cuda else "cpu", devices=1, logger=False,
                             enable_checkpointing=False, enable_progress_bar=False,
@@ -148,7 +150,8 @@ def worker(args) -> dict:
         if args.what == "latency":
             model = task.model.to(dev).eval()
             x = torch.rand(args.batch, 3, args.size, args.size, device=dev)
-            run = (lambda: model(x)) if args.model in ("NAFNet", "Restormer") else (lambda: model(x, steps=64))
+            run = ((lambda: model(x)) if args.model in ("NAFNet", "Restormer")
+                   else (lambda: model(x, steps=64)))
             lat = []
             with torch.no_grad():
                 for i in range(args.repeats + 1):
@@ -170,11 +173,11 @@ def worker(args) -> dict:
 # ---------------------------------------------------------------------------- driver
 def run_one(model: str, size: int, batch: int, what: str, phase: str, opts) -> dict:
     """One configuration in a fresh subprocess; None values when it fails (out of memory)."""
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--model", model, "--size", str(size),
-           "--batch", str(batch), "--what", what, "--phase", phase, "--iters", str(opts.iters),
-           "--repeats", str(opts.repeats), "--train-steps", str(opts.train_steps),
-           "--memory-steps", str(opts.memory_steps), "--mem-limit-gb", str(opts.mem_limit_gb),
-           "--threads", str(opts.threads)]
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--model", model,
+           "--size", str(size), "--batch", str(batch), "--what", what, "--phase", phase,
+           "--iters", str(opts.iters), "--repeats", str(opts.repeats),
+           "--train-steps", str(opts.train_steps), "--memory-steps", str(opts.memory_steps),
+           "--mem-limit-gb", str(opts.mem_limit_gb), "--threads", str(opts.threads)]
     if opts.cpu:
         cmd.append("--cpu")
     env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONWARNINGS": "ignore"}
@@ -196,7 +199,8 @@ def measure(model: str, size: int, batch: int, opts, latency: bool = True) -> di
         what = "latency" if (latency and ph != "ae") else "time"
         t = run_one(model, size, batch, what, ph, opts)
         # one process measures all three when the step counts agree (--quick); else a memory run
-        m = t if opts.memory_steps == opts.train_steps else run_one(model, size, batch, "memory", ph, opts)
+        m = (t if opts.memory_steps == opts.train_steps
+             else run_one(model, size, batch, "memory", ph, opts))
         mem.append(m.get("peak_mb"))
         epoch.append(t.get("epoch_s"))
         iters[ph] = t.get("iter_s")
@@ -207,13 +211,16 @@ def measure(model: str, size: int, batch: int, opts, latency: bool = True) -> di
     row["epoch_s"] = None if None in epoch else sum(epoch)
     row.update({f"iter_s_{k}": v for k, v in iters.items()})
     print(f"  {model:12s} {size:4d}px b{batch:<3d} mem {row['peak_train_mb']} MB  "
-          f"epoch {row['epoch_s']} s  latency {row.get('latency_s')} s", file=sys.stderr, flush=True)
+          f"epoch {row['epoch_s']} s  latency {row.get('latency_s')} s", file=sys.stderr,
+          flush=True)
     return row
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="64x64 batch 8 + the 16x check, few iterations")
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help="64x64 batch 8 + the 16x check, few iterations")
     p.add_argument("--cpu", action="store_true", help="measure on CPU even when CUDA is present")
     p.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128])
     p.add_argument("--batches", type=int, nargs="+", default=[8, 16, 32])
@@ -262,23 +269,28 @@ def main() -> None:
     rows = [measure(m, s, b, a) for s in sizes for b in batches for m in a.models]
     # the 16x claim: ViTCA's memory at 32x32 batch 8 vs LatentNAFCA at growing sides
     claim_sizes = [32, 64, 128] if a.quick else [32, 64, 128, 256]
-    budget_row = next((r for r in rows if r["model"] == "ViTCA" and r["size"] == 32 and r["batch"] == 8), None)
+    budget_row = next((r for r in rows
+                       if r["model"] == "ViTCA" and r["size"] == 32 and r["batch"] == 8), None)
     if budget_row is None:
         budget_row = measure("ViTCA", 32, 8, a, latency=False)
     claim = []
     for s in claim_sizes:
-        r = next((r for r in rows if r["model"] == "LatentNAFCA" and r["size"] == s and r["batch"] == 8), None)
+        r = next((r for r in rows
+                  if r["model"] == "LatentNAFCA" and r["size"] == s and r["batch"] == 8), None)
         claim.append(r or measure("LatentNAFCA", s, 8, a, latency=False))
     budget = budget_row["peak_train_mb"]
-    fits = [r["size"] for r in claim if r["peak_train_mb"] is not None and budget and r["peak_train_mb"] <= budget]
+    fits = [r["size"] for r in claim
+            if r["peak_train_mb"] is not None and budget and r["peak_train_mb"] <= budget]
     largest = max(fits) if fits else None
 
     hdr = ["model", "size", "batch", "peak train MB", "of which pools MB", "epoch s", "latency s"]
     table = [[r["model"], r["size"], r["batch"], r.get("peak_train_mb"), r.get("pool_mb"),
               r.get("epoch_s"), r.get("latency_s")] for r in rows]
     dev = "CUDA" if (not a.cpu and __import__("torch").cuda.is_available()) else "CPU"
+    memory = ("CUDA max_memory_allocated" if dev == "CUDA"
+              else "ru_maxrss growth over VmRSS before fit")
     md = [f"# LNCA efficiency (Tables 3-5), {dev}{', --quick' if a.quick else ''}",
-          "", f"Memory: {'CUDA max_memory_allocated' if dev == 'CUDA' else 'ru_maxrss growth over VmRSS before fit'}, "
+          "", f"Memory: {memory}, "
           f"NCA steps {a.memory_steps}; epoch time: {a.iters - 1} timed iterations x 800/batch, "
           f"NCA steps {a.train_steps}; latency: 64 NCA steps, mean of {a.repeats} after warm-up; "
           f"CPU threads per worker: {a.threads or 'torch default'}.",
@@ -291,11 +303,15 @@ def main() -> None:
     payload = {"settings": {k: getattr(a, k) for k in ("quick", "iters", "repeats", "train_steps",
                                                        "memory_steps", "mem_limit_gb", "threads")},
                "claim_16x": {"vitca_32px_b8_mb": budget, "largest_lnca_side": largest,
-                             "lnca": [{k: r.get(k) for k in ("size", "peak_train_mb")} for r in claim]}}
+                             "lnca": [{k: r.get(k) for k in ("size", "peak_train_mb")}
+                                      for r in claim]}}
     line = None
-    vit = next((r for r in rows if r["model"] == "ViTCA" and r["size"] == 64 and r["batch"] == 8), None)
-    naf = next((r for r in rows if r["model"] == "LatentNAFCA" and r["size"] == 64 and r["batch"] == 8), None)
-    if vit and naf and vit.get("peak_train_mb") and naf.get("peak_train_mb") and vit.get("latency_s"):
+    vit = next((r for r in rows
+                if r["model"] == "ViTCA" and r["size"] == 64 and r["batch"] == 8), None)
+    naf = next((r for r in rows
+                if r["model"] == "LatentNAFCA" and r["size"] == 64 and r["batch"] == 8), None)
+    if (vit and naf and vit.get("peak_train_mb") and naf.get("peak_train_mb")
+            and vit.get("latency_s")):
         mr = naf["peak_train_mb"] / vit["peak_train_mb"]
         lr = naf["latency_s"] / vit["latency_s"]
         payload["ratios_64px_b8"] = {"memory_ratio": mr, "latency_ratio": lr}

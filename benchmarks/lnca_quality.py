@@ -1,5 +1,6 @@
-"""LNCA paper Tables 1-2: SSIM (and PSNR) of NAFNet, Restormer, ViTCA, LatentViTCA and LatentNAFCA
-for denoising and deblurring.
+"""LNCA paper Tables 1-2: SSIM (and PSNR) of the restoration models, denoising and deblurring.
+
+Models: NAFNet, Restormer, ViTCA, LatentViTCA and LatentNAFCA.
 
 Each model is trained through its LightningModule (``nca_zoo.tasks``) on a
 :class:`~nca_zoo.data.RestorationDataModule` -- the embedded scikit-image photo tiles (32x32) by
@@ -8,8 +9,10 @@ strength (noise: 50 % of pixels, blur: kernel 7) on the test split.  LNCA runs b
 (``--epochs`` each).  The scores are torchmetrics PSNR / SSIM on [0, 1] over the test split; the
 "degraded input" row is the corrupted test images themselves.
 
-    python benchmarks/lnca_quality.py --quick    # CPU, a few minutes: 10 batches per epoch, 16 test images
-    python benchmarks/lnca_quality.py            # 10 epochs per model (per phase for LNCA)
+    # CPU, a few minutes: 10 batches per epoch, 16 test images
+    python benchmarks/lnca_quality.py --quick
+    # 10 epochs per model (per phase for LNCA)
+    python benchmarks/lnca_quality.py
 
 ``--quick`` numbers come from ten training iterations per epoch: they show that every pipeline runs
 end to end, not the models' quality.
@@ -45,7 +48,8 @@ def train_and_test(name: str, task_kind: str, a) -> dict:
                                lr_nca=1e-3 if name == "LatentViTCA" else 1e-2,
                                checkpoint_every=a.checkpoint_every)
         epochs = 2 * a.epochs
-    dm = RestorationDataModule(root=a.root, task=task_kind, image_size=a.image_size, batch_size=a.batch_size)
+    dm = RestorationDataModule(root=a.root, task=task_kind, image_size=a.image_size,
+                               batch_size=a.batch_size)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = L.Trainer(max_epochs=epochs, limit_train_batches=a.train_batches,
                             limit_val_batches=a.val_batches, limit_test_batches=a.test_batches,
@@ -56,14 +60,15 @@ def train_and_test(name: str, task_kind: str, a) -> dict:
         trainer.fit(task, datamodule=dm)
         train_s = time.time() - t0
         metrics = trainer.test(task, datamodule=dm, verbose=False)[0]
-    return {"model": name, "task": task_kind, "ssim": metrics["test/ssim"], "psnr": metrics["test/psnr"],
-            "ssim_input": metrics["test/ssim_input"], "psnr_input": metrics["test/psnr_input"],
-            "epochs": epochs, "train_s": train_s,
+    return {"model": name, "task": task_kind, "ssim": metrics["test/ssim"],
+            "psnr": metrics["test/psnr"], "ssim_input": metrics["test/ssim_input"],
+            "psnr_input": metrics["test/psnr_input"], "epochs": epochs, "train_s": train_s,
             "params": sum(p.numel() for p in task.model.parameters())}
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true")
     p.add_argument("--root", default=None, help="folder of images (default: embedded photo tiles)")
     p.add_argument("--tasks", nargs="+", default=["noise", "blur"], choices=["noise", "blur"])
@@ -73,7 +78,8 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--checkpoint-every", type=int, default=0, help="checkpointed BPTT for the NCAs")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
-    p.add_argument("--out", default=None, help="results/<out>.{json,csv,md} (default lnca_quality[_quick])")
+    p.add_argument("--out", default=None,
+                   help="results/<out>.{json,csv,md} (default lnca_quality[_quick])")
     a = p.parse_args()
     a.epochs = a.epochs or (1 if a.quick else 10)
     a.train_batches = 10 if a.quick else 1.0
@@ -98,18 +104,22 @@ def main() -> None:
     md = [f"# LNCA restoration quality (Tables 1-2){' --quick' if a.quick else ''}", "",
           f"Data: {a.root or 'embedded scikit-image tiles'}, {a.image_size}x{a.image_size}; "
           f"{a.epochs} epoch(s) per model (per phase for LNCA)"
-          + (", 10 training batches per epoch, 2 test batches (16 images)" if a.quick else "") + "."]
+          + (", 10 training batches per epoch, 2 test batches (16 images)" if a.quick else "")
+          + "."]
     for metric in ("ssim", "psnr"):
         hdr = ["model"] + [f"{k} {metric.upper()}" for k in a.tasks]
-        table = [["degraded input"] + [next(r[f"{metric}_input"] for r in rows if r["task"] == k) for k in a.tasks]]
+        table = [["degraded input"] + [next(r[f"{metric}_input"] for r in rows if r["task"] == k)
+                                       for k in a.tasks]]
         for name in a.models:
-            table.append([name] + [next(r[metric] for r in rows if r["task"] == k and r["model"] == name)
+            table.append([name] + [next(r[metric] for r in rows
+                                        if r["task"] == k and r["model"] == name)
                                    for k in a.tasks])
         md += ["", md_table(hdr, table)]
     md.append(f"\nTotal time {time.time() - t0:.0f} s.")
     write_results(a.out or ("lnca_quality_quick" if a.quick else "lnca_quality"),
                   {"settings": {k: getattr(a, k) for k in ("quick", "root", "epochs", "image_size",
-                                                           "batch_size", "train_batches", "test_batches")}},
+                                                           "batch_size", "train_batches",
+                                                           "test_batches")}},
                   rows, "\n".join(md))
     print("\n".join(md))
 

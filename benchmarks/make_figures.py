@@ -47,7 +47,8 @@ def row(images: list, pad: int = 4) -> torch.Tensor:
 
 def upscale(x: torch.Tensor, factor: int) -> torch.Tensor:
     """Nearest-neighbour enlargement so that small images stay visible in the README."""
-    return F.interpolate(x[None] if x.dim() == 3 else x, scale_factor=factor, mode="nearest").squeeze(0)
+    return F.interpolate(x[None] if x.dim() == 3 else x, scale_factor=factor,
+                         mode="nearest").squeeze(0)
 
 
 def save(img: torch.Tensor, name: str) -> None:
@@ -86,7 +87,8 @@ def restoration(photo: str) -> None:
 
 def generators() -> list:
     return [n for n in nca_zoo.list_pretrained()
-            if "diffusion" in json.loads((nca_zoo._pretrained.SHIPPED / n / "config.json").read_text())]
+            if "diffusion" in json.loads((nca_zoo._pretrained.SHIPPED / n / "config.json")
+                                         .read_text())]
 
 
 def data_args(den) -> dict:
@@ -126,8 +128,9 @@ def diffusion_figures(steps: int, large: int) -> None:
     q = size // 4
     mask[..., q:size - q, q:size - q] = 1
     torch.manual_seed(0)
-    filled = inpaint(den.model, den.schedule, real.expand(3, -1, -1, -1), mask.expand(3, -1, -1, -1),
-                     "ddim", steps, generator=torch.Generator().manual_seed(0))
+    filled = inpaint(den.model, den.schedule, real.expand(3, -1, -1, -1),
+                     mask.expand(3, -1, -1, -1), "ddim", steps,
+                     generator=torch.Generator().manual_seed(0))
     shown = [real[0], real[0] * (1 - mask[0]) + mask[0] * WHITE, *filled]
     save(upscale(row(shown, pad=2), 3), "diffusion_inpaint.png")
 

@@ -34,7 +34,8 @@ def main() -> None:
             seconds = median_time(lambda: restore(model, img, tile=tile), repeats=3)
             rows.append({"model": name, "size": size, "tile": tile, "seconds": seconds})
             print(f"{name} {size}px: {seconds:.2f} s", flush=True)
-    md = [f"# Restore time per image (cpu, {torch.get_num_threads()} torch threads, median of 3)", "",
+    md = [f"# Restore time per image (cpu, {torch.get_num_threads()} torch threads, median of 3)",
+          "",
           md_table(["model", "image", "tiles", "seconds"],
                     [[r["model"], f"{r['size']}x{r['size']}", r["tile"] or "whole image",
                       round(r["seconds"], 3)] for r in rows])]

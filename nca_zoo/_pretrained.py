@@ -4,8 +4,9 @@
 rebuilt through :func:`~nca_zoo.create_model` and its weights loaded **strictly** (every key must
 match); further keys (e.g. ``"diffusion"``: the DDPM schedule a noise predictor was trained with)
 are kept on the loaded module as ``module.pretrained_config``.  ``card.json`` carries the recipe,
-data, parameter count, file size and the metrics a benchmark script measured.  Loading is offline: a name shipped in ``nca_zoo/pretrained/``, a local
-folder, or -- for users with internet -- ``hf-hub:<repo id>`` through huggingface_hub.
+data, parameter count, file size and the metrics a benchmark script measured.  Loading is offline:
+a name shipped in ``nca_zoo/pretrained/``, a local folder, or -- for users with internet --
+``hf-hub:<repo id>`` through huggingface_hub.
 """
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def save_pretrained(model: nn.Module, folder: Union[str, os.PathLike], architect
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    config = {**(extra_config or {}), "architecture": architecture, "model_args": dict(model_args or {})}
+    config = {**(extra_config or {}), "architecture": architecture,
+              "model_args": dict(model_args or {})}
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     with atomic_path(folder / "model.safetensors") as tmp:
         save_file(state, str(tmp))
@@ -72,7 +74,8 @@ def load_pretrained(name: str, map_location: str = "cpu") -> nn.Module:
     folder = _resolve(name)
     missing = [f for f in FILES if not (folder / f).is_file()]
     if missing:
-        raise FileNotFoundError(f"{folder} is not a pretrained folder: missing {', '.join(missing)}")
+        raise FileNotFoundError(f"{folder} is not a pretrained folder: "
+                                f"missing {', '.join(missing)}")
     try:
         config = json.loads((folder / "config.json").read_text())
         arch, args = config["architecture"], config.get("model_args", {})

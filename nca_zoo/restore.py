@@ -1,4 +1,7 @@
-"""``python -m nca_zoo.restore``: the same tool as ``nca-zoo restore`` (see :mod:`nca_zoo.cli.restore`)."""
+"""``python -m nca_zoo.restore``: the same tool as ``nca-zoo restore``.
+
+See :mod:`nca_zoo.cli.restore`.
+"""
 from .cli.restore import main  # noqa: F401
 
 if __name__ == "__main__":

@@ -1,4 +1,7 @@
-"""``python -m nca_zoo.sample``: the same tool as ``nca-zoo sample`` (see :mod:`nca_zoo.cli.sample`)."""
+"""``python -m nca_zoo.sample``: the same tool as ``nca-zoo sample``.
+
+See :mod:`nca_zoo.cli.sample`.
+"""
 from .cli.sample import main  # noqa: F401
 
 if __name__ == "__main__":

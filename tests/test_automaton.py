@@ -114,7 +114,8 @@ def test_bad_arguments_are_clear():
 def test_normalize_gradients_per_model():
     cell = random_cell(models=3)
     for p in cell.parameters():
-        p.grad = torch.randn_like(p) * torch.tensor([1.0, 10.0, 100.0]).reshape(3, *[1] * (p.dim() - 1))
+        p.grad = (torch.randn_like(p)
+                  * torch.tensor([1.0, 10.0, 100.0]).reshape(3, *[1] * (p.dim() - 1)))
     normalize_gradients(cell, leading_dims=1)
     for p in cell.parameters():
         norms = p.grad.flatten(1).norm(dim=1)

@@ -9,12 +9,15 @@ from nca_zoo.tasks import DiffusionTask, LNCARestoration, SupervisedRestoration,
 
 TINY_NCA = dict(steps=[2, 3], eval_steps=2, pool_size=8)
 CASES = {
-    "lnca": (LNCARestoration, dict(ae_epochs=1, model_args={"embed_dim": 16}, **TINY_NCA), "restoration"),
-    "vitca": (ViTCARestoration, dict(model_args={"embed_dim": 16, "mlp_dim": 8, "hidden_channels": 4},
+    "lnca": (LNCARestoration, dict(ae_epochs=1, model_args={"embed_dim": 16}, **TINY_NCA),
+             "restoration"),
+    "vitca": (ViTCARestoration, dict(model_args={"embed_dim": 16, "mlp_dim": 8,
+                                                 "hidden_channels": 4},
                                      **TINY_NCA), "restoration"),
     "nafnet": (SupervisedRestoration, dict(model_args={"width": 4}), "restoration"),
     "diffusion": (DiffusionTask, dict(model="diff_nca", timesteps=4, n_samples=0,
-                                      model_args={"channels": 10, "hidden": 16, "steps": 2}), "diffusion"),
+                                      model_args={"channels": 10, "hidden": 16, "steps": 2}),
+                  "diffusion"),
 }
 
 

@@ -18,8 +18,10 @@ def images(tmp_path):
     rgb = (rng.random((16, 16, 3)) * 255).astype(np.uint8)
     Image.fromarray(rgb).save(paths.setdefault("rgb", tmp_path / "rgb.png"))
     Image.fromarray(rgb[..., 0]).save(paths.setdefault("gray", tmp_path / "gray.png"))
-    Image.fromarray(np.dstack([rgb, rgb[..., :1]])).save(paths.setdefault("rgba", tmp_path / "rgba.png"))
-    Image.fromarray(rgb[..., 0].astype(np.uint16) * 256).save(paths.setdefault("i16", tmp_path / "i16.png"))
+    Image.fromarray(np.dstack([rgb, rgb[..., :1]])).save(
+        paths.setdefault("rgba", tmp_path / "rgba.png"))
+    Image.fromarray(rgb[..., 0].astype(np.uint16) * 256).save(
+        paths.setdefault("i16", tmp_path / "i16.png"))
     Image.fromarray(rgb[:2, :2]).save(paths.setdefault("tiny", tmp_path / "tiny.png"))
     (tmp_path / "text.png").write_text("not an image")
     paths["text"] = tmp_path / "text.png"
@@ -57,7 +59,8 @@ def test_compress_then_decompress(images, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("mutate,msg", [(lambda d: d[:50], "checksum"),
-                                        (lambda d: d[:10] + bytes([d[10] ^ 1]) + d[11:], "checksum"),
+                                        (lambda d: d[:10] + bytes([d[10] ^ 1]) + d[11:],
+                                         "checksum"),
                                         (lambda d: b"XXXX" + d[4:], "not a .nca file"),
                                         (lambda d: b"", "too short")])
 def test_decompress_rejects_bad_files(images, tmp_path, capsys, mutate, msg):
@@ -72,9 +75,11 @@ def test_decompress_rejects_bad_files(images, tmp_path, capsys, mutate, msg):
 
 
 def test_decompress_missing_file_and_bad_options(tmp_path, capsys):
-    assert run_cli(decompress.main, [str(tmp_path / "nope.nca"), "-o", str(tmp_path / "o.png")]) == 2
+    assert run_cli(decompress.main, [str(tmp_path / "nope.nca"), "-o",
+                                     str(tmp_path / "o.png")]) == 2
     assert "no such file" in one_line_error(capsys)
-    assert run_cli(compress.main, ["embedded:astronaut", "-o", str(tmp_path / "missing_dir" / "o.nca")]) == 2
+    assert run_cli(compress.main, ["embedded:astronaut", "-o",
+                                   str(tmp_path / "missing_dir" / "o.nca")]) == 2
     assert "does not exist" in one_line_error(capsys)
     assert run_cli(compress.main, ["embedded:nonexistent", "-o", str(tmp_path / "o.nca")]) == 2
     assert "unknown embedded photo" in one_line_error(capsys)
@@ -85,7 +90,8 @@ def test_decompress_missing_file_and_bad_options(tmp_path, capsys):
                                           ("--data.init_args.images=[/nope.png]", "no such file")])
 def test_fit_bad_config_is_one_line(override, msg, capsys, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["nca_zoo.fit"])
-    rc = run_cli(lambda a: (fit_main(a), 0)[1], ["--config", "configs/gnca/quickstart.yaml", override])
+    rc = run_cli(lambda a: (fit_main(a), 0)[1],
+                 ["--config", "configs/gnca/quickstart.yaml", override])
     assert rc == 2 and msg in one_line_error(capsys)
 
 
@@ -95,5 +101,6 @@ def test_fit_print_config_and_real_exit_code(tmp_path):
                         capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0 and "class_path: nca_zoo.tasks.GNCACompression" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "nca_zoo.decompress", str(tmp_path / "x.nca"),
-                          "-o", str(tmp_path / "x.png")], capture_output=True, text=True, timeout=120)
+                          "-o", str(tmp_path / "x.png")], capture_output=True, text=True,
+                         timeout=120)
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0

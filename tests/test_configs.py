@@ -22,7 +22,8 @@ def overrides_for(cfg: Path) -> list[str]:
     return list(table.get("*", [])) + list(table.get(cfg.name, []))
 
 
-@pytest.mark.parametrize("cfg", CONFIGS, ids=[str(c.relative_to(ROOT / "configs")) for c in CONFIGS])
+@pytest.mark.parametrize("cfg", CONFIGS,
+                         ids=[str(c.relative_to(ROOT / "configs")) for c in CONFIGS])
 def test_config_runs(cfg, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     args = ["--config", str(cfg), "--trainer.accelerator=cpu", "--trainer.devices=1",

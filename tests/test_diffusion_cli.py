@@ -29,8 +29,8 @@ def run(args, capsys):
 
 def test_generate_odd_size_and_tiled(ckpt, tmp_path, capsys):
     out = tmp_path / "g.png"
-    code, io = run([ckpt, "-o", out, "--n", "2", "--height", "26", "--width", "20", "--sampler", "ddim",
-                    "--steps", "2"], capsys)
+    code, io = run([ckpt, "-o", out, "--n", "2", "--height", "26", "--width", "20",
+                    "--sampler", "ddim", "--steps", "2"], capsys)
     assert code == 0 and Image.open(out).size == (2 * 20 + 3 * 2, 26 + 2 * 2)
     code, _ = run([ckpt, "-o", out, "--n", "1", "--size", "40", "--tile", "16", "--sampler", "ddim",
                    "--steps", "1"], capsys)
@@ -47,7 +47,8 @@ def test_inpaint_and_superres(ckpt, tmp_path, capsys):
     src = tmp_path / "in.png"
     Image.new("RGB", (12, 10), (200, 30, 30)).save(src)
     out = tmp_path / "i.png"
-    code, _ = run([ckpt, "-o", out, "--mode", "inpaint", "--image", src, "--n", "1", "--box", "2,2,4,4"], capsys)
+    code, _ = run([ckpt, "-o", out, "--mode", "inpaint", "--image", src, "--n", "1",
+                   "--box", "2,2,4,4"], capsys)
     assert code == 0
     got = torch.from_numpy(__import__("numpy").asarray(Image.open(out)))
     assert (got[0, :, :] == torch.tensor([200, 30, 30], dtype=torch.uint8)).all()   # known row kept
@@ -61,7 +62,8 @@ def test_inpaint_and_superres(ckpt, tmp_path, capsys):
     (["NOTCKPT"], "not a readable checkpoint"),
     (["CKPT", "--mode", "inpaint"], "needs --image"),
     (["CKPT", "--mode", "inpaint", "--image", "nope.png"], "no such file"),
-    (["CKPT", "--mode", "inpaint", "--image", "embedded:astronaut", "--size", "16", "--box", "1,2"], "--box"),
+    (["CKPT", "--mode", "inpaint", "--image", "embedded:astronaut", "--size", "16",
+      "--box", "1,2"], "--box"),
     (["CKPT", "--n", "0"], "--n and --steps"),
     (["CKPT", "--size", "1"], "at least 2x2"),
     (["CKPT", "--tile", "8"], None),
@@ -93,7 +95,8 @@ def test_checkpoint_written_by_lightningcli_loads(ckpt, tmp_path, capsys):
     data["hyper_parameters"]["_instantiator"] = "lightning.pytorch.cli.instantiate_module"
     cli_ckpt = tmp_path / "cli.ckpt"
     torch.save(data, cli_ckpt)
-    assert run([cli_ckpt, "-o", tmp_path / "c.png", "--n", "1", "--sampler", "ddim", "--steps", "1"], capsys)[0] == 0
+    assert run([cli_ckpt, "-o", tmp_path / "c.png", "--n", "1", "--sampler", "ddim",
+                "--steps", "1"], capsys)[0] == 0
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +108,9 @@ def pretrained_folder(ckpt, tmp_path_factory):
 
     task = load_task(str(ckpt))
     folder = tmp_path_factory.mktemp("pre") / "tiny-diff"
-    return nca_zoo.save_pretrained(task.eval_model, folder, task.hparams.model, task.hparams.model_args,
-                                   {"data": "test"}, diffusion_config(task.hparams, [16, 16]))
+    return nca_zoo.save_pretrained(task.eval_model, folder, task.hparams.model,
+                                   task.hparams.model_args, {"data": "test"},
+                                   diffusion_config(task.hparams, [16, 16]))
 
 
 def test_pretrained_model_samples_like_its_checkpoint(ckpt, pretrained_folder, tmp_path, capsys):
@@ -143,7 +147,8 @@ def test_diffusion_metrics_have_references(pretrained_folder):
     from nca_zoo.diffusion.evaluate import diffusion_metrics
 
     den = load_denoiser(str(pretrained_folder))
-    data = {"images": ["embedded:immunohistochemistry"], "mode": "patches", "size": 16, "stride": 48}
+    data = {"images": ["embedded:immunohistochemistry"], "mode": "patches", "size": 16,
+            "stride": 48}
     m = diffusion_metrics(den.model, den.schedule, data, n=8, steps=1)
     again = diffusion_metrics(den.model, den.schedule, data, n=8, steps=1)
     assert m == again and m["n"] == 8 and "TinyFeatureNet" in m["features"]
@@ -154,6 +159,7 @@ def test_restore_refuses_a_diffusion_model(pretrained_folder, tmp_path, capsys):
     from nca_zoo import restore
 
     out = tmp_path / "r.png"
-    code = run_cli(restore.main, ["embedded:coffee", "-o", str(out), "--model", str(pretrained_folder)])
+    code = run_cli(restore.main, ["embedded:coffee", "-o", str(out),
+                                  "--model", str(pretrained_folder)])
     err = capsys.readouterr().err
     assert code == 2 and "is a diffusion model" in err and not out.exists()

@@ -15,7 +15,8 @@ def test_fid_kid_orders_distributions_and_names_extractor():
     dark = (torch.rand(64, 3, 16, 16, generator=g) * 100).to(torch.uint8)
     near, far = fid_kid(real, same), fid_kid(real, dark)
     assert near["fid"] < far["fid"] and near["kid_mean"] < far["kid_mean"]
-    assert "TinyFeatureNet" in near["features"] and near["n_real"] == 64 and near["kid_subset_size"] == 32
+    assert ("TinyFeatureNet" in near["features"] and near["n_real"] == 64
+            and near["kid_subset_size"] == 32)
 
 
 def test_fid_inputs_and_offline_weights_errors(tmp_path):

@@ -36,10 +36,12 @@ def test_listing_layer_shapes():
     assert four.fc0.weight.shape == (512, 388, 1, 1) and img.fc0.weight.shape == (512, 196, 1, 1)
     assert four.mulCond0[2].weight.shape == (388, 128, 1, 1)
     assert img.mulCond1[2].weight.shape == (512, 128, 1, 1)
-    assert img.embedding[0].weight.shape == (256, 16, 1, 1) and img.embedding[2].weight.shape == (4, 256, 1, 1)
+    assert (img.embedding[0].weight.shape == (256, 16, 1, 1)
+            and img.embedding[2].weight.shape == (4, 256, 1, 1))
     d = nca_zoo.create_model("diff_nca").cell
     assert d.perceive.weight.shape == (96, 98, 3, 3) and d.fc0.weight.shape == (512, 194, 1, 1)
-    assert d.embedding[0].weight.shape == (256, 4, 1, 1) and d.mulCond0[2].weight.shape == (194, 128, 1, 1)
+    assert (d.embedding[0].weight.shape == (256, 4, 1, 1)
+            and d.mulCond0[2].weight.shape == (194, 128, 1, 1))
 
 
 def test_embedding_shapes_and_values():
@@ -78,15 +80,18 @@ def test_fourier_crop_inverse_round_trip(anchor):
 
 
 def test_centred_window_keeps_low_pass_image_real_dc_window_does_not():
-    """A real image band-limited to |k| <= 7 survives the centred crop + real inverse exactly;
-    the paper's DC-anchored window (one quadrant) does not hold it.
+    """A real image band-limited to |k| <= 7 survives the centred crop + real inverse exactly.
+
+    The paper's DC-anchored window (one quadrant) does not hold it.
     """
-    spec = torch.fft.fftshift(torch.fft.fft2(torch.randn(1, 3, 32, 32), norm="forward"), dim=(-2, -1))
+    spec = torch.fft.fftshift(torch.fft.fft2(torch.randn(1, 3, 32, 32), norm="forward"),
+                              dim=(-2, -1))
     keep = torch.zeros(32, 32)
     keep[16 - 7:16 + 8, 16 - 7:16 + 8] = 1
     low = torch.fft.ifft2(torch.fft.ifftshift(spec * keep, dim=(-2, -1)), norm="forward").real
     centred = FourierDiffNCA(channels=8, hidden=16, fourier_anchor="centred")
-    torch.testing.assert_close(centred.uncrop(*centred.crop(low), (32, 32)), low, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(centred.uncrop(*centred.crop(low), (32, 32)), low, atol=1e-5,
+                               rtol=1e-4)
     dc = FourierDiffNCA(channels=8, hidden=16, fourier_anchor="dc")
     assert (dc.uncrop(*dc.crop(low), (32, 32)) - low).abs().max() > 1e-3
 

@@ -15,14 +15,16 @@ def test_linear_schedule_closed_forms():
     assert torch.allclose(s.betas.double(), betas, atol=1e-9)
     abar_T = math.prod(1 - b for b in betas.tolist())
     assert s.alphas_cumprod[-1].item() == pytest.approx(abar_T, rel=1e-5)
-    assert s.alphas_cumprod[-1].item() == pytest.approx(0.048, abs=0.002)     # reference §1.7
+    # authors' T=300 linear schedule
+    assert s.alphas_cumprod[-1].item() == pytest.approx(0.048, abs=0.002)
     t = 37
     abar, abar_prev = s.alphas_cumprod[t].item(), s.alphas_cumprod[t - 1].item()
     assert s.posterior_variance[t].item() == pytest.approx(
         betas[t].item() * (1 - abar_prev) / (1 - abar), rel=1e-5)
     assert s.posterior_variance[0].item() == 0.0
     scaled = DDPMSchedule(100, scale_to_T=True)
-    assert scaled.betas[0].item() == pytest.approx(1e-3) and scaled.betas[-1].item() == pytest.approx(0.2)
+    assert (scaled.betas[0].item() == pytest.approx(1e-3)
+            and scaled.betas[-1].item() == pytest.approx(0.2))
     cos = DDPMSchedule(50, kind="cosine")
     assert (cos.betas > 0).all() and (cos.betas <= 0.9999).all()
     with pytest.raises(ValueError):
@@ -66,7 +68,8 @@ def test_ddim_timesteps():
 
 @pytest.mark.parametrize("sampler", ["ddpm", "ddim"])
 def test_sampler_shapes_at_odd_sizes(sampler):
-    m = nca_zoo.create_model("fourierdiff_nca", channels=10, hidden=16, steps=2, fourier_steps=2).eval()
+    m = nca_zoo.create_model("fourierdiff_nca", channels=10, hidden=16, steps=2,
+                             fourier_steps=2).eval()
     out = sample(m, DDPMSchedule(4), 2, 78, 64, sampler=sampler, ddim_steps=2,
                  generator=torch.Generator().manual_seed(0))
     assert out.shape == (2, 3, 78, 64) and 0 <= out.min() and out.max() <= 1
@@ -113,7 +116,8 @@ def test_ddim_eta_and_generator_reproducible():
     runs = []
     for _ in range(2):   # NCA update masks use the global RNG, the sampler noise the generator
         torch.manual_seed(0)
-        runs.append(ddim_sample(m, s, x, steps=4, eta=1.0, generator=torch.Generator().manual_seed(3)))
+        runs.append(ddim_sample(m, s, x, steps=4, eta=1.0,
+                                generator=torch.Generator().manual_seed(3)))
     assert torch.isfinite(runs[0]).all() and torch.equal(runs[0], runs[1])
     torch.manual_seed(0)
     other = ddim_sample(m, s, x, steps=4, eta=1.0, generator=torch.Generator().manual_seed(4))

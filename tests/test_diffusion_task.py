@@ -56,7 +56,8 @@ def test_ema_used_for_evaluation():
     task = DiffusionTask("diff_nca", {"channels": 10, "hidden": 16, "steps": 2}, timesteps=8)
     assert task.eval_model is task.ema.module and task.eval_model is not task.model
     keys = list(task.model.state_dict())
-    assert len(keys) == len({v.data_ptr() for v in task.model.state_dict().values()})  # no duplicates
+    # no duplicates
+    assert len(keys) == len({v.data_ptr() for v in task.model.state_dict().values()})
     with torch.no_grad():
         for p in task.model.parameters():
             p.add_(1.0)
@@ -78,8 +79,10 @@ class ImageLogger(CSVLogger):
 
 
 def test_fit_writes_sample_grid_and_logs_image(tmp_path):
-    task = DiffusionTask("fourierdiff_nca", {"channels": 10, "hidden": 16, "steps": 2, "fourier_steps": 2},
-                         timesteps=4, n_samples=4, sampler="ddim", sampler_steps=2, checkpoint_every=1)
+    task = DiffusionTask("fourierdiff_nca",
+                         {"channels": 10, "hidden": 16, "steps": 2, "fourier_steps": 2},
+                         timesteps=4, n_samples=4, sampler="ddim", sampler_steps=2,
+                         checkpoint_every=1)
     dm = DiffusionDataModule(size=16, stride=64, batch_size=4)
     logger = ImageLogger(tmp_path, name="csv")
     trainer = L.Trainer(max_steps=3, limit_val_batches=1, accelerator="cpu", logger=logger,

@@ -10,9 +10,9 @@ import torch
 import nca_zoo
 from nca_zoo.cells.sobel_mlp import SobelMLPCell, sobel_perception
 from nca_zoo.compression.nca_file import NCAFormatError, decode, decode_image, encode
-from nca_zoo.compression.quantize import dequantize, quantize
 from nca_zoo.data.patch_bank import PatchBankDataModule
 from nca_zoo.layers import cut_patches, stitch
+from nca_zoo.layers.quantize import dequantize, quantize
 from nca_zoo.tasks.compression import GNCACompression, shard_models
 
 
@@ -206,7 +206,8 @@ def test_qat_switches_on_late_in_training():
     dm = PatchBankDataModule(["embedded:coffee"], size=8, patch_size=8, iterations_per_epoch=10)
     task = GNCACompression(model="gnca_small", steps=6, batch_size=1, qat_from=0.5)
     L.Trainer(max_steps=10, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-              enable_model_summary=False, limit_val_batches=0, callbacks=[Record()]).fit(task, datamodule=dm)
+              enable_model_summary=False, limit_val_batches=0,
+              callbacks=[Record()]).fit(task, datamodule=dm)
     assert flags == [False] * 5 + [True] * 5
     assert task.bank.cell.fake_quant is False  # switched off once training ends
 

@@ -61,7 +61,8 @@ def test_one_step_reaches_only_the_moore_neighbourhood(make):
     changed = diff > 1e-6
     allowed = torch.zeros(9, 9, dtype=torch.bool)
     allowed[3:6, 5:8] = True
-    assert not (changed & ~allowed).any(), f"update leaked outside the 3x3 neighbourhood:\n{changed.int()}"
+    assert not (changed & ~allowed).any(), (f"update leaked outside the 3x3 neighbourhood:\n"
+                                            f"{changed.int()}")
     assert changed[4, 5] and changed[3, 7], "the change must reach the neighbours"
 
 
@@ -135,6 +136,7 @@ def test_bad_cell_options():
 
 def test_nafca_has_nothing_global():
     cell = NAFCACell()
-    assert not any(isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)) for m in cell.modules())
+    assert not any(isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d))
+                   for m in cell.modules())
     spatial = [m for m in cell.modules() if isinstance(m, nn.Conv2d) and m.kernel_size != (1, 1)]
     assert len(spatial) == 1 and spatial[0].kernel_size == (3, 3) and spatial[0].out_channels == 1

@@ -44,7 +44,8 @@ def test_latent_nca_bypass_is_the_autoencoder(name):
     x = torch.rand(2, 3, 16, 16)
     assert torch.allclose(m(x, steps=0), m.autoencoder(x))
     state = m.seed(m.autoencoder.encode(x)[1])
-    assert state.shape == (2, 64, 4, 4) and torch.all(m.output(state) == 0.5) and torch.all(m.hidden(state) == 0)
+    assert (state.shape == (2, 64, 4, 4) and torch.all(m.output(state) == 0.5)
+            and torch.all(m.hidden(state) == 0))
 
 
 def test_pixel_vitca_keeps_its_input_channels():
@@ -53,7 +54,8 @@ def test_pixel_vitca_keeps_its_input_channels():
     for p in m.cell.head.parameters():
         nn.init.normal_(p)
     state = m.automaton(m.seed(x), 3)
-    assert torch.equal(state[:, :3], x) and not torch.allclose(m.output(state), torch.full_like(x, 0.5))
+    assert (torch.equal(state[:, :3], x)
+            and not torch.allclose(m.output(state), torch.full_like(x, 0.5)))
 
 
 @pytest.mark.parametrize("name", ["nafnet_small", "restormer_small"])
@@ -71,7 +73,8 @@ def test_baseline_blocks():
     assert any(isinstance(m, NAFBlock) for m in net.modules())
     assert any(isinstance(m, nn.AdaptiveAvgPool2d) for m in net.modules())  # SCA (global)
     rest = create_model("restormer_small")
-    assert any(isinstance(m, MDTA) for m in rest.modules()) and any(isinstance(m, GDFN) for m in rest.modules())
+    assert (any(isinstance(m, MDTA) for m in rest.modules())
+            and any(isinstance(m, GDFN) for m in rest.modules()))
     # MDTA attention map is C x C per head (transposed attention), independent of the image size
     att = MDTA(8, heads=2)
     seen = []

@@ -31,7 +31,8 @@ def test_channel_coherent_noise():
     x = torch.full((4, 3, 32, 32), 0.5)
     y = coherent_noise(x, 0.5)
     d = y - x
-    assert torch.allclose(d[:, 0], d[:, 1]) and torch.allclose(d[:, 1], d[:, 2])  # same offset on R, G, B
+    # same offset on R, G, B
+    assert torch.allclose(d[:, 0], d[:, 1]) and torch.allclose(d[:, 1], d[:, 2])
     frac = (d[:, 0] != 0).float().mean().item()
     assert 0.4 < frac < 0.6
     assert 0.15 < d[d != 0].std().item() < 0.25  # sigma 0.2
@@ -41,11 +42,13 @@ def test_channel_coherent_noise():
 def test_motion_blur_kernel_and_blur():
     k = motion_blur_kernel(7, 90.0)
     assert torch.isclose(k.sum(), torch.tensor(1.0))
-    assert torch.allclose(k[:, 3], torch.full((7,), 1 / 7), atol=1e-5)  # vertical line after 90 degrees
+    # vertical line after 90 degrees
+    assert torch.allclose(k[:, 3], torch.full((7,), 1 / 7), atol=1e-5)
     x = torch.zeros(2, 3, 15, 15)
     x[:, :, 7, 7] = 1.0
     y = motion_blur(x, 5)
-    assert torch.allclose(y.sum((2, 3)), torch.ones(2, 3), atol=1e-5)  # energy kept (centre impulse)
+    # energy kept (centre impulse)
+    assert torch.allclose(y.sum((2, 3)), torch.ones(2, 3), atol=1e-5)
     assert torch.equal(y[:, 0], y[:, 1])  # one kernel per image, same for R, G, B
     with pytest.raises(ValueError, match="unknown degradation"):
         degrade(x, "rain", 1)
@@ -68,7 +71,8 @@ def test_splits_80_20_80_20():
 def test_folder_datamodule_and_batches(tmp_path):
     rng = np.random.default_rng(0)
     for i in range(12):
-        Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
+        Image.fromarray(rng.integers(0, 255, (40, 50, 3),
+                                     dtype=np.uint8)).save(tmp_path / f"{i}.png")
     Image.fromarray(rng.integers(0, 255, (40, 50), dtype=np.uint8)).save(tmp_path / "gray.png")
     dm = RestorationDataModule(root=str(tmp_path), task="blur", image_size=16, batch_size=4)
     dm.setup("fit")
@@ -174,7 +178,8 @@ def test_phase2_loss_terms_eq7_to_eq9():
     state[:, 16:32] = z_true  # output channels = the clean latent
     t = task.phase2_losses(state, clean, skip, z_true)
     assert t["latent"] == 0  # Eq. 8
-    assert torch.isclose(t["rec_nca"], F.mse_loss(m.autoencoder.decode(z_true, skip), clean))  # Eq. 7
+    # Eq. 7
+    assert torch.isclose(t["rec_nca"], F.mse_loss(m.autoencoder.decode(z_true, skip), clean))
     over = overflow(z_true, 0, 1)
     assert torch.isclose(t["overflow"], over)  # Eq. 9 (hidden = 0: no overflow)
     state[:, 32:] = 1.5  # hidden over [-1, 1] by 0.5 everywhere
@@ -266,7 +271,8 @@ def test_phase2_alone_loads_the_autoencoder_checkpoint(tmp_path):
         assert torch.equal(task.model.autoencoder.state_dict()[k], v)
     assert len(task.pool) == 8  # fresh states went into the pool
     with pytest.raises(ValueError, match="not found"):
-        _lnca(phase="nca", ae_checkpoint=str(tmp_path / "nope.pt")).load_autoencoder(tmp_path / "nope.pt")
+        _lnca(phase="nca",
+              ae_checkpoint=str(tmp_path / "nope.pt")).load_autoencoder(tmp_path / "nope.pt")
 
 
 def test_tiny_lnca_nca_loss_falls():

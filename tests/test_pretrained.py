@@ -67,13 +67,15 @@ def test_shipped_restorer_reproduces_its_card(name):
     assert abs(got["ssim_model"] - q["ssim_model"]) < 0.01
     assert abs(got["psnr_model"] - q["psnr_model"]) < 0.2
     full = card["metrics"]
-    assert full["n_test"] > q["n_test"] and full["psnr_model"] > full["psnr_input"] + 1.0  # it restores
+    # it restores
+    assert full["n_test"] > q["n_test"] and full["psnr_model"] > full["psnr_input"] + 1.0
 
 
 @pytest.mark.parametrize("name", GENERATORS)
 def test_shipped_generator_reproduces_its_card(name):
-    """The card's quick subset (few samples, few DDIM steps) is recomputed; the full metrics are
-    the same function on the whole test split.
+    """The card's quick subset (few samples, few DDIM steps) is recomputed.
+
+    The full metrics are the same function on the whole test split.
     """
     from nca_zoo.diffusion import load_denoiser
     from nca_zoo.diffusion.evaluate import diffusion_metrics

@@ -2,12 +2,12 @@
 
 One NCA step of one stage (listings 1-2, names as there)::
 
-    e  = embedding(octave_encoding(x, y, t, nca_step))     # 1x1 conv -> SiLU -> 1x1 conv, E channels
+    e  = embedding(octave_encoding(x, y, t, nca_step))   # 1x1 conv -> SiLU -> 1x1 conv, E channels
     z  = cat[state, e]
-    p  = perceive(z)                                       # 3x3 conv, reflect padding in image space
-    z  = cat[state, e, p] * mulCond0(e)                    # M_eb1: E -> h/4 -> 2C+E
-    hd = mulCond1(e) * leaky_relu(norm(fc0(z)))            # M_eb2: E -> h/4 -> h
-    update = fc1(hd)[:, fixed_channels:]                   # the automaton adds it through its mask
+    p  = perceive(z)                                     # 3x3 conv, reflect padding in image space
+    z  = cat[state, e, p] * mulCond0(e)                  # M_eb1: E -> h/4 -> 2C+E
+    hd = mulCond1(e) * leaky_relu(norm(fc0(z)))          # M_eb2: E -> h/4 -> h
+    update = fc1(hd)[:, fixed_channels:]                 # the automaton adds it through its mask
 
 All convolutions carry ``weight_norm`` by default, as in the authors' v2 code; with it and the
 affine ``GroupNorm(1, h)`` the parameter counts match the paper's appendix E exactly
@@ -43,6 +43,7 @@ class CellNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: Tensor) -> Tensor:
+        """Normalise ``x`` ``(B, C, H, W)`` over ``C`` at each pixel; same shape out."""
         mean = x.mean(1, keepdim=True)
         var = x.var(1, keepdim=True, unbiased=False)
         x = (x - mean) * torch.rsqrt(var + self.eps)
@@ -102,7 +103,8 @@ class DiffusionCell(nn.Module):
         super().__init__()
         bad = [k for k in embed_inputs if k not in EMBED_INPUTS]
         if bad or not embed_inputs or len(set(embed_inputs)) != len(embed_inputs):
-            raise ValueError(f"embed_inputs must be distinct names from {EMBED_INPUTS}, got {embed_inputs}")
+            raise ValueError(f"embed_inputs must be distinct names from {EMBED_INPUTS}, "
+                             f"got {embed_inputs}")
         if not 0 <= fixed_channels < channels:
             raise ValueError(f"fixed_channels must be in [0, {channels}), got {fixed_channels}")
         if n_freqs < 0 or embed_dim < 1 or hidden < 1:
@@ -152,6 +154,7 @@ class DiffusionCell(nn.Module):
         return self.embedding(octave_encoding(self.scalar_maps(state, cond, step), self.n_freqs))
 
     def forward(self, state: Tensor, cond: Optional[Tensor] = None, step: int = 0) -> Tensor:
+        """The update of ``state`` ``(B, C, H, W)``: ``(B, C - fixed_channels, H, W)``."""
         e = self.embed(state, cond, step)
         z = torch.cat([state, e], 1)
         z = torch.cat([z, self.perceive(z)], 1) * self.mulCond0(e)

@@ -1,11 +1,11 @@
-"""NAFCA cell (LNCA paper §3.1.2, Eq. 2): an attention-free, strictly local NCA rule after NAFBlock.
+"""NAFCA cell (LNCA paper §3.1.2, Eq. 2): attention-free, strictly local NCA rule after NAFBlock.
 
 Perception block: LayerNorm -> 1x1 conv -> 1x1 grouped conv -> SimpleGate -> ``x * C(x)`` with C a
 single-filter 3x3 conv (Eq. 2, the only spatial operator: the Moore neighbourhood) -> 1x1 conv ->
-dropout, residual with a zero-initialised scale ``beta``.  Update block: the same without the spatial
-gate (FFN), residual scale ``gamma``.  Head: LayerNorm -> 1x1 conv to ``[output | hidden]``.
+dropout, residual with a zero-initialised scale ``beta``.  Update block: the same without the
+spatial gate (FFN), residual scale ``gamma``.  Head: LayerNorm -> 1x1 conv to ``[output | hidden]``.
 Nothing is pooled globally (NAFNet's channel attention would break locality).  Layer sizes follow
-the reference code (architectures.md §2.3): embed 128, FFN expansion 4, dropout 0.1.
+the authors' code (docs/paper-to-code.md): embed 128, FFN expansion 4, dropout 0.1.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class SimpleGate(nn.Module):
     """NAFNet's gate: split the channels in two halves and multiply them."""
 
     def forward(self, x: Tensor) -> Tensor:
+        """``(B, 2C, H, W)`` -> ``(B, C, H, W)``: first half times second half."""
         a, b = x.chunk(2, dim=1)
         return a * b
 
@@ -54,11 +55,14 @@ class NAFCACell(nn.Module):
         self.drop2 = nn.Dropout(dropout)
         self.gamma = nn.Parameter(torch.zeros(c))
         # head
-        self.head = nn.Sequential(LayerNorm2d(c, eps=1e-6), nn.Conv2d(c, out_channels + hidden_channels, 1))
+        self.head = nn.Sequential(LayerNorm2d(c, eps=1e-6),
+                                  nn.Conv2d(c, out_channels + hidden_channels, 1))
 
     def forward(self, state: Tensor, cond=None) -> Tensor:
+        """``state`` ``(B, channels, H, W)`` -> update ``(B, out + hidden, H, W)`` (no ``cond``)."""
         if state.shape[1] != self.channels:
-            raise ValueError(f"NAFCACell expects {self.channels} state channels, got {state.shape[1]}")
+            raise ValueError(f"NAFCACell expects {self.channels} state channels, "
+                             f"got {state.shape[1]}")
         x = self.gate(self.conv2(self.conv1(self.norm1(state))))
         x = x * self.spatial(x)
         y = state + self.drop1(self.conv3(x)) * self.beta[:, None, None]

@@ -1,5 +1,4 @@
-"""ViTCA cell (Tesfaldet et al. 2022; LNCA paper §3.1.2): localized self-attention over the 3x3 Moore
-neighbourhood.
+"""ViTCA cell (Tesfaldet et al. 2022; LNCA paper §3.1.2): Moore-neighbourhood self-attention.
 
 Every cell is one token.  Cell vector ``[input | output | hidden]`` -> linear embedding -> + 1-D
 sinusoidal positional encoding over the raster index (``vit_handcrafted``) -> ``depth`` pre-norm
@@ -34,7 +33,8 @@ class LocalizedAttention(nn.Module):
         self.heads, self.head_dim = heads, head_dim
         self.to_qkv = nn.Linear(dim, 3 * inner, bias=False)
         project = not (heads == 1 and head_dim == dim)
-        self.to_out = nn.Sequential(nn.Linear(inner, dim), nn.Dropout(dropout)) if project else nn.Identity()
+        self.to_out = (nn.Sequential(nn.Linear(inner, dim), nn.Dropout(dropout)) if project
+                       else nn.Identity())
 
     def forward(self, x: Tensor, height: int, width: int) -> Tensor:
         """``x``: tokens ``(B, H*W, dim)`` in raster order -> ``(B, H*W, dim)``."""
@@ -60,6 +60,7 @@ class TransformerBlock(nn.Module):
                                 nn.Linear(mlp_dim, dim), nn.Dropout(dropout))
 
     def forward(self, x: Tensor, height: int, width: int) -> Tensor:
+        """``x``: tokens ``(B, H*W, dim)`` in raster order -> ``(B, H*W, dim)``."""
         x = x + self.attn(self.norm1(x), height, width)
         return x + self.ff(self.norm2(x))
 
@@ -97,6 +98,7 @@ class ViTCACell(nn.Module):
         nn.init.zeros_(self.head[1].bias)
 
     def forward(self, state: Tensor, cond=None) -> Tensor:
+        """``state`` ``(B, channels, H, W)`` -> update ``(B, out + hidden, H, W)`` (no ``cond``)."""
         b, c, h, w = state.shape
         if c != self.channels:
             raise ValueError(f"ViTCACell expects {self.channels} state channels, got {c}")

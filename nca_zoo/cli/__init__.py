@@ -35,7 +35,8 @@ def main(argv: Optional[list] = None) -> int:
     """``nca-zoo TOOL [args...]``: dispatch to one of :data:`TOOLS`."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print(__doc__.strip().split("\n\n", 1)[1] if argv else f"usage: nca-zoo {{{','.join(TOOLS)}}} ...")
+        print(__doc__.strip().split("\n\n", 1)[1] if argv
+              else f"usage: nca-zoo {{{','.join(TOOLS)}}} ...")
         return 0 if argv else 2
     if argv[0] not in TOOLS:
         print(f"error: unknown tool {argv[0]!r}; choose from {', '.join(TOOLS)}", file=sys.stderr)

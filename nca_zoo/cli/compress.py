@@ -18,6 +18,7 @@ from ._common import check_output, quiet_lightning, run_cli
 
 
 def main(argv: list | None = None) -> int:
+    """Compress the image given in ``argv`` into a ``.nca`` file; the exit status."""
     parser = argparse.ArgumentParser(prog="python -m nca_zoo.compress", description=__doc__)
     parser.add_argument("image", help="8-bit RGB image file, or embedded:NAME (scikit-image photo)")
     parser.add_argument("-o", "--output", required=True, help="output .nca file")
@@ -26,7 +27,8 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--patch", type=int, default=40, help="patch side in pixels (paper: 40)")
     parser.add_argument("--iterations", type=int, default=1500, help="training iterations")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed -> same file)")
-    parser.add_argument("--steps", type=int, default=None, help="growth steps (default 1.2 x patch)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="growth steps (default 1.2 x patch)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     args = parser.parse_args(argv)
     out = check_output(args.output)

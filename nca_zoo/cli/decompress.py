@@ -11,6 +11,7 @@ from ._common import check_output, run_cli
 
 
 def main(argv: list | None = None) -> int:
+    """Grow the image of the ``.nca`` file given in ``argv`` and save it as PNG; the exit status."""
     parser = argparse.ArgumentParser(prog="python -m nca_zoo.decompress", description=__doc__)
     parser.add_argument("file", help="a .nca file written by nca_zoo.compress")
     parser.add_argument("-o", "--output", required=True, help="output PNG")

@@ -48,11 +48,14 @@ def one_line(message: str) -> str:
 
 
 class ZooCLI(LightningCLI):
-    """LightningCLI with the zoo's defaults (parse errors raise instead of printing usage) and
-    ``--ckpt_path`` to resume a run from one of its checkpoints.
+    """LightningCLI with the zoo's defaults and ``--ckpt_path``.
+
+    Parse errors raise instead of printing usage; ``--ckpt_path`` resumes a run from one of its
+    checkpoints.
     """
 
     def add_arguments_to_parser(self, parser) -> None:
+        """Add ``--ckpt_path`` (resume training from a checkpoint)."""
         parser.add_argument("--ckpt_path", type=Optional[str], default=None,
                             help="resume training from this checkpoint (model, optimiser, step)")
 
@@ -72,6 +75,11 @@ def save_final_checkpoint(trainer: L.Trainer) -> None:
 
 
 def main(args: Optional[list] = None) -> Optional[LightningCLI]:
+    """Build the task and data from ``args``, train, then test the best checkpoint; the CLI.
+
+    The test runs only when the datamodule has a test split (``has_test``) and not in
+    ``fast_dev_run``.
+    """
     os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("WANDB_SILENT", "true")
     from jsonargparse import ArgumentError
@@ -99,7 +107,8 @@ def main(args: Optional[list] = None) -> Optional[LightningCLI]:
     if getattr(dm, "has_test", False) and not cli.trainer.fast_dev_run:
         cb = cli.trainer.checkpoint_callback     # test the best checkpoint, else the final weights
         best = cb.best_model_path if cb is not None and cb.best_model_path else None
-        cli.trainer.test(cli.model, datamodule=dm, ckpt_path=best if best and os.path.isfile(best) else None)
+        cli.trainer.test(cli.model, datamodule=dm,
+                         ckpt_path=best if best and os.path.isfile(best) else None)
     return cli
 
 

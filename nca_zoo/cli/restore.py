@@ -1,5 +1,7 @@
-"""``python -m nca_zoo.restore IMAGE -o OUT.png --model NAME``: restore a photo with a pretrained
-restoration module (a shipped name from ``nca_zoo.list_pretrained()`` or a local folder).
+"""``python -m nca_zoo.restore IMAGE -o OUT.png --model NAME``: restore a photo.
+
+The restorer is a pretrained restoration module (a shipped name from
+``nca_zoo.list_pretrained()`` or a local folder).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from ._common import check_output, run_cli
 
 
 def main(argv: list | None = None) -> int:
+    """Restore the image given in ``argv`` with a pretrained module, save a PNG; the exit status."""
     ap = argparse.ArgumentParser(prog="python -m nca_zoo.restore", description=__doc__)
     ap.add_argument("image", help="8-bit image file (converted to RGB), or embedded:NAME")
     ap.add_argument("-o", "--output", required=True, help="output PNG")
@@ -36,7 +39,8 @@ def main(argv: list | None = None) -> int:
         try:
             tile = int(args.tile)
         except ValueError:
-            raise ValueError(f"--tile must be 'auto' or a size in pixels, got {args.tile!r}") from None
+            raise ValueError(f"--tile must be 'auto' or a size in pixels, "
+                             f"got {args.tile!r}") from None
     save_png_atomic(to_uint8(restore(model, to_tensor(arr), tile=tile)), out)
     print(f"{out}: restored with {args.model}")
     return 0

@@ -38,6 +38,7 @@ MODES = ("generate", "inpaint", "superres")
 
 
 def parse_box(text: Optional[str], h: int, w: int) -> tuple[int, int, int, int]:
+    """``(top, left, height, width)`` from ``--box`` text (default: the central quarter)."""
     if text is None:
         return h // 4, w // 4, h // 2, w // 2
     try:
@@ -50,6 +51,7 @@ def parse_box(text: Optional[str], h: int, w: int) -> tuple[int, int, int, int]:
 
 
 def load_mask(path: str, h: int, w: int) -> torch.Tensor:
+    """A ``(1, 1, h, w)`` float mask from a PNG: 1 where it is white (regenerate), else 0."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -63,6 +65,7 @@ def load_mask(path: str, h: int, w: int) -> torch.Tensor:
 
 
 def main(argv: Optional[list] = None) -> int:
+    """Sample the diffusion model as ``argv`` says and write the PNG grid; the exit status."""
     ap = argparse.ArgumentParser(prog="python -m nca_zoo.sample", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", nargs="?", help="a .ckpt written by training a DiffusionTask")
@@ -71,7 +74,8 @@ def main(argv: Optional[list] = None) -> int:
     ap.add_argument("--mode", choices=MODES, default="generate")
     ap.add_argument("--n", type=int, default=16, help="images to generate (default 16)")
     ap.add_argument("--size", type=int, nargs="+", metavar="H [W]",
-                    help="output size (generate: H, or H W) or square input resize (inpaint/superres)")
+                    help="output size (generate: H, or H W) or square input resize "
+                         "(inpaint/superres)")
     ap.add_argument("--height", type=int)
     ap.add_argument("--width", type=int)
     ap.add_argument("--sampler", choices=SAMPLERS, default="ddpm")
@@ -80,7 +84,8 @@ def main(argv: Optional[list] = None) -> int:
     ap.add_argument("--image", help="input for inpaint / superres: a file or embedded:NAME")
     ap.add_argument("--box", help="inpaint box top,left,height,width (default: central quarter)")
     ap.add_argument("--mask", help="inpaint mask PNG of the image's size, white = regenerate")
-    ap.add_argument("--tile", type=int, help="generate tile by tile with this core size (local models)")
+    ap.add_argument("--tile", type=int,
+                    help="generate tile by tile with this core size (local models)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-ema", action="store_true", help="use the raw instead of the EMA weights")
     ap.add_argument("--device", default="cpu", help="torch device (default cpu)")
@@ -96,7 +101,8 @@ def main(argv: Optional[list] = None) -> int:
         raise ValueError("give either a checkpoint or --model NAME (one of them)")
     if a.model is not None:
         if a.no_ema:
-            raise ValueError("--no-ema needs a checkpoint: pretrained modules hold the EMA weights only")
+            raise ValueError("--no-ema needs a checkpoint: pretrained modules hold the EMA "
+                             "weights only")
         model, sched, train_size = load_denoiser(a.model, a.device)
     else:
         task = load_task(a.checkpoint, a.device)
@@ -118,7 +124,8 @@ def main(argv: Optional[list] = None) -> int:
             if h < 2 or w < 2:
                 raise ValueError(f"size must be at least 2x2, got {h}x{w}")
             x = torch.randn(a.n, 3, h, w, generator=gen, device=a.device)
-            imgs = ((denoise(model, sched, x, a.sampler, a.steps, a.eta, generator=gen) + 1) / 2).clamp(0, 1)
+            imgs = ((denoise(model, sched, x, a.sampler, a.steps, a.eta,
+                             generator=gen) + 1) / 2).clamp(0, 1)
         else:
             if a.size is not None and len(a.size) != 1:
                 raise ValueError(f"--mode {a.mode} resizes its input to a square: give one --size")
@@ -137,8 +144,9 @@ def main(argv: Optional[list] = None) -> int:
             else:
                 imgs = superres_x2(model, sched, img, **kw)
     elapsed = time.perf_counter() - start
-    grid = imgs[0] if len(imgs) == 1 else make_grid(imgs.cpu(), nrow=int(np.ceil(np.sqrt(len(imgs)))),
-                                                    padding=2, pad_value=1.0)
+    grid = (imgs[0] if len(imgs) == 1
+            else make_grid(imgs.cpu(), nrow=int(np.ceil(np.sqrt(len(imgs)))), padding=2,
+                           pad_value=1.0))
     save_png_atomic(to_uint8(grid), out)
     if not a.quiet:
         h, w = imgs.shape[-2:]

@@ -51,7 +51,8 @@ def match_bytes(codec: str, image: np.ndarray, target: int) -> tuple[float, byte
             best = (gap, q, data)
     return best[1], best[2]
 
-def run_codec(codec: str, image: np.ndarray, protocol: str | int = "max") -> tuple[float, bytes, np.ndarray]:
+def run_codec(codec: str, image: np.ndarray,
+              protocol: str | int = "max") -> tuple[float, bytes, np.ndarray]:
     """Encode+decode with ``protocol`` "max" or a target byte count: (setting, bytes, decoded)."""
     if protocol == "max":
         q = MAX_QUALITY[codec]

@@ -22,7 +22,8 @@ def compare_with_codecs(original: np.ndarray, nca_bytes: int, nca_params: int,
     h, w = original.shape[:2]
     rows = [{"method": method, "protocol": "-", "setting": "", "bytes": nca_bytes,
              **image_quality(original, nca_decoded),
-             "cr": compression_rate(nca_params, h, w), "cr_file": compression_rate(nca_bytes, h, w)}]
+             "cr": compression_rate(nca_params, h, w),
+             "cr_file": compression_rate(nca_bytes, h, w)}]
     for protocol in ("max", nca_bytes):
         for codec in codecs.CODECS:
             q, data, decoded = codecs.run_codec(codec, original, protocol)
@@ -35,10 +36,12 @@ def compare_with_codecs(original: np.ndarray, nca_bytes: int, nca_params: int,
 
 def format_table(rows: list[dict]) -> str:
     """A small fixed-width table of :func:`compare_with_codecs` rows."""
-    head = f"{'method':<12}{'protocol':<15}{'setting':>8}{'bytes':>8}{'PSNR':>8}{'MSE':>9}{'SSIM':>7}{'CR%':>7}{'CRfile%':>9}"
+    head = (f"{'method':<12}{'protocol':<15}{'setting':>8}{'bytes':>8}{'PSNR':>8}{'MSE':>9}"
+            f"{'SSIM':>7}{'CR%':>7}{'CRfile%':>9}")
     lines = [head, "-" * len(head)]
     for r in rows:
         setting = f"{r['setting']:g}" if isinstance(r["setting"], (int, float)) else r["setting"]
         lines.append(f"{r['method']:<12}{r['protocol']:<15}{setting:>8}{r['bytes']:>8}"
-                     f"{r['psnr']:>8.2f}{r['mse']:>9.2f}{r['ssim']:>7.3f}{r['cr']:>7.1f}{r['cr_file']:>9.1f}")
+                     f"{r['psnr']:>8.2f}{r['mse']:>9.2f}{r['ssim']:>7.3f}{r['cr']:>7.1f}"
+                     f"{r['cr_file']:>9.1f}")
     return "\n".join(lines)

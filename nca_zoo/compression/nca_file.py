@@ -29,8 +29,8 @@ import torch
 
 from ..cells.sobel_mlp import SobelMLPCell
 from ..layers import grid_shape, stitch, to_uint8
+from ..layers.quantize import dequantize, quantize
 from ..models.gnca import GNCA
-from .quantize import dequantize, quantize
 
 MAGIC = b"GNCA"
 VERSION = 1
@@ -68,8 +68,8 @@ def encode(model: GNCA, height: int, width: int, steps: int) -> bytes:
     rows, cols = grid_shape(height, width, model.patch_size)
     if cell.num_models != rows * cols:
         raise ValueError(f"bank has {cell.num_models} models, image needs {rows * cols}")
-    if not (cell.channels < 256 and cell.hidden < 65536 and steps < 65536 and model.patch_size < 65536
-            and height < 65536 and width < 65536):
+    if not (cell.channels < 256 and cell.hidden < 65536 and steps < 65536
+            and model.patch_size < 65536 and height < 65536 and width < 65536):
         raise ValueError("model or image too large for the .nca format")
     codes, scales = zip(*(quantize(getattr(cell, n)) for n in _TENSORS))
     header = _HEADER.pack(MAGIC, VERSION, height, width, model.patch_size, cell.channels,
@@ -88,7 +88,8 @@ def decode(data: bytes) -> NCAFile:
     if magic != MAGIC:
         raise NCAFormatError(f"not a .nca file (magic {magic!r}, expected {MAGIC!r})")
     if version != VERSION:
-        raise NCAFormatError(f"unsupported .nca format version {version} (this build reads {VERSION})")
+        raise NCAFormatError(f"unsupported .nca format version {version} "
+                             f"(this build reads {VERSION})")
     (crc,) = struct.unpack_from("<I", data, len(data) - 4)
     if zlib.crc32(data[:-4]) != crc:
         raise NCAFormatError("checksum mismatch: the .nca file is corrupted or truncated")

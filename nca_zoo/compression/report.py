@@ -14,7 +14,9 @@ from .nca_file import decode, decode_image
 
 
 class CompressionReport(L.Callback):
-    """At the end of GNCA training: write each image's ``.nca`` file and decoded PNG, compare with
+    """GNCA training report: ``.nca`` files, decoded PNGs and a comparison with classical codecs.
+
+    At the end of training: write each image's ``.nca`` file and decoded PNG, compare with
     JPEG / JPEG-2000 / WebP, print the table and save it as ``report.json``.
 
     Args:
@@ -25,6 +27,7 @@ class CompressionReport(L.Callback):
         self.out_dir = out_dir
 
     def on_fit_end(self, trainer: L.Trainer, pl_module) -> None:
+        """Write the files and the report for every image of the bank (global rank 0 only)."""
         if not trainer.is_global_zero:
             return
         out = Path(self.out_dir or trainer.log_dir or trainer.default_root_dir)
@@ -42,7 +45,8 @@ class CompressionReport(L.Callback):
                 dm.layout[i][1]
             rows = compare_with_codecs(original, len(data), n_params, decoded,
                                        method=pl_module.hparams.model)
-            print(f"\n{source} ({original.shape[1]}x{original.shape[0]}) -> {out / (name + '.nca')}")
+            print(f"\n{source} ({original.shape[1]}x{original.shape[0]}) -> "
+                  f"{out / (name + '.nca')}")
             print(format_table(rows))
             report.append({"image": source, "nca_file": str(out / f"{name}.nca"), "rows": rows})
         with atomic_path(out / "report.json") as tmp:

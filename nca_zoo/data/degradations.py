@@ -1,4 +1,4 @@
-"""Synthetic degradations of the LNCA paper (§4.1; reference ``create_mask_noise/create_mask_blur``).
+"""Synthetic degradations of LNCA (§4.1; the authors' ``create_mask_noise/create_mask_blur``).
 
 * :func:`coherent_noise` -- channel-coherent Gaussian noise: a per-pixel Bernoulli(``fraction``)
   mask and one N(0, ``sigma``) value per pixel added to R, G and B alike (a tone shift), clipped.
@@ -24,7 +24,10 @@ KINDS = ("noise", "blur")
 
 def coherent_noise(x: Tensor, fraction: float, sigma: float = 0.2,
                    generator: Optional[torch.Generator] = None) -> Tensor:
-    """Channel-coherent Gaussian noise on ``fraction`` of the pixels of ``x`` (B, C, H, W) in [0, 1]."""
+    """Channel-coherent Gaussian noise on ``fraction`` of the pixels of ``x``.
+
+    ``x`` is (B, C, H, W) in [0, 1]; the result is clipped to [0, 1].
+    """
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"noise fraction must be in [0, 1], got {fraction}")
     b, _, h, w = x.shape
@@ -43,7 +46,8 @@ def motion_blur_kernel(size: int, angle_deg: float) -> Tensor:
     # rotation about the kernel centre (normalised coordinates, bilinear, zeros outside: warpAffine)
     theta = torch.tensor([[[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]]])
     grid = F.affine_grid(theta, line.shape, align_corners=True)
-    kernel = F.grid_sample(line, grid, mode="bilinear", padding_mode="zeros", align_corners=True)[0, 0]
+    kernel = F.grid_sample(line, grid, mode="bilinear", padding_mode="zeros",
+                           align_corners=True)[0, 0]
     total = kernel.sum()
     if total <= 0:  # a 1x1 or degenerate rotation: fall back to the identity
         kernel = torch.zeros(size, size)
@@ -63,7 +67,8 @@ def motion_blur(x: Tensor, size: int, generator: Optional[torch.Generator] = Non
     return out.reshape(b, c, h, w).clamp(0.0, 1.0)
 
 
-def degrade(x: Tensor, kind: str, strength: float, generator: Optional[torch.Generator] = None) -> Tensor:
+def degrade(x: Tensor, kind: str, strength: float,
+            generator: Optional[torch.Generator] = None) -> Tensor:
     """Apply degradation ``kind`` ("noise": fraction of pixels; "blur": kernel size) to ``x``."""
     if kind == "noise":
         return coherent_noise(x, float(strength), generator=generator)
@@ -74,7 +79,7 @@ def degrade(x: Tensor, kind: str, strength: float, generator: Optional[torch.Gen
 
 @dataclass
 class Curriculum:
-    """Degradation strength over training (reference ``DataGenerator``, architectures.md §2.5).
+    """Degradation strength over training (LNCA authors' ``DataGenerator``, docs/paper-to-code.md).
 
     Defaults per kind: noise range 1.0, fixed 0.5, clip [0.25, 0.75]; blur range 15, fixed 7,
     clip [4, 10].

@@ -146,10 +146,13 @@ class DiffusionDataModule(L.LightningDataModule):
                           num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
 
     def train_dataloader(self) -> DataLoader:
+        """Shuffled training split (with random flips if ``hflip``)."""
         return self._loader("train", True)
 
     def val_dataloader(self) -> DataLoader:
+        """Validation split in order (the training items if the split is empty)."""
         return self._loader("val", False)
 
     def test_dataloader(self) -> DataLoader:
+        """Test split in order (the training items if the split is empty)."""
         return self._loader("test", False)

@@ -29,7 +29,8 @@ def _embedded(name: str) -> np.ndarray:
 
     fn = getattr(skimage.data, name, None)
     if fn is None or name.startswith("_"):
-        raise ImageError(f"unknown embedded photo {name!r}; choose from {', '.join(EMBEDDED_PHOTOS)}")
+        raise ImageError(f"unknown embedded photo {name!r}; "
+                         f"choose from {', '.join(EMBEDDED_PHOTOS)}")
     try:
         arr = fn()
     except Exception as exc:  # some skimage images need a download; say so in one line

@@ -32,7 +32,8 @@ class PatchBankDataModule(L.LightningDataModule):
     """
 
     def __init__(self, images: Sequence[str] = ("embedded:astronaut",), size: Optional[int] = 120,
-                 patch_size: int = 40, iterations_per_epoch: int = 224, strict: bool = False) -> None:
+                 patch_size: int = 40, iterations_per_epoch: int = 224,
+                 strict: bool = False) -> None:
         super().__init__()
         if isinstance(images, str):
             images = [images]
@@ -62,10 +63,13 @@ class PatchBankDataModule(L.LightningDataModule):
 
     @property
     def num_patches(self) -> int:
+        """Patches in the bank, over all images."""
         return len(self.targets)
 
     def train_dataloader(self) -> DataLoader:
+        """Iteration indices only (``iterations_per_epoch`` batches); targets are on the task."""
         return DataLoader(torch.arange(self.iterations_per_epoch), batch_size=1)
 
     def val_dataloader(self) -> DataLoader:
+        """One dummy batch: validation decodes the whole bank once."""
         return DataLoader(torch.arange(1), batch_size=1)

@@ -1,4 +1,4 @@
-"""Restoration datamodule (LNCA paper §4.1, reference ``DataGenerator``).
+"""Restoration datamodule (LNCA paper §4.1, the authors' ``DataGenerator``).
 
 Images come from any folder (CelebA, CIFAR-10, TinyImageNet exported as images: each image resized
 to ``image_size``; large real photos such as Renoir, SID, GoPro, RealBlur: set ``tile`` to cut each
@@ -7,9 +7,9 @@ photos bundled with scikit-image, cut into 64 px tiles and shrunk to 32 x 32.  "
 near-flat tiles (std below ``min_std``) and exact duplicates.
 
 Splits: 80/20 train+val/test, then 80/20 train/val (64/16/20 %), after one shuffle with
-``split_seed`` (the reference splits in file-name order; tiles of one photo would then all land in
-one split).  Training batches are degraded on the fly with the curriculum strength; validation
-and test pairs are degraded once, at the fixed strength, with a fixed seed.
+``split_seed`` (the authors' code splits in file-name order; tiles of one photo would then all
+land in one split).  Training batches are degraded on the fly with the curriculum strength;
+validation and test pairs are degraded once, at the fixed strength, with a fixed seed.
 Real degraded datasets (Renoir, SID, GoPro, RealBlur): a ``root`` with ``GT/`` and ``DAMAGED/``
 sub-folders holding the same file names is read as pairs (tiled and cleaned together; no
 synthetic degradation, no curriculum).
@@ -31,8 +31,8 @@ from .degradations import Curriculum, degrade
 from .images import EMBEDDED_PHOTOS, ImageError, list_images, load_rgb_uint8, resize_square
 
 
-def tile_shrink_clean(images: list[np.ndarray], image_size: int, tile: Optional[int], min_std: float,
-                      damaged: Optional[list[np.ndarray]] = None) -> tuple:
+def tile_shrink_clean(images: list[np.ndarray], image_size: int, tile: Optional[int],
+                      min_std: float, damaged: Optional[list[np.ndarray]] = None) -> tuple:
     """Tile (optional), shrink to ``image_size`` and clean (flat tiles, duplicates).
 
     Returns ``(clean, damaged)`` as ``(N, 3, S, S)`` floats in [0, 1]; ``damaged`` is None unless
@@ -42,7 +42,8 @@ def tile_shrink_clean(images: list[np.ndarray], image_size: int, tile: Optional[
     pairs = zip(images, damaged) if damaged is not None else ((im, None) for im in images)
     for arr, bad in pairs:
         pieces = cut_patches(arr, tile) if tile else [arr]
-        bad_pieces = (cut_patches(bad, tile) if tile else [bad]) if bad is not None else [None] * len(pieces)
+        bad_pieces = ((cut_patches(bad, tile) if tile else [bad]) if bad is not None
+                      else [None] * len(pieces))
         for piece, bad_piece in zip(pieces, bad_pieces):
             small = resize_square(piece, image_size)
             if small.std() / 255.0 < min_std:
@@ -60,7 +61,7 @@ def tile_shrink_clean(images: list[np.ndarray], image_size: int, tile: Optional[
 
 
 def load_pairs(root: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Real degraded data (Renoir, SID, GoPro, RealBlur): ``root/GT/x`` pairs with ``root/DAMAGED/x``."""
+    """Real degraded data (Renoir, SID, GoPro, RealBlur): ``root/GT/x`` with ``root/DAMAGED/x``."""
     clean, damaged = [], []
     for gt in list_images(root / "GT"):
         rel = gt.relative_to(root / "GT")
@@ -69,16 +70,19 @@ def load_pairs(root: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
             raise ImageError(f"{gt} has no degraded counterpart {bad}")
         a, b = load_rgb_uint8(gt, strict=False), load_rgb_uint8(bad, strict=False)
         if a.shape != b.shape:
-            raise ImageError(f"{gt} is {a.shape[1]}x{a.shape[0]} but {bad} is {b.shape[1]}x{b.shape[0]}")
+            raise ImageError(f"{gt} is {a.shape[1]}x{a.shape[0]} but {bad} is "
+                             f"{b.shape[1]}x{b.shape[0]}")
         clean.append(a)
         damaged.append(b)
     return clean, damaged
 
 
 def tile_split_v0(n: int, seed: int, test: float = 0.2, val: float = 0.2) -> tuple:
-    """Release 0.1's tile-level split: shuffle once, then 80/20 (train+val / test), 80/20 (train /
-    val).  The shipped restorers were trained and measured on it, so it stays until they are
-    retrained on photo-level splits (tiles of one photo then never straddle train and test).
+    """Release 0.1's tile-level split of ``n`` items: ``(train, val, test)`` index tensors.
+
+    Shuffle once, then 80/20 (train+val / test), 80/20 (train / val).  The shipped restorers were
+    trained and measured on it, so it stays until they are retrained on photo-level splits (tiles
+    of one photo then never straddle train and test).
     """
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_test = max(1, int(round(n * test)))
@@ -126,7 +130,8 @@ class RestorationDataModule(L.LightningDataModule):
                  eval_seed: int = 1234, num_workers: int = 0) -> None:
         super().__init__()
         if image_size < 4 or image_size % 4:
-            raise ValueError(f"image_size must be a multiple of 4 (the LNCA latent is H/4), got {image_size}")
+            raise ValueError(f"image_size must be a multiple of 4 (the LNCA latent is H/4), "
+                             f"got {image_size}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.curriculum = Curriculum(task, range, intensity, a_min, a_max, curriculum)
@@ -140,7 +145,8 @@ class RestorationDataModule(L.LightningDataModule):
     @property
     def paired(self) -> bool:
         """True when ``root`` holds real degraded data in ``GT/`` and ``DAMAGED/`` sub-folders."""
-        return self.root is not None and (Path(self.root) / "GT").is_dir() and (Path(self.root) / "DAMAGED").is_dir()
+        return (self.root is not None and (Path(self.root) / "GT").is_dir()
+                and (Path(self.root) / "DAMAGED").is_dir())
 
     def _load(self) -> tuple:
         damaged = None
@@ -148,7 +154,8 @@ class RestorationDataModule(L.LightningDataModule):
             images = embedded_tiles(self.image_size, self.tile or 64, self.min_std)
         elif self.paired:
             clean, bad = load_pairs(Path(self.root))
-            images, damaged = tile_shrink_clean(clean, self.image_size, self.tile, self.min_std, bad)
+            images, damaged = tile_shrink_clean(clean, self.image_size, self.tile, self.min_std,
+                                                bad)
         else:
             sources = [load_rgb_uint8(p, strict=False) for p in list_images(Path(self.root))]
             images, _ = tile_shrink_clean(sources, self.image_size, self.tile, self.min_std)
@@ -158,6 +165,7 @@ class RestorationDataModule(L.LightningDataModule):
         return images, damaged
 
     def setup(self, stage: Optional[str] = None) -> None:
+        """Load, clean and split the images (once); degrade val/test once at the fixed strength."""
         if self._ready:
             return
         images, damaged = self._load()
@@ -176,20 +184,26 @@ class RestorationDataModule(L.LightningDataModule):
 
     # ------------------------------------------------------------------ loaders
     def train_dataloader(self) -> DataLoader:
+        """Shuffled training batches: ``(clean,)`` (degraded on the device) or real pairs."""
         return DataLoader(TensorDataset(*self.train_set), batch_size=self.batch_size, shuffle=True,
                           drop_last=len(self.train_set[0]) >= self.batch_size,
                           num_workers=self.num_workers)
 
     def val_dataloader(self) -> DataLoader:
+        """Fixed ``(clean, degraded)`` validation pairs."""
         return DataLoader(TensorDataset(*self.val_pairs), batch_size=self.batch_size,
                           num_workers=self.num_workers)
 
     def test_dataloader(self) -> DataLoader:
+        """Fixed ``(clean, degraded)`` test pairs."""
         return DataLoader(TensorDataset(*self.test_pairs), batch_size=self.batch_size,
                           num_workers=self.num_workers)
 
     def progress(self) -> Optional[float]:
-        """Curriculum progress in [0, 1]: the task's own (LNCA resets it per phase), else epoch/epochs."""
+        """Curriculum progress in [0, 1].
+
+        The task's own if it has one (LNCA resets it per phase), else epoch / epochs.
+        """
         trainer = self.trainer
         if trainer is None:
             return None

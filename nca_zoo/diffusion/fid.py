@@ -28,14 +28,17 @@ class TinyFeatureNet(nn.Module):
         g = torch.Generator().manual_seed(seed)
         self.num_features = num_features
         chans = [3, 16, 32, num_features]
-        self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, stride=2, padding=1) for a, b in zip(chans, chans[1:]))
+        self.convs = nn.ModuleList(nn.Conv2d(a, b, 3, stride=2, padding=1)
+                                   for a, b in zip(chans, chans[1:]))
         with torch.no_grad():
             for c in self.convs:
-                c.weight.copy_(torch.randn(c.weight.shape, generator=g) / (c.weight[0].numel() ** 0.5))
+                c.weight.copy_(torch.randn(c.weight.shape, generator=g)
+                               / (c.weight[0].numel() ** 0.5))
                 c.bias.zero_()
         self.requires_grad_(False)
 
     def forward(self, x: Tensor) -> Tensor:
+        """Images ``(N, 3, H, W)`` (uint8 or float in [-1, 1]) -> features ``(N, num_features)``."""
         dt = self.convs[0].weight.dtype
         x = x.to(dt) / 255.0 * 2 - 1 if x.dtype == torch.uint8 else x.to(dt)
         for i, c in enumerate(self.convs):
@@ -48,21 +51,25 @@ class TinyFeatureNet(nn.Module):
 def feature_extractor(spec: str) -> tuple[nn.Module, str]:
     """``(module, description)`` for ``"tiny"`` or ``"inception:PATH"``; one-line errors."""
     if spec == "tiny":
-        return TinyFeatureNet(), "TinyFeatureNet (random 16-d features; not comparable to Inception FID)"
+        return TinyFeatureNet(), ("TinyFeatureNet (random 16-d features; not comparable to "
+                                  "Inception FID)")
     if spec.startswith("inception:"):
         path = Path(spec.split(":", 1)[1]).expanduser()
         if not path.is_file():
-            raise ValueError(f"Inception weights not found: {path} (download pt_inception-2015-12-05-"
-                             f"6726825d.pth elsewhere and name its local path)")
+            raise ValueError(f"Inception weights not found: {path} (download "
+                             f"pt_inception-2015-12-05-6726825d.pth elsewhere and name its "
+                             f"local path)")
         try:
             from torchmetrics.image.fid import NoTrainInceptionV3
             net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
                                      feature_extractor_weights_path=str(path))
         except (ImportError, ModuleNotFoundError) as exc:
-            raise ValueError(f"Inception features need the torch-fidelity package ({exc})") from None
+            raise ValueError(f"Inception features need the torch-fidelity package "
+                             f"({exc})") from None
         net.num_features = 2048
         return net, f"Inception-v3 (torch-fidelity, 2048-d pool features) from {path}"
-    raise ValueError(f"feature extractor must be 'tiny' or 'inception:/path/to/weights.pth', got {spec!r}")
+    raise ValueError(f"feature extractor must be 'tiny' or 'inception:/path/to/weights.pth', "
+                     f"got {spec!r}")
 
 
 @torch.no_grad()
@@ -71,7 +78,8 @@ def fid_kid(real: Tensor, fake: Tensor, feature: str = "tiny", kid_subset_size: 
     """FID and KID between ``uint8 (N, 3, H, W)`` image sets; the dict names the extractor."""
     for name, x in (("real", real), ("fake", fake)):
         if x.dtype != torch.uint8 or x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f"{name} images must be uint8 (N, 3, H, W), got {x.dtype} {tuple(x.shape)}")
+            raise ValueError(f"{name} images must be uint8 (N, 3, H, W), "
+                             f"got {x.dtype} {tuple(x.shape)}")
         if len(x) < 2:
             raise ValueError(f"FID needs at least 2 {name} images, got {len(x)}")
     net, desc = feature_extractor(feature)

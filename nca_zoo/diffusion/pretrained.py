@@ -36,7 +36,7 @@ def diffusion_config(hparams, sample_size) -> dict:
 
 
 def load_denoiser(name: str, map_location: str = "cpu") -> Denoiser:
-    """Load a pretrained diffusion model (see :func:`~nca_zoo.load_pretrained`) with its schedule."""
+    """Load a pretrained diffusion model and its schedule (see :func:`~nca_zoo.load_pretrained`)."""
     model = load_pretrained(name, map_location)
     cfg = model.pretrained_config.get("diffusion")
     if not isinstance(cfg, dict):
@@ -47,7 +47,8 @@ def load_denoiser(name: str, map_location: str = "cpu") -> Denoiser:
                                 cfg["beta_end"], cfg["scale_betas"])
         size = tuple(int(s) for s in cfg["sample_size"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"pretrained module {name!r} has an invalid diffusion config ({exc})") from None
+        raise ValueError(f"pretrained module {name!r} has an invalid diffusion config "
+                         f"({exc})") from None
     return Denoiser(model, schedule.to(map_location), size)
 
 
@@ -62,8 +63,10 @@ def load_task(path: str, device: str = "cpu"):
         ckpt = torch.load(p, map_location=device, weights_only=False)
     except Exception as exc:  # pickle / zip errors of arbitrary types: the file is not a checkpoint
         raise ValueError(f"{p} is not a readable checkpoint ({type(exc).__name__})") from None
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "model" not in ckpt.get("hyper_parameters", {}):
-        raise ValueError(f"{p} is not a DiffusionTask checkpoint (no state_dict / hyper_parameters)")
+    if (not isinstance(ckpt, dict) or "state_dict" not in ckpt
+            or "model" not in ckpt.get("hyper_parameters", {})):
+        raise ValueError(f"{p} is not a DiffusionTask checkpoint "
+                         f"(no state_dict / hyper_parameters)")
     # LightningCLI adds its own keys (``_class_path``, ...): keep the constructor's arguments only
     names = inspect.signature(DiffusionTask.__init__).parameters
     hp = {k: v for k, v in ckpt["hyper_parameters"].items() if k in names}

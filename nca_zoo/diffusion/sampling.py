@@ -138,7 +138,10 @@ def inpaint(model, schedule: DDPMSchedule, image: Tensor, mask: Tensor, sampler:
 
 
 def superres_grid(image: Tensor) -> tuple[Tensor, Tensor]:
-    """Nearest-neighbour x2 upsampling and the mask of the new pixels (the ``0`` of ``[[1,0],[0,0]]``)."""
+    """Nearest-neighbour x2 upsampling and the mask of the new pixels.
+
+    The new pixels are the ``0`` entries of the ``[[1,0],[0,0]]`` grid.
+    """
     up = F.interpolate(image, scale_factor=2, mode="nearest")
     new = torch.ones_like(up[:, :1])
     new[..., ::2, ::2] = 0

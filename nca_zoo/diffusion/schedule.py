@@ -59,6 +59,7 @@ class DDPMSchedule(nn.Module):
         return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
 
     def predict_x0(self, x_t: Tensor, t: Tensor, eps: Tensor) -> Tensor:
+        """x_0 = (x_t - sqrt(1 - ᾱ_t) ε) / sqrt(ᾱ_t), the inverse of :meth:`q_sample`."""
         abar = _gather(self.alphas_cumprod, t, x_t)
         return (x_t - (1 - abar).sqrt() * eps) / abar.sqrt()
 

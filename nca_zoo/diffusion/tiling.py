@@ -39,6 +39,7 @@ class TiledDenoiser(nn.Module):
         self.halo = int(model.receptive_radius if halo is None else halo)
 
     def forward(self, x: Tensor, t_frac: Tensor, region: Optional[Tensor] = None) -> Tensor:
+        """Noise predicted for ``x`` ``(B, C, H, W)`` at times ``t_frac`` ``(B,)``, tile by tile."""
         h, w = x.shape[-2:]
         out = torch.empty_like(x)
         s, p = self.tile, self.halo

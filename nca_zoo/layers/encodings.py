@@ -26,7 +26,8 @@ def transformer_frequencies(dim: int, device=None, dtype=torch.float32) -> Tenso
                      * (-math.log(10000.0) / dim))
 
 
-def sincos(values: Tensor, freqs: Tensor, layout: str = "sin_cos", dim: int | None = None) -> Tensor:
+def sincos(values: Tensor, freqs: Tensor, layout: str = "sin_cos",
+           dim: int | None = None) -> Tensor:
     """Encode ``values (...)`` with ``freqs (F,)``: ``(..., 2F)`` (or ``(..., dim)`` if given).
 
     ``layout``: ``sin_cos`` = ``[sin f_0.. | cos f_0..]``, ``cos_sin`` = ``[cos | sin]``,

@@ -22,8 +22,10 @@ def grid_shape(height: int, width: int, patch: int) -> tuple[int, int]:
 
 def cut_patches(image: Union[Tensor, np.ndarray], size: int, stride: Optional[int] = None,
                 pad: bool = False) -> Union[Tensor, np.ndarray]:
-    """``(C, H, W)`` tensor -> ``(N, C, size, size)``, row-major; a ``uint8 (H, W, C)`` numpy
-    image (as loaded from a file) gives ``(N, size, size, C)`` numpy patches.
+    """Cut an image into square patches: ``(C, H, W)`` tensor -> ``(N, C, size, size)``, row-major.
+
+    A ``uint8 (H, W, C)`` numpy image (as loaded from a file) gives ``(N, size, size, C)`` numpy
+    patches.
 
     ``pad=False``: every ``size`` x ``size`` window at ``stride`` (default ``size``) that fits
     inside the image; the border that does not fit is dropped (N may be 0).
@@ -54,5 +56,6 @@ def stitch(patches: Tensor, height: int, width: int) -> Tensor:
     rows, cols = grid_shape(height, width, p)
     if n != rows * cols:
         raise ValueError(f"{n} patches do not tile a {height}x{width} image with patch {p}")
-    full = patches.reshape(rows, cols, c, p, p).permute(2, 0, 3, 1, 4).reshape(c, rows * p, cols * p)
+    full = (patches.reshape(rows, cols, c, p, p).permute(2, 0, 3, 1, 4)
+            .reshape(c, rows * p, cols * p))
     return full[:, :height, :width]

@@ -41,7 +41,8 @@ class _NCADenoiser(nn.Module):
                  checkpoint_every: int, weight_norm: bool) -> None:
         super().__init__()
         if channels < 2 * IMAGE_CHANNELS + 1:
-            raise ValueError(f"channels must be >= {2 * IMAGE_CHANNELS + 1} (image + noise + hidden), got {channels}")
+            raise ValueError(f"channels must be >= {2 * IMAGE_CHANNELS + 1} "
+                             f"(image + noise + hidden), got {channels}")
         self.channels, self.hidden, self.steps = channels, hidden, int(steps)
         cell = DiffusionCell(channels, hidden, fixed_channels=IMAGE_CHANNELS,
                              embed_inputs=embed_inputs, n_freqs=n_freqs, embed_dim=embed_dim,
@@ -93,6 +94,11 @@ class DiffNCA(_NCADenoiser):
                          embed_dim, checkpoint_every, weight_norm)
 
     def forward(self, x_t: Tensor, t_frac: Tensor, region: Optional[Tensor] = None) -> Tensor:
+        """``x_t`` ``(B, 3, H, W)``, ``t_frac`` (scalar or ``(B,)``) -> noise ``(B, 3, H, W)``.
+
+        ``steps`` image-space NCA steps from the seed ``[x_t | 0 | 0]``; the noise is read out of
+        channels 3-5.  ``region`` ``(B, 1, H, W)`` restricts the updates.
+        """
         t_frac = self._check(x_t, t_frac)
         return self.image_stage(self.seed(x_t), t_frac, region)
 
@@ -148,10 +154,14 @@ class FourierDiffNCA(_NCADenoiser):
 
     @property
     def is_local(self) -> bool:
+        """Always False: the Fourier stage (§3.2) mixes the whole image."""
         return False
 
     def crop(self, x: Tensor) -> tuple[Tensor, tuple[slice, slice]]:
-        """FFT (norm="forward"), fftshift and the window: complex ``(B, C, k, k)`` and its slices."""
+        """FFT (norm="forward"), fftshift and the window of ``x``.
+
+        Returns the complex window ``(B, C, k, k)`` and its slices.
+        """
         spec = torch.fft.fftshift(torch.fft.fft2(x, norm="forward"), dim=(-2, -1))
         (r0, nr), (c0, nc) = (fourier_window(s, self.window, self.anchor) for s in x.shape[-2:])
         win = (slice(r0, r0 + nr), slice(c0, c0 + nc))
@@ -187,37 +197,50 @@ class FourierDiffNCA(_NCADenoiser):
         return self.uncrop(hidden, win, tuple(x_t.shape[-2:]))
 
     def forward(self, x_t: Tensor, t_frac: Tensor, region: Optional[Tensor] = None) -> Tensor:
+        """``x_t`` ``(B, 3, H, W)``, ``t_frac`` (scalar or ``(B,)``) -> noise ``(B, 3, H, W)``.
+
+        The Fourier stage (§3.2) seeds the ``c - 3`` other channels, then ``steps`` image-space
+        steps run; ``region`` ``(B, 1, H, W)`` restricts only the image-space updates.
+        """
         t_frac = self._check(x_t, t_frac)
         state = torch.cat([x_t, self.fourier_stage(x_t, t_frac)], 1)
         return self.image_stage(state, t_frac, region)
 
 
 # ---------------------------------------------------------------------------- registry
-@register_model
+@register_model(num_params=330_440, family="denoiser",
+                tiny=dict(channels=10, hidden=16, steps=2))
 def diff_nca(**kwargs) -> DiffNCA:
     """Diff-NCA, listing 2: c=96, h=512, embedding of (t, NCA step) -> 2 channels; ~331k params."""
     return DiffNCA(**kwargs)
 
 
-@register_model
+@register_model(num_params=1_100_192, family="denoiser",
+                tiny=dict(channels=10, hidden=16, steps=2, fourier_steps=2))
 def fourierdiff_nca(**kwargs) -> FourierDiffNCA:
-    """FourierDiff-NCA "Basic", listing 1 / Table 1: c=96, h=512, s=20; 1,101,216 params in the paper."""
+    """FourierDiff-NCA "Basic", listing 1 / Table 1: c=96, h=512, s=20.
+
+    1,101,216 params in the paper.
+    """
     return FourierDiffNCA(**kwargs)
 
 
-@register_model
+@register_model(num_params=524_768, family="denoiser",
+                tiny=dict(channels=10, hidden=16, steps=2, fourier_steps=2))
 def fourierdiff_nca_c48(**kwargs) -> FourierDiffNCA:
     """Table 1 ablation c=48 (525,792 params in the paper)."""
     return FourierDiffNCA(**{"channels": 48, **kwargs})
 
 
-@register_model
+@register_model(num_params=736_672, family="denoiser",
+                tiny=dict(channels=10, hidden=16, steps=2, fourier_steps=2))
 def fourierdiff_nca_h256(**kwargs) -> FourierDiffNCA:
     """Table 1 ablation h=256 (737,184 params in the paper)."""
     return FourierDiffNCA(**{"hidden": 256, **kwargs})
 
 
-@register_model
+@register_model(num_params=1_848_352, family="denoiser",
+                tiny=dict(channels=10, hidden=16, steps=2, fourier_steps=2))
 def fourierdiff_nca_1m85(**kwargs) -> FourierDiffNCA:
     """Table 2 "FD-NCA (1.85m)": c=128, h=640 (1,849,632 params in the paper)."""
     return FourierDiffNCA(**{"channels": 128, "hidden": 640, **kwargs})

@@ -60,14 +60,19 @@ class GNCA(nn.Module):
 
     @property
     def num_models(self) -> int:
+        """Number of models (patches) in the bank."""
         return self.cell.num_models
 
     @property
     def channels(self) -> int:
+        """State channels ``n_c`` of each model (3 RGB + hidden)."""
         return self.cell.channels
 
     def seed(self, models: int, batch: int = 1) -> Tensor:
-        """Seed bank states ``(batch, models * C, p, p)``: zeros, hidden channels 1 at the centre."""
+        """Seed bank states ``(batch, models * C, p, p)``.
+
+        Zeros, with the hidden channels 1 at the centre.
+        """
         p, c = self.patch_size, self.channels
         state = torch.zeros(batch, models, c, p, p, device=self.cell.w1.device)
         state[:, :, 3:, p // 2, p // 2] = 1.0
@@ -79,7 +84,10 @@ class GNCA(nn.Module):
 
     def grow(self, models: Optional[Tensor] = None, batch: int = 1, steps: Optional[Steps] = None,
              step_loss=None) -> tuple[Tensor, Tensor]:
-        """Grow the selected models (all if None) from their seeds: ``(state, summed step loss)``."""
+        """Grow the selected models (all if None) from their seeds.
+
+        Returns ``(state, summed step loss)``.
+        """
         m = self.num_models if models is None else len(models)
         return self.automaton.rollout(self.seed(m, batch), steps, cond=models, step_loss=step_loss)
 
@@ -93,7 +101,8 @@ class GNCA(nn.Module):
         """
         count = self.num_models - start if count is None else count
         if start < 0 or count < 1 or start + count > self.num_models:
-            raise ValueError(f"models [{start}, {start + count}) not in a bank of {self.num_models}")
+            raise ValueError(f"models [{start}, {start + count}) not in a bank of "
+                             f"{self.num_models}")
         cell = self.cell
         copy = GNCA(cell.channels, cell.hidden, count, self.patch_size, self.automaton.steps)
         copy = copy.to(cell.w1.device)
@@ -114,19 +123,22 @@ def _gnca(size: str, **kwargs) -> GNCA:
     return GNCA(**{"channels": channels, "hidden": hidden, **kwargs})
 
 
-@register_model
+@register_model(num_params=1140, family="gnca",
+                tiny=dict(num_models=2, patch_size=8, steps=4))
 def gnca_small(**kwargs) -> GNCA:
     """GNCA-small (Table 1): n_c=14, h_s=20, 1140 parameters per patch."""
     return _gnca("small", **kwargs)
 
 
-@register_model
+@register_model(num_params=2080, family="gnca",
+                tiny=dict(num_models=2, patch_size=8, steps=4))
 def gnca_medium(**kwargs) -> GNCA:
     """GNCA-medium (Table 1): n_c=16, h_s=32, 2080 parameters per patch."""
     return _gnca("medium", **kwargs)
 
 
-@register_model
+@register_model(num_params=2600, family="gnca",
+                tiny=dict(num_models=2, patch_size=8, steps=4))
 def gnca_large(**kwargs) -> GNCA:
     """GNCA-large (Table 1): n_c=16, h_s=40, 2600 parameters per patch."""
     return _gnca("large", **kwargs)

@@ -74,18 +74,21 @@ class LNCAAutoencoder(nn.Module):
         return skip, self.to_latent(skip + self.side(x))
 
     def decode(self, latent: Tensor, skip: Tensor) -> Tensor:
+        """``(latent, skip)`` from :meth:`encode` -> image ``(B, 3, H, W)`` in (0, 1) (sigmoid)."""
         return self.out(self.mix(self.up(latent) + skip))
 
     def forward(self, x: Tensor) -> Tensor:
+        """``(B, 3, H, W)`` -> ``(B, 3, H, W)``: encode then decode (H, W multiples of 4)."""
         skip, z = self.encode(x)
         return self.decode(z, skip)
 
 
 class InputOutputNCA(nn.Module):
-    """An NCA whose state is ``[fixed input | output | hidden]`` (ViTCA's layout, also used by LNCA).
+    """An NCA whose state is ``[fixed input | output | hidden]``.
 
-    The input channels are never written (``fixed_channels``); the seed is output 0.5 (gray) and
-    hidden 0 (ViTCA's ``cell_init='constant'``).
+    ViTCA's layout, also used by LNCA.  The input channels are never written
+    (``fixed_channels``); the seed is output 0.5 (gray) and hidden 0 (ViTCA's
+    ``cell_init='constant'``).
     """
 
     def __init__(self, cell: nn.Module, steps: Steps, eval_steps: int, update_rate: float,
@@ -93,7 +96,8 @@ class InputOutputNCA(nn.Module):
         super().__init__()
         self.automaton = Automaton(cell, steps=list(steps) if not isinstance(steps, int) else steps,
                                    eval_steps=eval_steps, update_rate=update_rate,
-                                   fixed_channels=cell.in_channels, checkpoint_every=checkpoint_every)
+                                   fixed_channels=cell.in_channels,
+                                   checkpoint_every=checkpoint_every)
 
     @property
     def cell(self) -> nn.Module:
@@ -107,10 +111,12 @@ class InputOutputNCA(nn.Module):
                           fixed.new_zeros((b, self.cell.hidden_channels, h, w))], 1)
 
     def output(self, state: Tensor) -> Tensor:
+        """The output channels of ``state``: ``(B, out_channels, H, W)``."""
         k = self.cell.in_channels
         return state[:, k : k + self.cell.out_channels]
 
     def hidden(self, state: Tensor) -> Tensor:
+        """The hidden channels of ``state``: ``(B, hidden_channels, H, W)``."""
         return state[:, self.cell.in_channels + self.cell.out_channels :]
 
 
@@ -135,10 +141,14 @@ class LatentNCA(InputOutputNCA):
             raise ValueError(f"cell in_channels {cell.in_channels} != latent channels "
                              f"{self.autoencoder.latent_channels}")
         if cell.out_channels != cell.in_channels:
-            raise ValueError("the NCA's output channels are decoded: out_channels must equal in_channels")
+            raise ValueError("the NCA's output channels are decoded: "
+                             "out_channels must equal in_channels")
 
     def forward(self, x: Tensor, steps: Optional[Steps] = None) -> Tensor:
-        """Restore ``x`` (B, 3, H, W) in [0, 1]; ``steps=0`` bypasses the NCA (plain autoencoder)."""
+        """Restore ``x``: ``(B, 3, H, W)`` in [0, 1] -> ``(B, 3, H, W)``.
+
+        ``steps=0`` bypasses the NCA (plain autoencoder).
+        """
         skip, z = self.autoencoder.encode(x)
         if steps == 0:
             return self.autoencoder.decode(z, skip)
@@ -157,6 +167,7 @@ class PixelViTCA(InputOutputNCA):
         super().__init__(cell, steps, eval_steps, update_rate, checkpoint_every)
 
     def seed(self, x: Tensor) -> Tensor:
+        """``[x | 0.5 | 0]`` for an image batch ``x`` ``(B, 3, H, W)`` (checked first)."""
         check_images(x)
         return super().seed(x)
 
@@ -173,25 +184,34 @@ def _split(kwargs: dict) -> tuple[dict, dict]:
     return nca, kwargs
 
 
-@register_model
+@register_model(num_params=92_515, family="restoration",
+                tiny=dict(embed_dim=16, mlp_dim=8, steps=[2, 2], eval_steps=2))
 def vitca(**kwargs) -> PixelViTCA:
-    """Pixel ViTCA: depth 1, 4 heads, embed 128, MLP 64, 32 hidden; update_rate 0.5; 8-32 / 64 steps."""
+    """Pixel ViTCA: depth 1, 4 heads, embed 128, MLP 64, 32 hidden.
+
+    update_rate 0.5; 8-32 / 64 steps.
+    """
     nca, cell_kw = _split(kwargs)
     return PixelViTCA(ViTCACell(**{"in_channels": RGB_CHANNELS, "out_channels": RGB_CHANNELS,
                                    "hidden_channels": 32,
                                    **cell_kw}), **nca)
 
 
-@register_model
+@register_model(num_params=101_201, family="restoration",
+                tiny=dict(embed_dim=16, mlp_dim=8, steps=[2, 2], eval_steps=2))
 def lnca_vitca(**kwargs) -> LatentNCA:
-    """LatentViTCA: ViTCA (depth 1, 4 heads, embed 128, MLP 64) on the 16-channel latent, 32 hidden."""
+    """LatentViTCA: ViTCA (depth 1, 4 heads, embed 128, MLP 64) on the 16-channel latent.
+
+    32 hidden channels.
+    """
     nca, cell_kw = _split(kwargs)
     return LatentNCA(ViTCACell(**{"in_channels": LATENT_CHANNELS, "out_channels": LATENT_CHANNELS,
                                   "hidden_channels": 32,
                                   **cell_kw}), **nca)
 
 
-@register_model
+@register_model(num_params=50_450, family="restoration",
+                tiny=dict(embed_dim=16, steps=[2, 2], eval_steps=2))
 def lnca_nafca(**kwargs) -> LatentNCA:
     """LatentNAFCA: NAFCA (embed 128, FFN x4, dropout 0.1) on the 16-channel latent, 32 hidden."""
     nca, cell_kw = _split(kwargs)

@@ -40,6 +40,7 @@ class NAFBlock(nn.Module):
         self.gamma = nn.Parameter(torch.zeros(1, c, 1, 1))
 
     def forward(self, inp: Tensor) -> Tensor:
+        """``(B, c, H, W)`` -> ``(B, c, H, W)``: the conv/attention half, then the FFN half."""
         x = self.gate(self.conv2(self.conv1(self.norm1(inp))))
         x = self.conv3(x * self.sca(x))
         y = inp + self.drop(x) * self.beta
@@ -50,8 +51,9 @@ class NAFBlock(nn.Module):
 class NAFNet(nn.Module):
     """NAFNet U-Net; input is padded to a multiple of ``2 ** len(enc_blocks)`` and cropped back."""
 
-    def __init__(self, width: int = 16, enc_blocks: Sequence[int] = (1, 1, 1, 1), middle_blocks: int = 1,
-                 dec_blocks: Sequence[int] = (1, 1, 1, 1), in_channels: int = 3) -> None:
+    def __init__(self, width: int = 16, enc_blocks: Sequence[int] = (1, 1, 1, 1),
+                 middle_blocks: int = 1, dec_blocks: Sequence[int] = (1, 1, 1, 1),
+                 in_channels: int = 3) -> None:
         super().__init__()
         if len(enc_blocks) != len(dec_blocks):
             raise ValueError("enc_blocks and dec_blocks must have the same length")
@@ -72,6 +74,7 @@ class NAFNet(nn.Module):
         self.multiple = 2 ** len(enc_blocks)
 
     def forward(self, inp: Tensor) -> Tensor:
+        """``(B, 3, H, W)`` -> ``(B, 3, H, W)``: the restored image (global residual)."""
         check_images(inp)
         h, w = inp.shape[-2:]
         ph, pw = (-h) % self.multiple, (-w) % self.multiple
@@ -89,7 +92,8 @@ class NAFNet(nn.Module):
         return x[..., :h, :w]
 
 
-@register_model
+@register_model(num_params=1_137_203, family="restoration",
+                tiny=dict(width=4))
 def nafnet_small(**kwargs) -> NAFNet:
     """NAFNet at width 16, one block per level (4 levels), one middle block."""
     return NAFNet(**kwargs)

@@ -34,9 +34,11 @@ class MDTA(nn.Module):
         self.project_out = nn.Conv2d(dim, dim, 1, bias=bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        """``(B, dim, H, W)`` -> ``(B, dim, H, W)``: channel (transposed) attention per head."""
         h, w = x.shape[-2:]
         q, k, v = self.qkv_dw(self.qkv(x)).chunk(3, dim=1)
-        q, k, v = (rearrange(t, "b (head c) h w -> b head c (h w)", head=self.heads) for t in (q, k, v))
+        q, k, v = (rearrange(t, "b (head c) h w -> b head c (h w)", head=self.heads)
+                   for t in (q, k, v))
         q, k = F.normalize(q, dim=-1), F.normalize(k, dim=-1)
         attn = (q @ k.transpose(-2, -1) * self.temperature).softmax(dim=-1)
         out = rearrange(attn @ v, "b head c (h w) -> b (head c) h w", h=h, w=w)
@@ -54,17 +56,21 @@ class GDFN(nn.Module):
         self.project_out = nn.Conv2d(hidden, dim, 1, bias=bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        """``(B, dim, H, W)`` -> ``(B, dim, H, W)``: ``gelu(x1) * x2`` between 1x1 convs."""
         a, b = self.dw(self.project_in(x)).chunk(2, dim=1)
         return self.project_out(F.gelu(a) * b)
 
 
 class RestormerBlock(nn.Module):
+    """Transformer block: ``x + MDTA(LN(x))`` then ``x + GDFN(LN(x))``."""
+
     def __init__(self, dim: int, heads: int, expansion: float = 2.66, bias: bool = False) -> None:
         super().__init__()
         self.norm1, self.attn = LayerNorm2d(dim, eps=1e-5), MDTA(dim, heads, bias)
         self.norm2, self.ffn = LayerNorm2d(dim, eps=1e-5), GDFN(dim, expansion, bias)
 
     def forward(self, x: Tensor) -> Tensor:
+        """``(B, dim, H, W)`` -> ``(B, dim, H, W)``."""
         x = x + self.attn(self.norm1(x))
         return x + self.ffn(self.norm2(x))
 
@@ -85,20 +91,24 @@ class Restormer(nn.Module):
         d = [dim, 2 * dim, 4 * dim, 8 * dim]
         self.embed = nn.Conv2d(in_channels, dim, 3, padding=1, bias=False)
         self.enc = nn.ModuleList(_stage(d[i], blocks[i], heads[i], expansion) for i in range(3))
-        self.down = nn.ModuleList(nn.Sequential(nn.Conv2d(d[i], d[i] // 2, 3, padding=1, bias=False),
+        self.down = nn.ModuleList(nn.Sequential(nn.Conv2d(d[i], d[i] // 2, 3, padding=1,
+                                                          bias=False),
                                                 nn.PixelUnshuffle(2)) for i in range(3))
         self.latent = _stage(d[3], blocks[3], heads[3], expansion)
-        self.up = nn.ModuleList(nn.Sequential(nn.Conv2d(d[i + 1], 2 * d[i + 1], 3, padding=1, bias=False),
+        self.up = nn.ModuleList(nn.Sequential(nn.Conv2d(d[i + 1], 2 * d[i + 1], 3, padding=1,
+                                                        bias=False),
                                               nn.PixelShuffle(2)) for i in range(3))
         # after concatenation: level 3 and 2 reduce 2d -> d; level 1 keeps 2*dim
         self.reduce = nn.ModuleList([nn.Identity(), nn.Conv2d(2 * d[1], d[1], 1, bias=False),
                                      nn.Conv2d(2 * d[2], d[2], 1, bias=False)])
         dec_dims = [2 * dim, d[1], d[2]]
-        self.dec = nn.ModuleList(_stage(dec_dims[i], blocks[i], heads[i], expansion) for i in range(3))
+        self.dec = nn.ModuleList(_stage(dec_dims[i], blocks[i], heads[i], expansion)
+                                 for i in range(3))
         self.refine = _stage(2 * dim, refinement, heads[0], expansion)
         self.output = nn.Conv2d(2 * dim, in_channels, 3, padding=1, bias=False)
 
     def forward(self, inp: Tensor) -> Tensor:
+        """``(B, 3, H, W)`` -> ``(B, 3, H, W)``: the restored image (global residual)."""
         check_images(inp)
         h, w = inp.shape[-2:]
         ph, pw = (-h) % 8, (-w) % 8
@@ -115,7 +125,8 @@ class Restormer(nn.Module):
         return x[..., :h, :w]
 
 
-@register_model
+@register_model(num_params=800_547, family="restoration",
+                tiny=dict(dim=4))
 def restormer_small(**kwargs) -> Restormer:
     """Restormer at dim 16, one block per level, one refinement block, heads [1,2,4,8]."""
     return Restormer(**kwargs)

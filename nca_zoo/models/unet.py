@@ -22,7 +22,10 @@ from ..layers import timestep_embedding
 
 
 class ResBlock(nn.Module):
-    """GroupNorm-SiLU-conv, + time projection, GroupNorm-SiLU-dropout-conv, 1x1 shortcut if needed."""
+    """GroupNorm-SiLU-conv, + time projection, GroupNorm-SiLU-dropout-conv.
+
+    The shortcut is a 1x1 conv when ``cin != cout``.
+    """
 
     def __init__(self, cin: int, cout: int, temb: int, groups: int = 32, dropout: float = 0.0):
         super().__init__()
@@ -33,6 +36,7 @@ class ResBlock(nn.Module):
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
 
     def forward(self, x: Tensor, emb: Tensor) -> Tensor:
+        """``x`` ``(B, cin, H, W)``, time embedding ``emb`` ``(B, temb)`` -> ``(B, cout, H, W)``."""
         h = self.conv1(F.silu(self.norm1(x))) + self.temb(F.silu(emb))[:, :, None, None]
         h = self.conv2(self.dropout(F.silu(self.norm2(h))))
         return self.skip(x) + h
@@ -47,9 +51,11 @@ class Attention(nn.Module):
         self.q, self.k, self.v, self.out = (nn.Linear(ch, ch) for _ in range(4))
 
     def forward(self, x: Tensor, emb: Optional[Tensor] = None) -> Tensor:
+        """``(B, ch, H, W)`` -> ``(B, ch, H, W)``; ``emb`` is ignored (same call as a ResBlock)."""
         h, w = x.shape[-2:]
         z = rearrange(self.norm(x), "b c h w -> b (h w) c")
-        q, k, v = (rearrange(f(z), "b n (m d) -> b m n d", m=self.heads) for f in (self.q, self.k, self.v))
+        q, k, v = (rearrange(f(z), "b n (m d) -> b m n d", m=self.heads)
+                   for f in (self.q, self.k, self.v))
         o = rearrange(F.scaled_dot_product_attention(q, k, v), "b m n d -> b n (m d)")
         return x + rearrange(self.out(o), "b (h w) c -> b c h w", h=h, w=w)
 
@@ -71,7 +77,8 @@ class UNet(nn.Module):
         super().__init__()
         ch = list(channels)
         if not ch or any(c % norm_groups for c in ch):
-            raise ValueError(f"channels must be non-empty multiples of norm_groups={norm_groups}, got {ch}")
+            raise ValueError(f"channels must be non-empty multiples of norm_groups={norm_groups}, "
+                             f"got {ch}")
         self.levels, self.time_scale = len(ch), float(time_scale)
         temb = 4 * ch[0]
         self.conv_in = nn.Conv2d(3, ch[0], 3, padding=1)
@@ -91,7 +98,8 @@ class UNet(nn.Module):
                 skips.append(c)
             self.down.append(nn.ModuleList(blocks))
             last = i == len(ch) - 1
-            self.downsample.append(nn.Identity() if last else nn.Conv2d(c, c, 3, stride=2, padding=1))
+            self.downsample.append(nn.Identity() if last
+                                   else nn.Conv2d(c, c, 3, stride=2, padding=1))
             if not last:
                 skips.append(c)
         self.mid = nn.ModuleList([ResBlock(cur, cur, temb, g, dropout), Attention(cur, g),
@@ -133,7 +141,8 @@ class UNet(nn.Module):
             h = blk(h, emb)
         for blocks, up in zip(self.up, self.upsample):
             for blk in blocks:
-                h = blk(torch.cat([h, hs.pop()], 1), emb) if isinstance(blk, ResBlock) else blk(h, emb)
+                h = (blk(torch.cat([h, hs.pop()], 1), emb) if isinstance(blk, ResBlock)
+                     else blk(h, emb))
             if not isinstance(up, nn.Identity):
                 h = up(F.interpolate(h, scale_factor=2.0, mode="nearest"))
         return self.conv_out(F.silu(self.norm_out(h)))
@@ -150,25 +159,29 @@ def _unet(size: str, **kwargs) -> UNet:
     return UNet(**{"channels": ch, "layers_per_block": layers, "attn_resolutions": attn, **kwargs})
 
 
-@register_model
+@register_model(num_params=652_195, family="denoiser",
+                tiny=dict(channels=[8, 16], norm_groups=4))
 def unet_s(**kwargs) -> UNet:
     """Table 3 "Small": channels (32, 64), 1 block, no attention (652,195 params)."""
     return _unet("s", **kwargs)
 
 
-@register_model
+@register_model(num_params=3_940_547, family="denoiser",
+                tiny=dict(channels=[8, 16, 16], norm_groups=4))
 def unet_m(**kwargs) -> UNet:
     """Table 3 "Medium": (32, 64, 128), 2 blocks, attention at 16 (3,940,547 params)."""
     return _unet("m", **kwargs)
 
 
-@register_model
+@register_model(num_params=17_217_923, family="denoiser",
+                tiny=dict(channels=[8, 16, 16, 32], norm_groups=4))
 def unet_b(**kwargs) -> UNet:
     """Table 3 "Big": (64, 128, 128, 256), 2 blocks, attention at 16 (17,217,923 params)."""
     return _unet("b", **kwargs)
 
 
-@register_model
+@register_model(num_params=111_051_779, family="denoiser",
+                tiny=dict(channels=[8, 8, 16, 16, 32, 32], norm_groups=4))
 def unet_l(**kwargs) -> UNet:
     """Table 3 "Large": (128, 128, 256, 256, 512, 512), 2 blocks, attention at 16 and 8."""
     return _unet("l", **kwargs)

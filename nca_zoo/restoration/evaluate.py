@@ -17,13 +17,15 @@ from ..data.restoration import RestorationDataModule
 @torch.no_grad()
 def restoration_metrics(model: nn.Module, task: str = "noise", image_size: int = 32,
                         seed: int = 0, n: Optional[int] = None, batch: int = 16) -> dict:
-    """PSNR / SSIM of ``model`` and of the degraded input on the test split (fixed strength);
+    """PSNR / SSIM of ``model`` and of the degraded input on the test split (fixed strength).
+
     ``n`` keeps the first ``n`` test pairs (a quick subset).
     """
     dm = RestorationDataModule(task=task, image_size=image_size, curriculum=False)
     dm.setup("test")
     clean_all, degraded_all = (t[:n] for t in dm.test_pairs)
-    meters = {k: (PeakSignalNoiseRatio(data_range=1.0), StructuralSimilarityIndexMeasure(data_range=1.0))
+    meters = {k: (PeakSignalNoiseRatio(data_range=1.0),
+                  StructuralSimilarityIndexMeasure(data_range=1.0))
               for k in ("model", "input")}
     model = model.eval()
     with torch.random.fork_rng(devices=[]):      # stochastic update masks use the global RNG

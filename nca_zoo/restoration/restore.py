@@ -17,8 +17,10 @@ def _pad(image: torch.Tensor, multiple: int) -> torch.Tensor:
 
 
 def is_size_dependent(model: torch.nn.Module) -> bool:
-    """True when a cell encodes absolute positions (ViTCA's raster-index encoding): such a model
-    only sees positions of its training size, so larger images are restored tile by tile.
+    """True when a cell encodes absolute positions (ViTCA's raster-index encoding).
+
+    Such a model only sees positions of its training size, so larger images are restored tile by
+    tile.
     """
     return any(getattr(m, "pos_encoding", "none") != "none" for m in model.modules())
 

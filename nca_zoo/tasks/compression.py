@@ -20,8 +20,8 @@ from torch import Tensor
 from ..automaton import normalize_gradients
 from ..compression.metrics import image_quality
 from ..compression.nca_file import decode, encode
-from ..compression.quantize import dequantize, quantize
 from ..layers import stitch, to_uint8
+from ..layers.quantize import dequantize, quantize
 from ..models.gnca import GNCA
 from .base import BaseTask
 
@@ -84,6 +84,7 @@ class GNCACompression(BaseTask):
 
     # ------------------------------------------------------------------ setup
     def setup(self, stage: str) -> None:
+        """Build the bank from the datamodule's patches (or check it matches them) and load them."""
         dm = self.datamodule
         if dm is None or not hasattr(dm, "targets"):
             if self.bank is None:
@@ -94,11 +95,13 @@ class GNCACompression(BaseTask):
             self._build(dm.num_patches, dm.patch_size)
         elif (self.bank.num_models, self.bank.patch_size) != (dm.num_patches, dm.patch_size):
             raise ValueError(f"checkpoint holds {self.bank.num_models} patches of "
-                             f"{self.bank.patch_size} px, data has {dm.num_patches} of {dm.patch_size}")
+                             f"{self.bank.patch_size} px, data has {dm.num_patches} of "
+                             f"{dm.patch_size}")
         self.targets = dm.targets.to(self.device)
         self.layout = list(dm.layout)
 
     def configure_optimizers(self):
+        """Adam; the learning rate drops 10x after ``lr_decay_at * max_steps`` steps."""
         opt = torch.optim.Adam(self.bank.parameters(), lr=self.hparams.lr)
         at, max_steps = self.hparams.lr_decay_at, self.max_steps
         if at is None or max_steps is None:
@@ -124,14 +127,17 @@ class GNCACompression(BaseTask):
         return per_model_mse(state)
 
     def on_train_batch_start(self, batch, batch_idx) -> None:
+        """Turn on quantisation-aware training once ``qat_from * max_steps`` steps are done."""
         at, max_steps = self.hparams.qat_from, self.max_steps
         self.bank.cell.fake_quant = bool(at is not None and max_steps
                                          and self.global_step >= at * max_steps)
 
     def on_train_end(self) -> None:
+        """Turn quantisation-aware training off again."""
         self.bank.cell.fake_quant = False
 
     def training_step(self, batch, batch_idx):
+        """Grow this rank's shard of the bank; log the loss per model (Eq. 2-3)."""
         models = shard_models(self.bank.num_models, self.global_rank, self.trainer.world_size)
         loss = self.bank_loss(models)
         n = self.bank.num_models if models is None else len(models)
@@ -139,6 +145,7 @@ class GNCACompression(BaseTask):
         return loss
 
     def on_before_optimizer_step(self, optimizer) -> None:
+        """Normalise the gradients per model and per tensor (``g / ||g||``) if enabled."""
         if self.hparams.normalize_gradients:
             normalize_gradients(self.bank, leading_dims=1)
 
@@ -157,6 +164,7 @@ class GNCACompression(BaseTask):
         return [to_uint8(stitch(patches[s : s + n], h, w)) for s, n, h, w in self.layout]
 
     def validation_step(self, batch, batch_idx):
+        """Mean PSNR / SSIM / MSE of the decoded images, with 8-bit weights and float weights."""
         originals = self.datamodule.originals
         for quantized in (True, False):
             images = self.decoded_images(quantized)

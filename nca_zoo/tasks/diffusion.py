@@ -64,7 +64,8 @@ class DiffusionTask(BaseTask):
         return self.ema.module if self.ema is not None else self.model
 
     # ------------------------------------------------------------------ training
-    def diffusion_loss(self, model, images: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+    def diffusion_loss(self, model, images: Tensor,
+                       generator: Optional[torch.Generator] = None) -> Tensor:
         """L1 + L2 between the true and predicted noise at random timesteps (§3.2)."""
         x0 = images * 2 - 1
         b = x0.shape[0]
@@ -76,17 +77,21 @@ class DiffusionTask(BaseTask):
         return F.mse_loss(eps, noise) + F.l1_loss(eps, noise)
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
+        """Diffusion loss of the trained weights on a batch of images in [0, 1]."""
         loss = self.diffusion_loss(self.model, batch)
         self.log("train/loss", loss, prog_bar=True, batch_size=len(batch))
         return loss
 
     def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        """Update the EMA of the weights after every batch."""
         if self.ema is not None:
             self.ema.update(self.model)
 
     def configure_optimizers(self):
+        """Adam with ``ExponentialLR`` (``lr_gamma``) stepped every batch (App. E.1)."""
         h = self.hparams
-        opt = torch.optim.Adam(self.model.parameters(), lr=h.lr, betas=tuple(h.adam_betas), eps=h.adam_eps)
+        opt = torch.optim.Adam(self.model.parameters(), lr=h.lr, betas=tuple(h.adam_betas),
+                               eps=h.adam_eps)
         sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=h.lr_gamma)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
@@ -96,28 +101,35 @@ class DiffusionTask(BaseTask):
         return self.diffusion_loss(self.eval_model, batch, generator=g)
 
     def validation_step(self, batch: Tensor, batch_idx: int) -> None:
-        self.log("val/loss", self._eval_loss(batch, batch_idx), prog_bar=True, batch_size=len(batch))
+        """Log the diffusion loss of :attr:`eval_model` (noise seeded by ``batch_idx``)."""
+        self.log("val/loss", self._eval_loss(batch, batch_idx), prog_bar=True,
+                 batch_size=len(batch))
 
     def test_step(self, batch: Tensor, batch_idx: int) -> None:
+        """Log the diffusion loss of :attr:`eval_model` (noise seeded by ``batch_idx``)."""
         self.log("test/loss", self._eval_loss(batch, batch_idx), batch_size=len(batch))
 
     @torch.no_grad()
     def generate(self, n: int, height: int, width: int, sampler: Optional[str] = None,
-                 steps: Optional[int] = None, generator: Optional[torch.Generator] = None) -> Tensor:
+                 steps: Optional[int] = None,
+                 generator: Optional[torch.Generator] = None) -> Tensor:
         """``n`` samples in [0, 1] from the EMA weights."""
         model = self.eval_model.eval()
         return sample(model, self.schedule, n, height, width, sampler or self.hparams.sampler,
                       steps or self.hparams.sampler_steps, generator=generator, device=self.device)
 
     def on_fit_start(self) -> None:
+        """Remember the data's image size as ``sample_size`` (for sampling from the checkpoint)."""
         if self.hparams.sample_size is None:     # remembered in the checkpoint for sampling
             self.hparams.sample_size = list(self._data_size())
 
     def on_validation_epoch_end(self) -> None:
+        """Sample a grid of ``n_samples`` images; save it as PNG and send it to the loggers."""
         if self.hparams.n_samples < 1 or self.trainer.sanity_checking:
             return
         size = tuple(self.hparams.sample_size or self._data_size())
-        imgs = self.generate(self.hparams.n_samples, *size, generator=torch.Generator(self.device).manual_seed(0)
+        imgs = self.generate(self.hparams.n_samples, *size,
+                             generator=torch.Generator(self.device).manual_seed(0)
                              if self.device.type == "cpu" else None)
         if not self.trainer.is_global_zero:
             return

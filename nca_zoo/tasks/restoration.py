@@ -39,8 +39,10 @@ PHASES = ("ae", "nca", "both")
 
 @dataclass
 class AutoencoderLoss:
-    """Phase-1 loss weights of LNCA (§3.2.1): ``rec`` Eq. 3, ``dist`` Eq. 4 (triplet ``margin``
-    alpha), ``task`` Eq. 5, ``eq`` Eq. 6 with latent noise ``eq_noise_std``.
+    """Phase-1 loss weights of LNCA (§3.2.1).
+
+    ``rec`` Eq. 3, ``dist`` Eq. 4 (triplet ``margin`` alpha), ``task`` Eq. 5, ``eq`` Eq. 6 with
+    latent noise ``eq_noise_std``.
     """
 
     rec: float = 100.0
@@ -53,7 +55,10 @@ class AutoencoderLoss:
 
 @dataclass
 class LatentNCALoss:
-    """Phase-2 loss weights of LNCA (§3.2.2): ``rec`` Eq. 7, ``latent`` Eq. 8, ``overflow`` Eq. 9."""
+    """Phase-2 loss weights of LNCA (§3.2.2).
+
+    ``rec`` Eq. 7, ``latent`` Eq. 8, ``overflow`` Eq. 9.
+    """
 
     rec: float = 100.0
     latent: float = 100.0
@@ -95,6 +100,7 @@ class RestorationTask(BaseTask):
     """Shared evaluation: ``restore(degraded)`` is compared with the clean image."""
 
     def restore(self, degraded: Tensor) -> Tensor:
+        """Restore a degraded ``(B, 3, H, W)`` batch; implemented by each task."""
         raise NotImplementedError
 
     def _evaluate(self, batch, prefix: str) -> None:
@@ -107,12 +113,15 @@ class RestorationTask(BaseTask):
             scores[f"ssim{name}"] = structural_similarity_index_measure(img, clean, data_range=1.0)
         for key, value in scores.items():
             self.log(f"{prefix}/{key}", value, batch_size=b, prog_bar=key == "ssim")
-        self.log(f"{prefix}/rel_ssim", 100 * (scores["ssim"] / scores["ssim_input"] - 1), batch_size=b)
+        self.log(f"{prefix}/rel_ssim", 100 * (scores["ssim"] / scores["ssim_input"] - 1),
+                 batch_size=b)
 
     def validation_step(self, batch, batch_idx):
+        """Log PSNR / SSIM of the restored and the degraded image under ``val/``."""
         self._evaluate(batch, "val")
 
     def test_step(self, batch, batch_idx):
+        """Log PSNR / SSIM of the restored and the degraded image under ``test/``."""
         self._evaluate(batch, "test")
 
     def _cosine_adam(self, params, lr: float):
@@ -139,15 +148,18 @@ class SupervisedRestoration(RestorationTask):
         self.model = self.build_model(model, model_args)
 
     def restore(self, degraded: Tensor) -> Tensor:
+        """One forward pass of the restorer."""
         return self.model(degraded)
 
     def training_step(self, batch, batch_idx):
+        """L1 loss between the restored and the clean image of a ``(clean, degraded)`` batch."""
         clean, degraded = batch
         loss = F.l1_loss(self.model(degraded), clean)
         self.log("train/loss", loss, prog_bar=True, batch_size=clean.shape[0])
         return loss
 
     def configure_optimizers(self):
+        """Adam on the restorer with per-step cosine decay of the learning rate."""
         return self._cosine_adam(self.model.parameters(), self.hparams.lr)
 
 
@@ -184,6 +196,7 @@ class ViTCARestoration(RestorationTask):
         self.hparams.image_size = size
 
     def setup(self, stage: str) -> None:
+        """Build the sample pool from the datamodule's ``image_size`` if it is not built yet."""
         dm = self.datamodule
         if self.pool is None:
             if dm is None or not hasattr(dm, "image_size"):
@@ -191,9 +204,11 @@ class ViTCARestoration(RestorationTask):
             self._make_pool(dm.image_size)
 
     def restore(self, degraded: Tensor) -> Tensor:
+        """Seed with ``degraded`` and return the output channels after the rollout."""
         return self.model(degraded)
 
     def losses(self, state: Tensor, clean: Tensor) -> dict:
+        """L1 reconstruction and overflow losses of a rolled-out state, and their weighted sum."""
         h = self.hparams
         out, hidden = self.model.output(state), self.model.hidden(state)
         rec = F.l1_loss(out, clean)
@@ -201,6 +216,7 @@ class ViTCARestoration(RestorationTask):
         return {"rec": rec, "overflow": over, "loss": h.rec_weight * rec + h.overflow_weight * over}
 
     def training_step(self, batch, batch_idx):
+        """Roll out fresh seeds (every 2nd batch: pool states), then write them back to the pool."""
         clean, degraded = batch
         idx = self.pool.sample(clean.shape[0]) if batch_idx % 2 == 1 else None
         if idx is not None:  # every 2nd iteration: continue pool states (ViTCA trainer)
@@ -215,10 +231,12 @@ class ViTCARestoration(RestorationTask):
         return terms["loss"]
 
     def on_before_optimizer_step(self, optimizer) -> None:
+        """Normalise each parameter's gradient (``g / ||g||``) if ``normalize_gradients``."""
         if self.hparams.normalize_gradients:
             normalize_gradients(self.model)
 
     def configure_optimizers(self):
+        """Adam on the NCA with per-step cosine decay of the learning rate."""
         return self._cosine_adam(self.model.parameters(), self.hparams.lr)
 
 
@@ -253,7 +271,8 @@ class LNCARestoration(RestorationTask):
         if phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
         if phase == "nca" and not ae_checkpoint:
-            raise ValueError("phase='nca' trains the NCA on a frozen autoencoder: set ae_checkpoint")
+            raise ValueError("phase='nca' trains the NCA on a frozen autoencoder: "
+                             "set ae_checkpoint")
         if phase == "both" and ae_epochs < 1:
             raise ValueError(f"ae_epochs must be >= 1 with phase='both', got {ae_epochs}")
         self.ae_loss = _loss_weights(AutoencoderLoss, ae_loss)
@@ -277,10 +296,12 @@ class LNCARestoration(RestorationTask):
         if self.hparams.phase == "ae":  # phase 1 alone never uses the NCA's pool
             return
         s, c = size // LATENT_DOWNSCALE, self.model.cell.channels
-        self.pool = SamplePool(self.hparams.pool_size, {"state": (c, s, s), "clean": (3, size, size),
+        self.pool = SamplePool(self.hparams.pool_size, {"state": (c, s, s),
+                                                        "clean": (3, size, size),
                                                         "degraded": (3, size, size)})
 
     def setup(self, stage: str) -> None:
+        """Build the pool from the datamodule's ``image_size``; ``phase="nca"`` loads the AE."""
         dm = self.datamodule
         if self.hparams.image_size is None:
             if dm is None or not hasattr(dm, "image_size"):
@@ -302,13 +323,15 @@ class LNCARestoration(RestorationTask):
         data = torch.load(path, map_location="cpu", weights_only=False)
         if "state_dict" in data:  # a Lightning checkpoint of an LNCA task
             prefix = "model.autoencoder."
-            data = {k[len(prefix):]: v for k, v in data["state_dict"].items() if k.startswith(prefix)}
+            data = {k[len(prefix):]: v for k, v in data["state_dict"].items()
+                    if k.startswith(prefix)}
             if not data:
                 raise ValueError(f"{path} holds no LNCA autoencoder weights")
         self.model.autoencoder.load_state_dict(data)
         self._ae_loaded = True
 
     def in_phase1(self) -> bool:
+        """Whether the current epoch trains the autoencoder (phase 1)."""
         h = self.hparams
         return h.phase == "ae" or (h.phase == "both" and self.current_epoch < h.ae_epochs)
 
@@ -319,7 +342,8 @@ class LNCARestoration(RestorationTask):
             return None
         trainer = self.trainer
         max_epochs = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None
-        nb = max(1, int(trainer.num_training_batches)) if trainer.num_training_batches != float("inf") else 1
+        nb = (max(1, int(trainer.num_training_batches))
+              if trainer.num_training_batches != float("inf") else 1)
         if h.phase == "both":
             start, length = (0, h.ae_epochs) if self.in_phase1() else (
                 h.ae_epochs, (max_epochs - h.ae_epochs) if max_epochs else None)
@@ -331,10 +355,14 @@ class LNCARestoration(RestorationTask):
 
     @property
     def curriculum_progress(self) -> Optional[float]:
-        """Read by :class:`~nca_zoo.data.RestorationDataModule`: the curriculum restarts per phase."""
+        """Progress read by :class:`~nca_zoo.data.RestorationDataModule`'s curriculum.
+
+        It is the progress through the current phase, so the curriculum restarts per phase.
+        """
         return self._phase_progress()
 
     def configure_optimizers(self):
+        """Two Adam optimisers: the autoencoder's (phase 1) and the NCA cell's (phase 2)."""
         return [torch.optim.Adam(self.model.autoencoder.parameters(), lr=self.hparams.lr_ae),
                 torch.optim.Adam(self.model.cell.parameters(), lr=self.hparams.lr_nca)]
 
@@ -366,16 +394,21 @@ class LNCARestoration(RestorationTask):
         return {"rec_ae": l_rec, "dist": l_dist, "task": l_task, "loss_ae": total}
 
     def equivalence_loss(self, anchor: Tensor, positive: Tensor) -> Tensor:
-        """Second gradient step, Eq. 6: decode swapped latents (anchor latent + noise, positive skip)."""
+        """Second gradient step, Eq. 6: decode swapped latents and skips.
+
+        The anchor's latent (plus noise) is decoded with the positive's skip, and vice versa.
+        """
         ae = self.model.autoencoder
         mask = (anchor != positive).any(1, keepdim=True).to(anchor.dtype)
         skip, z = ae.encode(torch.cat([anchor, positive]))
         (skip_a, skip_p), (z_a, z_p) = skip.chunk(2), z.chunk(2)
         x_a_star = ae.decode(z_a + self.ae_loss.eq_noise_std * torch.randn_like(z_a), skip_p)
         x_p_star = ae.decode(z_p, skip_a)
-        return F.mse_loss(anchor * mask, x_a_star * mask) + F.mse_loss(positive * mask, x_p_star * mask)
+        return (F.mse_loss(anchor * mask, x_a_star * mask)
+                + F.mse_loss(positive * mask, x_p_star * mask))
 
     def phase1_step(self, anchor: Tensor, positive: Tensor, batch_idx: int) -> dict:
+        """Two optimiser steps on the autoencoder: Eq. 3-5 (deranged negatives), then Eq. 6."""
         opt = self.optimizers()[0]
         ae, lr = self.model.autoencoder, self.hparams.lr_ae
         ae.train()
@@ -399,6 +432,7 @@ class LNCARestoration(RestorationTask):
         return {"rec_nca": l_rec, "latent": l_lat, "overflow": l_over, "loss_nca": total}
 
     def freeze_autoencoder(self) -> None:
+        """Put the autoencoder in eval mode and stop its gradients (phase 2)."""
         self.model.autoencoder.eval()
         self.model.autoencoder.requires_grad_(False)
 
@@ -408,7 +442,8 @@ class LNCARestoration(RestorationTask):
             _, z_true = self.model.autoencoder.encode(clean)
         state, _ = self.model.automaton.rollout(state)
         terms = self.phase2_losses(state, clean, skip, z_true)
-        self._step(self.optimizers()[1], terms["loss_nca"], self.model.cell, self.hparams.lr_nca, batch_idx)
+        self._step(self.optimizers()[1], terms["loss_nca"], self.model.cell, self.hparams.lr_nca,
+                   batch_idx)
         return state.detach(), terms
 
     def phase2_step(self, clean: Tensor, degraded: Tensor, batch_idx: int) -> dict:
@@ -427,6 +462,7 @@ class LNCARestoration(RestorationTask):
 
     # ------------------------------------------------------------------ loop hooks
     def on_train_epoch_start(self) -> None:
+        """At the phase switch load phase 1's best autoencoder; freeze it in phase 2."""
         h = self.hparams
         if h.phase == "both" and self.current_epoch == h.ae_epochs:
             if not self._ae_saved:  # no validation ran in phase 1: hand over the last AE
@@ -437,24 +473,27 @@ class LNCARestoration(RestorationTask):
             self.freeze_autoencoder()
 
     def training_step(self, batch, batch_idx):
+        """Phase 1 or phase 2 step of LNCA on a ``(clean, degraded)`` batch."""
         clean, degraded = batch
         if self.in_phase1():
             terms = self.phase1_step(clean, degraded, batch_idx)
         else:
             terms = self.phase2_step(clean, degraded, batch_idx)
         for k, v in terms.items():
-            self.log(f"train/{k}", v.detach(), prog_bar=k.startswith("loss"), batch_size=clean.shape[0])
+            self.log(f"train/{k}", v.detach(), prog_bar=k.startswith("loss"),
+                     batch_size=clean.shape[0])
 
     def restore(self, degraded: Tensor) -> Tensor:
         """Phase 1: the autoencoder with the NCA bypassed (switch S); else the full LNCA."""
         return self.model(degraded, steps=0 if self.in_phase1() else None)
 
     def validation_step(self, batch, batch_idx):
+        """Restoration metrics; in phase 1 also the autoencoder's reconstruction SSIM."""
         super().validation_step(batch, batch_idx)
         if self.in_phase1():
             clean = batch[0]
-            ssim = structural_similarity_index_measure(self.model(clean, steps=0).clamp(0, 1), clean,
-                                                       data_range=1.0)
+            ssim = structural_similarity_index_measure(self.model(clean, steps=0).clamp(0, 1),
+                                                       clean, data_range=1.0)
             self.log("val/ae_ssim", ssim, batch_size=clean.shape[0])
 
     def on_validation_epoch_end(self) -> None:
