@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 from typing import Optional
 
 from ._common import check_output, run_cli
@@ -33,7 +34,8 @@ def run(tool: str, argv: Optional[list] = None) -> int:
 
 def main(argv: Optional[list] = None) -> int:
     """``nca-zoo TOOL [args...]``: dispatch to one of :data:`TOOLS`."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+    from_command_line = argv is None
+    argv = sys.argv[1:] if from_command_line else list(argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__.strip().split("\n\n", 1)[1] if argv
               else f"usage: nca-zoo {{{','.join(TOOLS)}}} ...")
@@ -41,6 +43,9 @@ def main(argv: Optional[list] = None) -> int:
     if argv[0] not in TOOLS:
         print(f"error: unknown tool {argv[0]!r}; choose from {', '.join(TOOLS)}", file=sys.stderr)
         return 2
+    if from_command_line:  # the tool reads its own arguments, as under `python -m nca_zoo.TOOL`
+        sys.argv = [f"{Path(sys.argv[0]).name} {argv[0]}", *argv[1:]]
+        return run(argv[0])
     return run(argv[0], argv[1:])
 
 

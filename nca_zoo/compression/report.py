@@ -28,9 +28,10 @@ class CompressionReport(L.Callback):
 
     def on_fit_end(self, trainer: L.Trainer, pl_module) -> None:
         """Write the files and the report for every image of the bank (global rank 0 only)."""
+        # trainer.log_dir is broadcast from rank 0: every rank asks, then only rank 0 writes
+        out = Path(self.out_dir or trainer.log_dir or trainer.default_root_dir)
         if not trainer.is_global_zero:
             return
-        out = Path(self.out_dir or trainer.log_dir or trainer.default_root_dir)
         out.mkdir(parents=True, exist_ok=True)
         dm = trainer.datamodule
         report = []

@@ -138,11 +138,14 @@ class GNCACompression(BaseTask):
 
     def training_step(self, batch, batch_idx):
         """Grow this rank's shard of the bank; log the loss per model (Eq. 2-3)."""
-        models = shard_models(self.bank.num_models, self.global_rank, self.trainer.world_size)
+        world = self.trainer.world_size
+        models = shard_models(self.bank.num_models, self.global_rank, world)
         loss = self.bank_loss(models)
         n = self.bank.num_models if models is None else len(models)
         self.log("train/loss", loss.detach() / n, prog_bar=True)
-        return loss
+        # DDP averages gradients over ranks; the shards are disjoint, so scaling by the world
+        # size turns the average into the sum: every model gets exactly its one-process gradient
+        return loss * world
 
     def on_before_optimizer_step(self, optimizer) -> None:
         """Normalise the gradients per model and per tensor (``g / ||g||``) if enabled."""
@@ -172,7 +175,8 @@ class GNCACompression(BaseTask):
             suffix = "" if quantized else "_float"
             for key in ("psnr", "ssim", "mse"):
                 value = sum(s[key] for s in scores) / len(scores)
-                self.log(f"val/{key}{suffix}", value, prog_bar=key == "psnr" and quantized)
+                self.log(f"val/{key}{suffix}", value, prog_bar=key == "psnr" and quantized,
+                         sync_dist=True)
             if quantized:
                 self.log_images("val/reconstruction", images)
 

@@ -57,6 +57,8 @@ class DiffusionTask(BaseTask):
         self.model = self.build_model(model, {**(model_args or {}), **fixed})
         self.schedule = DDPMSchedule(timesteps, beta_schedule, beta_start, beta_end, scale_betas)
         self.ema = ModelEmaV3(self.model, decay=ema_decay) if ema_decay > 0 else None
+        if self.ema is not None:  # a copy updated by averaging, never by gradients (and so not
+            self.ema.requires_grad_(False)  # a parameter DDP would wait for)
 
     @property
     def eval_model(self) -> torch.nn.Module:
@@ -102,12 +104,13 @@ class DiffusionTask(BaseTask):
 
     def validation_step(self, batch: Tensor, batch_idx: int) -> None:
         """Log the diffusion loss of :attr:`eval_model` (noise seeded by ``batch_idx``)."""
-        self.log("val/loss", self._eval_loss(batch, batch_idx), prog_bar=True,
+        self.log("val/loss", self._eval_loss(batch, batch_idx), prog_bar=True, sync_dist=True,
                  batch_size=len(batch))
 
     def test_step(self, batch: Tensor, batch_idx: int) -> None:
         """Log the diffusion loss of :attr:`eval_model` (noise seeded by ``batch_idx``)."""
-        self.log("test/loss", self._eval_loss(batch, batch_idx), batch_size=len(batch))
+        self.log("test/loss", self._eval_loss(batch, batch_idx), batch_size=len(batch),
+                 sync_dist=True)
 
     @torch.no_grad()
     def generate(self, n: int, height: int, width: int, sampler: Optional[str] = None,
@@ -127,14 +130,15 @@ class DiffusionTask(BaseTask):
         """Sample a grid of ``n_samples`` images; save it as PNG and send it to the loggers."""
         if self.hparams.n_samples < 1 or self.trainer.sanity_checking:
             return
+        # trainer.log_dir is broadcast from rank 0, so every rank asks; rank 0 alone samples
+        out = Path(self.trainer.log_dir or self.trainer.default_root_dir) / "samples"
+        if not self.trainer.is_global_zero:
+            return
         size = tuple(self.hparams.sample_size or self._data_size())
         imgs = self.generate(self.hparams.n_samples, *size,
                              generator=torch.Generator(self.device).manual_seed(0)
                              if self.device.type == "cpu" else None)
-        if not self.trainer.is_global_zero:
-            return
         grid = make_grid(imgs.cpu(), nrow=int(len(imgs) ** 0.5 + 0.999), padding=2, pad_value=1.0)
-        out = Path(self.trainer.log_dir or self.trainer.default_root_dir) / "samples"
         out.mkdir(parents=True, exist_ok=True)
         save_png_atomic(to_uint8(grid), out / f"step{self.global_step:07d}.png")
         self.log_images("val/samples", [grid])

@@ -16,6 +16,7 @@ task exposes checkpointed BPTT (``checkpoint_every``).  Batches are ``(clean, de
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -112,8 +113,9 @@ class RestorationTask(BaseTask):
             scores[f"psnr{name}"] = peak_signal_noise_ratio(img, clean, data_range=1.0)
             scores[f"ssim{name}"] = structural_similarity_index_measure(img, clean, data_range=1.0)
         for key, value in scores.items():
-            self.log(f"{prefix}/{key}", value, batch_size=b, prog_bar=key == "ssim")
+            self.log(f"{prefix}/{key}", value, batch_size=b, prog_bar=key == "ssim", sync_dist=True)
         self.log(f"{prefix}/rel_ssim", 100 * (scores["ssim"] / scores["ssim_input"] - 1),
+                 sync_dist=True,
                  batch_size=b)
 
     def validation_step(self, batch, batch_idx):
@@ -371,10 +373,35 @@ class LNCARestoration(RestorationTask):
         for group in opt.param_groups:
             group["lr"] = lr * (cosine_factor(progress) if progress is not None else 1.0)
         opt.zero_grad()
-        self.manual_backward(loss)
+        with self._local_backward():
+            self.manual_backward(loss)
+        self._average_gradients(module)
         if self.hparams.normalize_gradients:
             normalize_gradients(module)
         opt.step()
+
+    def _local_backward(self):
+        """Keep DDP's reducer out of LNCA's backward passes (a no-op on one device).
+
+        Each phase steps only part of the model (phase 1 the autoencoder, phase 2 the NCA), and
+        phase 1 takes two optimiser steps per batch; DDP's reducer expects every trainable
+        parameter in every backward.  Gradients are averaged by :meth:`_average_gradients`
+        instead, for exactly the module being stepped.
+        """
+        block = getattr(self.trainer.strategy, "block_backward_sync", None)
+        return block() if block is not None else contextlib.nullcontext()
+
+    def _average_gradients(self, module: torch.nn.Module) -> None:
+        """All-reduce (mean) the gradients of ``module`` over the ranks, as one flat tensor."""
+        if self.trainer.world_size <= 1:
+            return
+        grads = [p.grad for p in module.parameters() if p.grad is not None]
+        if not grads:
+            return
+        flat = self.trainer.strategy.reduce(torch.cat([g.reshape(-1) for g in grads]),
+                                            reduce_op="mean")
+        for g, part in zip(grads, flat.split([g.numel() for g in grads])):
+            g.copy_(part.view_as(g))
 
     # ------------------------------------------------------------------ phase 1 (Eq. 3-6)
     def phase1_losses(self, anchor: Tensor, positive: Tensor, negative: Tensor) -> dict:
@@ -466,8 +493,7 @@ class LNCARestoration(RestorationTask):
         h = self.hparams
         if h.phase == "both" and self.current_epoch == h.ae_epochs:
             if not self._ae_saved:  # no validation ran in phase 1: hand over the last AE
-                self.ae_file.parent.mkdir(parents=True, exist_ok=True)
-                torch.save(self.model.autoencoder.state_dict(), self.ae_file)
+                self._save_autoencoder()
             self.load_autoencoder(self.ae_file)
         if not self.in_phase1():
             self.freeze_autoencoder()
@@ -494,15 +520,21 @@ class LNCARestoration(RestorationTask):
             clean = batch[0]
             ssim = structural_similarity_index_measure(self.model(clean, steps=0).clamp(0, 1),
                                                        clean, data_range=1.0)
-            self.log("val/ae_ssim", ssim, batch_size=clean.shape[0])
+            self.log("val/ae_ssim", ssim, batch_size=clean.shape[0], sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
         """Phase 1 keeps the autoencoder with the best validation reconstruction SSIM."""
         if self.trainer.sanity_checking or not self.in_phase1():
             return
-        score = self.trainer.callback_metrics.get("val/ae_ssim")
-        if score is not None and float(score) > self.best_ae_ssim and self.trainer.is_global_zero:
+        score = self.trainer.callback_metrics.get("val/ae_ssim")  # synced: the same on every rank
+        if score is not None and float(score) > self.best_ae_ssim:
             self.best_ae_ssim = float(score)
+            self._save_autoencoder()
+
+    def _save_autoencoder(self) -> None:
+        """Write the autoencoder to :attr:`ae_file` (rank 0 only; the others wait for it)."""
+        if self.trainer.is_global_zero:
             self.ae_file.parent.mkdir(parents=True, exist_ok=True)
             torch.save(self.model.autoencoder.state_dict(), self.ae_file)
-            self._ae_saved = True
+        self._ae_saved = True
+        self.trainer.strategy.barrier("lnca_autoencoder_saved")
