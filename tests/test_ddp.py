@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from test_configs import overrides_for
 
@@ -63,4 +64,12 @@ def test_diffusion_trains_under_ddp_and_writes_samples_once(tmp_path):
     fit("diffusion/quickstart.yaml", tmp_path)
     grids = list(tmp_path.rglob("samples/step*.png"))
     assert len(grids) == 1
+    assert checkpoints(tmp_path)
+
+
+@pytest.mark.parametrize("config", ["lnca/vitca_denoise.yaml", "lnca/nafnet_denoise.yaml",
+                                    "diffusion/unet_s_celeba.yaml"])
+def test_baselines_train_under_ddp(config, tmp_path):
+    """Pixel ViTCA (sample pool), NAFNet and the UNet DDPM baseline run to the end on 2 ranks."""
+    fit(config, tmp_path)
     assert checkpoints(tmp_path)
