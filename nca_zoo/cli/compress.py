@@ -6,7 +6,6 @@ file.  The same image and seed give a byte-identical file.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 from ..compression.metrics import compression_rate, image_quality
@@ -14,7 +13,7 @@ from ..compression.nca_file import decode, decode_image
 from ..compression.train import compress
 from ..layers import write_atomic
 from ..models.gnca import GNCA_SIZES
-from ._common import check_output, quiet_lightning, run_cli
+from ._common import check_output
 
 
 def main(argv: list | None = None) -> int:
@@ -47,8 +46,3 @@ def main(argv: list | None = None) -> int:
               f"{compression_rate(len(data), h, w):.1f}% (file), "
               f"{time.perf_counter() - start:.0f} s")
     return 0
-
-
-if __name__ == "__main__":
-    quiet_lightning()
-    sys.exit(run_cli(main))

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 from ..compression.nca_file import decode_image, read
 from ..data.images import save_png_atomic
-from ._common import check_output, run_cli
+from ._common import check_output
 
 
 def main(argv: list | None = None) -> int:
@@ -26,7 +25,3 @@ def main(argv: list | None = None) -> int:
     if not args.quiet:
         print(f"{out}: {nca.width}x{nca.height} px grown in {nca.steps} steps, {elapsed:.3f} s")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(run_cli(main))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from typing import Optional
 
 import lightning as L
@@ -110,9 +109,3 @@ def main(args: Optional[list] = None) -> Optional[LightningCLI]:
         cli.trainer.test(cli.model, datamodule=dm,
                          ckpt_path=best if best and os.path.isfile(best) else None)
     return cli
-
-
-if __name__ == "__main__":
-    from ._common import run_cli
-
-    sys.exit(run_cli(lambda argv: (main(argv), 0)[1]))

@@ -6,13 +6,12 @@ The restorer is a pretrained restoration module (a shipped name from
 from __future__ import annotations
 
 import argparse
-import sys
 
 from .._pretrained import load_pretrained
 from ..data.images import load_rgb_uint8, save_png_atomic
 from ..layers import to_tensor, to_uint8
 from ..restoration.restore import default_tile, restore
-from ._common import check_output, run_cli
+from ._common import check_output
 
 
 def main(argv: list | None = None) -> int:
@@ -44,7 +43,3 @@ def main(argv: list | None = None) -> int:
     save_png_atomic(to_uint8(restore(model, to_tensor(arr), tile=tile)), out)
     print(f"{out}: restored with {args.model}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(run_cli(main))

@@ -19,7 +19,6 @@ Modes (Diff-NCA paper §4.6-4.9), all with the EMA weights unless ``--no-ema``:
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from typing import Optional
 
@@ -32,7 +31,7 @@ from ..diffusion.pretrained import load_denoiser, load_task
 from ..diffusion.sampling import SAMPLERS, denoise, inpaint, superres_x2
 from ..diffusion.tiling import TiledDenoiser
 from ..layers import to_tensor, to_uint8
-from ._common import check_output, run_cli
+from ._common import check_output
 
 MODES = ("generate", "inpaint", "superres")
 
@@ -153,7 +152,3 @@ def main(argv: Optional[list] = None) -> int:
         print(f"{out}: {len(imgs)} x {w}x{h} px ({a.mode}, {a.sampler}"
               f"{f' {a.steps} steps' if a.sampler == 'ddim' else ''}) in {elapsed:.1f} s")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(run_cli(main))
