@@ -3,6 +3,7 @@
 Per-group overrides live in ``tests/config_overrides/<group>.yaml``: a mapping from the config's
 file name (or ``"*"`` for all of the group) to a list of extra ``--key=value`` arguments.
 """
+import math
 from pathlib import Path
 
 import pytest
@@ -22,14 +23,24 @@ def overrides_for(cfg: Path) -> list[str]:
     return list(table.get("*", [])) + list(table.get(cfg.name, []))
 
 
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
 @pytest.mark.parametrize("cfg", CONFIGS,
                          ids=[str(c.relative_to(ROOT / "configs")) for c in CONFIGS])
-def test_config_runs(cfg, tmp_path, monkeypatch):
+def test_config_runs(cfg, precision, tmp_path, monkeypatch):
+    """Each config trains, validates and saves in full precision and in bf16 autocast.
+
+    ``bf16-mixed`` is what GPU users switch on (``--trainer.precision=bf16-mixed``); on CPU it
+    runs the same autocast code paths (dtype casts, NCA state updates, losses), if slowly.
+    """
     monkeypatch.chdir(tmp_path)
     args = ["--config", str(cfg), "--trainer.accelerator=cpu", "--trainer.devices=1",
-            f"--trainer.default_root_dir={tmp_path}", *overrides_for(cfg)]
+            f"--trainer.precision={precision}", f"--trainer.default_root_dir={tmp_path}",
+            *overrides_for(cfg)]
     cli = main(args)
     assert cli.trainer.global_step >= 1
+    assert cli.trainer.precision == precision
+    metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items() if v.numel() == 1}
+    assert metrics and all(math.isfinite(v) for v in metrics.values()), metrics
 
 
 def test_run_stopping_between_validations_keeps_its_final_weights(tmp_path, monkeypatch):

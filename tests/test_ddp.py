@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_configs import overrides_for
+from test_configs import CONFIGS, overrides_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,9 +67,40 @@ def test_diffusion_trains_under_ddp_and_writes_samples_once(tmp_path):
     assert checkpoints(tmp_path)
 
 
-@pytest.mark.parametrize("config", ["lnca/vitca_denoise.yaml", "lnca/nafnet_denoise.yaml",
-                                    "diffusion/unet_s_celeba.yaml"])
-def test_baselines_train_under_ddp(config, tmp_path):
-    """Pixel ViTCA (sample pool), NAFNet and the UNet DDPM baseline run to the end on 2 ranks."""
+def test_lnca_phases_alone_under_ddp(tmp_path):
+    """Phase 1 alone writes the autoencoder file once; phase 2 alone starts from it."""
+    fit("lnca/lnca_nafca_denoise.yaml", tmp_path / "ae", "--model.init_args.phase=ae")
+    ae = tmp_path / "ae" / "phase1_autoencoder.pt"
+    assert ae.is_file()
+    fit("lnca/lnca_nafca_denoise.yaml", tmp_path / "nca", "--model.init_args.phase=nca",
+        f"--model.init_args.ae_checkpoint={ae}")
+    state = torch.load(checkpoints(tmp_path / "nca")[-1], weights_only=False)["state_dict"]
+    phase1 = torch.load(ae, weights_only=False)  # the autoencoder's own state dict
+    assert phase1
+    for k, v in phase1.items():  # phase 2 never moves the autoencoder, on any rank
+        torch.testing.assert_close(state[f"model.autoencoder.{k}"], v, msg=k)
+
+
+def test_one_process_checkpoint_resumes_under_ddp(tmp_path):
+    """The reverse of the GNCA test: a single-process diffusion checkpoint resumes on 2 ranks."""
+    fit("diffusion/quickstart.yaml", tmp_path / "one", "--trainer.max_steps=1", devices=1)
+    (first,) = checkpoints(tmp_path / "one")
+    fit("diffusion/quickstart.yaml", tmp_path / "ddp", "--trainer.max_steps=3",
+        f"--ckpt_path={first}")
+    resumed = torch.load(checkpoints(tmp_path / "ddp")[-1], weights_only=False)
+    assert resumed["global_step"] == 3
+
+
+COVERED = {"gnca/quickstart.yaml", "lnca/lnca_nafca_denoise.yaml", "diffusion/quickstart.yaml"}
+OTHERS = sorted(str(c.relative_to(ROOT / "configs")) for c in CONFIGS)
+OTHERS = [c for c in OTHERS if c not in COVERED]
+
+
+@pytest.mark.parametrize("config", OTHERS)
+def test_every_config_trains_under_ddp(config, tmp_path):
+    """Each remaining config runs to the end on 2 ranks; rank 0 alone writes its files."""
     fit(config, tmp_path)
     assert checkpoints(tmp_path)
+    for pattern in ("*.nca", "report.json", "phase1_autoencoder.pt"):
+        assert len(list(tmp_path.rglob(pattern))) <= 1, pattern
+    assert len(list(tmp_path.rglob("samples/step*.png"))) <= 1

@@ -102,10 +102,38 @@ def main(args: Optional[list] = None) -> Optional[LightningCLI]:
         raise ConfigError(f"--ckpt_path: no such checkpoint: {ckpt}")
     cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt)
     save_final_checkpoint(cli.trainer)
-    dm = cli.datamodule
-    if getattr(dm, "has_test", False) and not cli.trainer.fast_dev_run:
-        cb = cli.trainer.checkpoint_callback     # test the best checkpoint, else the final weights
-        best = cb.best_model_path if cb is not None and cb.best_model_path else None
-        cli.trainer.test(cli.model, datamodule=dm,
-                         ckpt_path=best if best and os.path.isfile(best) else None)
+    if getattr(cli.datamodule, "has_test", False) and not cli.trainer.fast_dev_run:
+        test_best(cli.trainer, cli.model, cli.datamodule)
+    end_process_group()
     return cli
+
+
+def test_best(trainer: L.Trainer, model: L.LightningModule, dm: L.LightningDataModule) -> None:
+    """Test the best checkpoint (else the final weights), each test sample exactly once.
+
+    After a multi-process run, rank 0 alone tests on one device: under DDP, Lightning's
+    ``DistributedSampler`` would pad the test set with repeated samples to split it evenly.
+    """
+    cb = trainer.checkpoint_callback
+    best = cb.best_model_path if cb is not None and cb.best_model_path else None
+    ckpt = best if best and os.path.isfile(best) else None
+    if trainer.world_size > 1:
+        trainer.strategy.barrier("fit_done")
+        end_process_group()
+        if not trainer.is_global_zero:
+            return
+        trainer = L.Trainer(accelerator=trainer.accelerator, devices=1, num_nodes=1,
+                            precision=trainer.precision, logger=trainer.loggers,
+                            default_root_dir=trainer.default_root_dir,
+                            limit_test_batches=trainer.limit_test_batches,
+                            enable_progress_bar=trainer.progress_bar_callback is not None,
+                            enable_checkpointing=False, use_distributed_sampler=False)
+    trainer.test(model, datamodule=dm, ckpt_path=ckpt)
+
+
+def end_process_group() -> None:
+    """Leave the DDP process group cleanly (gloo can abort at interpreter exit otherwise)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()

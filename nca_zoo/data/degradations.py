@@ -56,12 +56,17 @@ def motion_blur_kernel(size: int, angle_deg: float) -> Tensor:
     return kernel / total
 
 
+def random_motion_blur_kernels(n: int, size: int,
+                               generator: Optional[torch.Generator] = None) -> Tensor:
+    """``n`` motion kernels ``(n, size, size)`` at random angles, built on the CPU (host side)."""
+    angles = torch.rand(n, generator=generator) * 360.0
+    return torch.stack([motion_blur_kernel(size, float(a)) for a in angles])
+
+
 def motion_blur(x: Tensor, size: int, generator: Optional[torch.Generator] = None) -> Tensor:
     """Blur every image of ``x`` with its own random-direction motion kernel of side ``size``."""
-    size = int(size)
     b, c, h, w = x.shape
-    angles = torch.rand(b, generator=generator) * 360.0
-    kernels = torch.stack([motion_blur_kernel(size, float(a)) for a in angles])  # (B, k, k)
+    kernels = random_motion_blur_kernels(b, int(size), generator)  # (B, k, k)
     weight = kernels[:, None].repeat_interleave(c, 0).to(x.device, x.dtype)  # (B*C, 1, k, k)
     out = F.conv2d(x.reshape(1, b * c, h, w), weight, padding="same", groups=b * c)
     return out.reshape(b, c, h, w).clamp(0.0, 1.0)

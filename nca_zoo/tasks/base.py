@@ -2,20 +2,44 @@
 
 What all tasks repeat lives here once: building the registered model with one-line errors,
 reaching the datamodule and the trainer's limits without a trainer attached, and sending images
-to every logger that can show them (W&B).
+to every logger that can show them (W&B), and stopping at the first non-finite loss or
+gradient and keeping the random state in checkpoints (``configure_callbacks``).
 """
 from __future__ import annotations
 
+import random
 from typing import Any, Optional, Sequence
 
 import lightning as L
+import numpy as np
+import torch
 from torch import nn
 
 from .._registry import create_model
+from .finite_guard import FiniteGuard
+from .resume import ExactResume
 
 
 class BaseTask(L.LightningModule):
     """A LightningModule with the zoo's shared plumbing; see the module docstring."""
+
+    #: under DDP, every rank draws the same random numbers (GNCA: ranks grow shards of one bank)
+    #: instead of its own stream (data parallel: different noise, timesteps, rollout lengths)
+    same_random_stream_on_all_ranks = False
+
+    def on_fit_start(self) -> None:
+        """Data-parallel tasks: give every rank > 0 its own random stream (seed + rank).
+
+        Lightning seeds all ranks alike, so without this each rank would draw the same noise,
+        timesteps and rollout lengths for its different images.
+        """
+        rank = self.global_rank
+        if self.same_random_stream_on_all_ranks or self.trainer.world_size <= 1 or rank == 0:
+            return
+        seed = torch.initial_seed() + rank
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)
+        random.seed(seed)
 
     def build_model(self, name: str, model_args: Optional[dict] = None, **fixed: Any) -> nn.Module:
         """``create_model(name, **fixed, **model_args)``; a bad argument is a one-line error."""
@@ -23,6 +47,15 @@ class BaseTask(L.LightningModule):
             return create_model(name, **fixed, **(model_args or {}))
         except TypeError as exc:
             raise ValueError(f"model {name!r} does not take these arguments: {exc}") from None
+
+    def configure_callbacks(self) -> list:
+        """Callbacks every task brings along (unless the trainer has them already).
+
+        :class:`FiniteGuard` stops at the first non-finite loss or gradient; :class:`ExactResume`
+        makes resuming from a checkpoint exact.
+        """
+        have = {type(c) for c in self.trainer.callbacks} if self.has_trainer else set()
+        return [cb() for cb in (FiniteGuard, ExactResume) if cb not in have]
 
     @property
     def has_trainer(self) -> bool:

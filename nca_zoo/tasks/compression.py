@@ -57,6 +57,8 @@ class GNCACompression(BaseTask):
         num_patches, patch_size: filled from the datamodule; stored so checkpoints reload.
     """
 
+    same_random_stream_on_all_ranks = True  # rank r grows models r::world of one bank
+
     def __init__(self, model: str = "gnca_medium", steps: int = 48, update_rate: float = 1.0,
                  batch_size: int = 8, lr: float = 2e-3, lr_decay_at: Optional[float] = 0.75,
                  loss_over: Literal["all", "final"] = "all", normalize_gradients: bool = True,

@@ -123,6 +123,7 @@ class DiffusionTask(BaseTask):
 
     def on_fit_start(self) -> None:
         """Remember the data's image size as ``sample_size`` (for sampling from the checkpoint)."""
+        super().on_fit_start()
         if self.hparams.sample_size is None:     # remembered in the checkpoint for sampling
             self.hparams.sample_size = list(self._data_size())
 
