@@ -3,8 +3,11 @@
     python benchmarks/export_pretrained.py RUN.ckpt --name lnca-nafca-denoise \
         --config configs/lnca/lnca_nafca_denoise.yaml --recipe "... the exact fit command ..."
 
-Restoration checkpoints (LNCARestoration, ViTCARestoration) are measured on the held-out test split
-of the embedded photo tiles (``nca_zoo.restoration.restoration_metrics``); diffusion checkpoints
+Restoration checkpoints (LNCARestoration, ViTCARestoration) are measured on the held-out photos
+(``nca_zoo.restoration.held_out_metrics``: photos no restorer trains on, at 32 / 64 / 128 px and
+full size) and on the photo-level test split of their data (``restoration_metrics``).  The shipping
+rule: a restorer that does not beat its degraded input in PSNR *and* SSIM at 64 and 128 px is
+refused (exit status 1, nothing written); diffusion checkpoints
 (DiffusionTask, EMA weights) by FID / KID of samples against the test split of their training data,
 with the train-vs-test and colour-noise references
 (``nca_zoo.diffusion.evaluate.diffusion_metrics``), plus a small ``quick_check`` subset that
@@ -26,7 +29,9 @@ QUICK_CHECK = {"n": 16, "sampler": "ddim", "steps": 10, "seed": 0}   # recompute
 
 
 def restoration_card(ckpt: str, name: str) -> tuple:
-    from nca_zoo.restoration import restoration_metrics
+    from nca_zoo.data.held_out import HELD_OUT_PHOTOS
+    from nca_zoo.restoration import held_out_metrics, restoration_metrics, ships
+    from nca_zoo.restoration.evaluate import SHIPPING_SIZES
     from nca_zoo.tasks import LNCARestoration, ViTCARestoration
 
     raw = torch.load(ckpt, map_location="cpu", weights_only=False)
@@ -39,8 +44,16 @@ def restoration_card(ckpt: str, name: str) -> tuple:
     size = h.image_size or 32
     metrics = restoration_metrics(task.model, task=data_task, image_size=size)
     quick = restoration_metrics(task.model, task=data_task, image_size=size, n=QUICK_CHECK["n"])
+    held = held_out_metrics(task.model, data_task)
+    if not ships(held):
+        sizes = " and ".join(SHIPPING_SIZES)
+        raise SystemExit(f"{name} does not ship: it does not beat its degraded input in PSNR "
+                         f"and SSIM on the held-out photos at {sizes} px: {held}")
     card = {"paper": "LNCA (Menta et al., ALIFE 2024)", "task": data_task,
-            "data": "embedded scikit-image photo tiles, 32x32, test split 20% (split_seed 0)",
+            "data": f"embedded scikit-image photo tiles, {size}x{size}, photo-level test split "
+                    f"(split_seed 0)",
+            "held_out": {"photos": list(HELD_OUT_PHOTOS), "rule_sizes": list(SHIPPING_SIZES),
+                         "ships": True, **held},
             "metrics": metrics, "quick_check": quick}
     return task.model, h.model, model_args, card, None
 

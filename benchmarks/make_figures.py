@@ -6,7 +6,7 @@
   after 0, 2, 4, 8, 16, 32 and all of its steps (GNCA paper Fig. 1);
 * ``restoration.png``: one row per shipped restoration module: clean, degraded (fixed test
   strength), restored (as ``python -m nca_zoo.restore`` does it: ViTCA models tile by tile) -- on a
-  bundled photo downscaled to 128 px;
+  held-out photo (``nca_zoo.data.held_out``, never trained on) downscaled to 128 px;
 * ``diffusion_samples.png``: 16 samples of every shipped generator at its training size;
 * ``diffusion_large.png``: a pathology Diff-NCA grown far beyond its training size, tile by tile
   (bounded memory, §4.9);
@@ -30,6 +30,7 @@ import nca_zoo
 from nca_zoo.compression.nca_file import read
 from nca_zoo.data.degradations import Curriculum, degrade
 from nca_zoo.data.diffusion import DiffusionDataModule
+from nca_zoo.data.held_out import held_out_photo
 from nca_zoo.data.images import load_rgb_uint8, resize_square, save_png_atomic
 from nca_zoo.diffusion import TiledDenoiser, inpaint, load_denoiser, sample, superres_x2
 from nca_zoo.layers import stitch, to_tensor, to_uint8
@@ -72,7 +73,8 @@ def restoration(photo: str) -> None:
     if not names:
         print("restoration.png skipped: no shipped restoration module")
         return
-    clean = to_tensor(resize_square(load_rgb_uint8(photo), 128))
+    name = photo.split(":", 1)[1] if photo.startswith("held-out:") else None
+    clean = to_tensor(resize_square(held_out_photo(name) if name else load_rgb_uint8(photo), 128))
     rows = []
     for name in names:
         model = nca_zoo.load_pretrained(name)
@@ -148,7 +150,8 @@ def diffusion_figures(steps: int, large: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", choices=["gnca", "restoration", "diffusion"])
-    ap.add_argument("--photo", default="embedded:astronaut")
+    ap.add_argument("--photo", default="held-out:stereo_motorcycle",
+                    help="restoration figure photo (default: one no restorer trained on)")
     ap.add_argument("--steps", type=int, default=50, help="DDIM steps of the diffusion figures")
     ap.add_argument("--large", type=int, default=256, help="side of the large Diff-NCA image")
     a = ap.parse_args()

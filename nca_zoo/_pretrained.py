@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import Optional, Union
 
+import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -69,24 +71,84 @@ def _resolve(name: str) -> Path:
                             f"local folder; use hf-hub:<repo> for the Hub")
 
 
+class PretrainedError(ValueError):
+    """A pretrained folder that cannot be loaded; the message is one line meant for the user.
+
+    A file is missing or corrupted, or the config does not match the weights.
+    """
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise PretrainedError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise PretrainedError(f"{path} does not hold a JSON object")
+    return data
+
+
+def _build(config: dict, where: Path, device: str = "cpu") -> nn.Module:
+    """The module ``config`` describes, built on ``device`` ("meta": no memory, no init cost)."""
+    arch, args = config.get("architecture"), config.get("model_args", {})
+    if not isinstance(arch, str) or not isinstance(args, dict):
+        raise PretrainedError(f"{where} needs 'architecture' (a model name) and 'model_args' "
+                              f"(an object)")
+    try:
+        with torch.device(device):
+            return create_model(arch, **args)
+    except KeyError as exc:
+        raise PretrainedError(f"{where}: {exc.args[0] if exc.args else exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise PretrainedError(f"{where}: model_args do not build {arch} ({exc})") from None
+
+
+def _check_weights(model: nn.Module, folder: Path) -> None:
+    """Compare the tensors of ``model`` with those in the weights' header (no data is read)."""
+    weights = folder / "model.safetensors"
+    try:
+        with safe_open(str(weights), "pt") as f:
+            saved = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except Exception as exc:  # safetensors raises its own error types for corrupted files
+        raise PretrainedError(f"{weights} cannot be read ({exc})") from None
+    wanted = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    missing = sorted(wanted.keys() - saved.keys())
+    unexpected = sorted(saved.keys() - wanted.keys())
+    reshaped = [k for k in sorted(wanted.keys() & saved.keys()) if saved[k] != wanted[k]]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} tensors missing, e.g. {missing[0]!r}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected, e.g. {unexpected[0]!r}")
+    if reshaped:
+        k = reshaped[0]
+        problems.append(f"{len(reshaped)} of another shape, e.g. {k!r} is {list(saved[k])}, "
+                        f"the config wants {list(wanted[k])}")
+    if problems:
+        raise PretrainedError(f"{folder}: model.safetensors does not match config.json "
+                              f"({'; '.join(problems)})")
+
+
 def load_pretrained(name: str, map_location: str = "cpu") -> nn.Module:
-    """Load a pretrained module (shipped name, local folder or ``hf-hub:repo``), eval mode."""
+    """Load a pretrained module (shipped name, local folder or ``hf-hub:repo``), eval mode.
+
+    Raises:
+        FileNotFoundError: no such shipped name or folder.
+        PretrainedError: the folder is incomplete or corrupted, or its config does not match its
+            weights (checked on the file's header before anything is allocated).
+    """
     folder = _resolve(name)
     missing = [f for f in FILES if not (folder / f).is_file()]
     if missing:
-        raise FileNotFoundError(f"{folder} is not a pretrained folder: "
-                                f"missing {', '.join(missing)}")
-    try:
-        config = json.loads((folder / "config.json").read_text())
-        arch, args = config["architecture"], config.get("model_args", {})
-    except (ValueError, KeyError) as exc:
-        raise ValueError(f"{folder / 'config.json'} is not a valid config ({exc})") from None
-    model = create_model(arch, **args)
+        raise PretrainedError(f"{folder} is not a pretrained folder: missing {', '.join(missing)}")
+    config, card = _read_json(folder / "config.json"), _read_json(folder / "card.json")
+    _check_weights(_build(config, folder / "config.json", "meta"), folder)
+    model = _build(config, folder / "config.json")
     try:
         state = load_file(str(folder / "model.safetensors"), device=map_location)
     except Exception as exc:  # safetensors raises its own error types for corrupted files
-        raise ValueError(f"{folder / 'model.safetensors'} cannot be read ({exc})") from None
+        raise PretrainedError(f"{folder / 'model.safetensors'} cannot be read ({exc})") from None
     model.load_state_dict(state, strict=True)
-    model.card = json.loads((folder / "card.json").read_text())
+    model.card = card
     model.pretrained_config = config
     return model.eval()

@@ -64,7 +64,7 @@ def test_inpaint_and_superres(ckpt, tmp_path, capsys):
     (["CKPT", "--mode", "inpaint", "--image", "nope.png"], "no such file"),
     (["CKPT", "--mode", "inpaint", "--image", "embedded:astronaut", "--size", "16",
       "--box", "1,2"], "--box"),
-    (["CKPT", "--n", "0"], "--n and --steps"),
+    (["CKPT", "--n", "0"], "argument --n: must be a positive integer"),
     (["CKPT", "--size", "1"], "at least 2x2"),
     (["CKPT", "--tile", "8"], None),
 ])

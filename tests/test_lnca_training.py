@@ -105,7 +105,8 @@ def test_real_pairs_gt_damaged_with_tile_shrink(tmp_path):
 def test_embedded_default_is_tiles():
     dm = RestorationDataModule(image_size=16, max_images=50)
     dm.setup("fit")
-    assert dm.train_set[0].shape[1:] == (3, 16, 16) and len(dm.train_set[0]) == 32
+    assert dm.train_set[0].shape[1:] == (3, 16, 16) and len(dm.train_set[0]) == 50
+    assert len(dm.val_pairs[0]) == len(dm.test_pairs[0]) == 12  # a quarter of the cap
 
 
 def test_data_errors(tmp_path):

@@ -6,6 +6,7 @@ Model and data are chosen by ``class_path`` in the YAML (subclass mode); ``--pri
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 from typing import Optional
@@ -81,7 +82,10 @@ def main(args: Optional[list] = None) -> Optional[LightningCLI]:
     """
     os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("WANDB_SILENT", "true")
+    # "Seed set to N" would precede a config error on stderr; the seed is in the saved config
+    logging.getLogger("lightning.fabric.utilities.seed").setLevel(logging.WARNING)
     from jsonargparse import ArgumentError
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     import nca_zoo.compression.report  # noqa: F401  (short class names in YAML)
     import nca_zoo.data  # noqa: F401
@@ -95,7 +99,8 @@ def main(args: Optional[list] = None) -> Optional[LightningCLI]:
             save_config_kwargs={"overwrite": True, "config_filename": "lightning_config.yaml"},
             parser_kwargs={"description": __doc__, "exit_on_error": False},
         )
-    except (ArgumentError, ValueError) as exc:  # parse errors, and errors building the objects
+    except (ArgumentError, ValueError, MisconfigurationException) as exc:  # parse errors, and
+        # errors building the objects (e.g. a Trainer argument out of range)
         raise ConfigError(one_line(str(exc))) from None
     ckpt = cli.config.get("ckpt_path")
     if ckpt is not None and not os.path.isfile(ckpt):

@@ -26,14 +26,31 @@ import numpy as np
 import torch
 from torchvision.utils import make_grid
 
-from ..data.images import ImageError, load_rgb_uint8, resize_square, save_png_atomic
+from ..data.images import ImageError, read_rgb, resize_square, save_png_atomic
 from ..diffusion.pretrained import load_denoiser, load_task
 from ..diffusion.sampling import SAMPLERS, denoise, inpaint, superres_x2
 from ..diffusion.tiling import TiledDenoiser
 from ..layers import to_tensor, to_uint8
-from ._common import check_output
+from ._common import (
+    ToolParser,
+    check_output,
+    color,
+    non_negative_float,
+    note,
+    positive_int,
+    seed_int,
+)
 
 MODES = ("generate", "inpaint", "superres")
+#: most pixels of all images together: Pillow's ``Image.MAX_IMAGE_PIXELS`` (the grid is one PNG)
+MAX_PIXELS = 89_478_485
+
+
+def check_pixels(n: int, h: int, w: int) -> None:
+    """Refuse ``n`` images of ``h`` x ``w`` px beyond :data:`MAX_PIXELS` (before allocating)."""
+    if n * h * w > MAX_PIXELS:
+        raise ValueError(f"{n} images of {w}x{h} px are {n * h * w:,} pixels, over the limit of "
+                         f"{MAX_PIXELS:,}; use a smaller --n or size")
 
 
 def parse_box(text: Optional[str], h: int, w: int) -> tuple[int, int, int, int]:
@@ -65,35 +82,36 @@ def load_mask(path: str, h: int, w: int) -> torch.Tensor:
 
 def main(argv: Optional[list] = None) -> int:
     """Sample the diffusion model as ``argv`` says and write the PNG grid; the exit status."""
-    ap = argparse.ArgumentParser(prog="python -m nca_zoo.sample", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = ToolParser(prog="python -m nca_zoo.sample", description=__doc__,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("checkpoint", nargs="?", help="a .ckpt written by training a DiffusionTask")
     ap.add_argument("--model", help="a pretrained diffusion module instead of a checkpoint")
     ap.add_argument("-o", "--output", required=True, help="output PNG")
     ap.add_argument("--mode", choices=MODES, default="generate")
-    ap.add_argument("--n", type=int, default=16, help="images to generate (default 16)")
-    ap.add_argument("--size", type=int, nargs="+", metavar="H [W]",
+    ap.add_argument("--n", type=positive_int, default=16, help="images to generate (default 16)")
+    ap.add_argument("--size", type=positive_int, nargs="+", metavar="H [W]",
                     help="output size (generate: H, or H W) or square input resize "
                          "(inpaint/superres)")
-    ap.add_argument("--height", type=int)
-    ap.add_argument("--width", type=int)
+    ap.add_argument("--height", type=positive_int)
+    ap.add_argument("--width", type=positive_int)
     ap.add_argument("--sampler", choices=SAMPLERS, default="ddpm")
-    ap.add_argument("--steps", type=int, default=50, help="DDIM steps (default 50)")
-    ap.add_argument("--eta", type=float, default=0.0, help="DDIM eta (0 = deterministic)")
+    ap.add_argument("--steps", type=positive_int, default=50, help="DDIM steps (default 50)")
+    ap.add_argument("--eta", type=non_negative_float, default=0.0,
+                    help="DDIM eta (0 = deterministic)")
     ap.add_argument("--image", help="input for inpaint / superres: a file or embedded:NAME")
+    ap.add_argument("--background", type=color,
+                    help="colour to put behind a transparent --image (white, #rrggbb)")
     ap.add_argument("--box", help="inpaint box top,left,height,width (default: central quarter)")
     ap.add_argument("--mask", help="inpaint mask PNG of the image's size, white = regenerate")
-    ap.add_argument("--tile", type=int,
+    ap.add_argument("--tile", type=positive_int,
                     help="generate tile by tile with this core size (local models)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=seed_int, default=0)
     ap.add_argument("--no-ema", action="store_true", help="use the raw instead of the EMA weights")
     ap.add_argument("--device", default="cpu", help="torch device (default cpu)")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
 
     out = check_output(a.output)
-    if a.n < 1 or a.steps < 1:
-        raise ValueError("--n and --steps must be >= 1")
     if a.mode != "generate" and a.image is None:
         raise ValueError(f"--mode {a.mode} needs --image")
     if (a.checkpoint is None) == (a.model is None):
@@ -122,14 +140,20 @@ def main(argv: Optional[list] = None) -> int:
             h, w = a.height or size[0] or th, a.width or size[-1] or tw
             if h < 2 or w < 2:
                 raise ValueError(f"size must be at least 2x2, got {h}x{w}")
+            check_pixels(a.n, h, w)
             x = torch.randn(a.n, 3, h, w, generator=gen, device=a.device)
             imgs = ((denoise(model, sched, x, a.sampler, a.steps, a.eta,
                              generator=gen) + 1) / 2).clamp(0, 1)
         else:
             if a.size is not None and len(a.size) != 1:
                 raise ValueError(f"--mode {a.mode} resizes its input to a square: give one --size")
-            img = load_rgb_uint8(a.image, strict=False)
-            img = to_tensor(resize_square(img, a.size[0] if a.size else None))[None].to(a.device)
+            img, converted = read_rgb(a.image, a.background)
+            if converted:
+                note(converted)
+            side = a.size[0] if a.size else None
+            scale = 2 if a.mode == "superres" else 1
+            check_pixels(a.n, scale * (side or img.shape[0]), scale * (side or img.shape[1]))
+            img = to_tensor(resize_square(img, side))[None].to(a.device)
             img = img.expand(a.n, -1, -1, -1).contiguous()
             if a.mode == "inpaint":
                 hh, ww = img.shape[-2:]

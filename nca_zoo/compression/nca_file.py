@@ -14,6 +14,11 @@ Layout (little endian)::
 
 P = number of patches (derived from image and patch size), n = h_s (4 n_c + 1) (GNCA Eq. 4).
 Header: 16 bytes + 4 of CRC, plus 6 bytes of scales per patch.
+
+A valid header can still ask for absurd work: a 43-byte file may claim one 65535x65535 patch or
+65535 growth steps.  :func:`decode` therefore checks the header against :class:`DecodeLimits`
+before it allocates anything, and :func:`decode_image` grows large banks a chunk of patches at a
+time, so memory stays bounded too.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -38,8 +43,60 @@ _HEADER = struct.Struct("<4sBHHHBHH")
 _TENSORS = ("w1", "b1", "w2")
 
 
+#: activations of one chunk of patches grown at once by :func:`decode_image`
+DECODE_CHUNK_BYTES = 256 * 2**20
+
+
 class NCAFormatError(ValueError):
     """A ``.nca`` file that cannot be decoded; the message is one line meant for the user."""
+
+
+@dataclass(frozen=True)
+class DecodeLimits:
+    """What a ``.nca`` header may ask of the decoder; ``None`` disables one limit.
+
+    The defaults accept every file ``nca_zoo.compress`` writes (it refuses to write others) and
+    bound decoding to about 1 GB of memory and a couple of minutes on a 2-core CPU.
+    """
+
+    #: pixels grown (the patch grid, padding included): Pillow's ``Image.MAX_IMAGE_PIXELS``
+    max_pixels: Optional[int] = 89_478_485
+    #: patch side: compress's own maximum ``--patch``
+    max_patch: Optional[int] = 1024
+    #: growth steps: 1.2 x patch by default, i.e. 1229 at patch 1024
+    max_steps: Optional[int] = 4096
+    #: state channels n_c and hidden width h_s: 2-3x the largest GNCA of Table 1 (16, 40)
+    max_channels: Optional[int] = 32
+    max_hidden: Optional[int] = 128
+    #: cell updates = pixels grown x steps (decode time is proportional): about 10 Mpx at the
+    #: default patch 40 (48 steps); 3.5 M updates/s on 2 CPU cores
+    max_work: Optional[int] = 500_000_000
+
+
+DEFAULT_LIMITS = DecodeLimits()
+
+
+def exceeded_limit(height: int, width: int, patch: int, channels: int, hidden: int, steps: int,
+                   limits: Optional[DecodeLimits] = DEFAULT_LIMITS) -> Optional[tuple[str, str]]:
+    """The first limit these header values exceed, or None.
+
+    Returns ``("limit on growth steps: 65,535 > 4,096", "--no-limits")``: what, and the option of
+    ``decompress`` that raises it.
+    """
+    if limits is None:
+        return None
+    rows, cols = grid_shape(height, width, patch)
+    pixels = rows * cols * patch * patch
+    checks = ((channels, limits.max_channels, "state channels", "--no-limits"),
+              (hidden, limits.max_hidden, "hidden width", "--no-limits"),
+              (patch, limits.max_patch, "patch side", "--no-limits"),
+              (steps, limits.max_steps, "growth steps", "--no-limits"),
+              (pixels, limits.max_pixels, "pixels to grow", "--max-pixels N"),
+              (pixels * steps, limits.max_work, "cell updates (pixels x steps)", "--max-work N"))
+    for value, limit, what, option in checks:
+        if limit is not None and value > limit:
+            return f"limit on {what}: {value:,} > {limit:,}", option
+    return None
 
 
 @dataclass
@@ -80,8 +137,11 @@ def encode(model: GNCA, height: int, width: int, steps: int) -> bytes:
     return body + struct.pack("<I", zlib.crc32(body))
 
 
-def decode(data: bytes) -> NCAFile:
-    """Parse and verify a ``.nca`` byte string; :class:`NCAFormatError` on any problem."""
+def decode(data: bytes, limits: Optional[DecodeLimits] = DEFAULT_LIMITS) -> NCAFile:
+    """Parse and verify a ``.nca`` byte string; :class:`NCAFormatError` on any problem.
+
+    ``limits`` bound what the header may ask for (None: no bound, for files you trust).
+    """
     if len(data) < _HEADER.size + 4:
         raise NCAFormatError(f"file too short to be a .nca file ({len(data)} bytes)")
     magic, version, h, w, patch, nc, hs, steps = _HEADER.unpack_from(data)
@@ -95,6 +155,10 @@ def decode(data: bytes) -> NCAFile:
         raise NCAFormatError("checksum mismatch: the .nca file is corrupted or truncated")
     if min(h, w, patch, hs, steps) < 1 or nc < 4:
         raise NCAFormatError("invalid header values in .nca file")
+    exceeded = exceeded_limit(h, w, patch, nc, hs, steps, limits)
+    if exceeded:
+        raise NCAFormatError(f".nca file exceeds the decoder's {exceeded[0]} (decompress "
+                             f"{exceeded[1]} lifts it; only for files you trust)")
     rows, cols = grid_shape(h, w, patch)
     models, per_model = rows * cols, SobelMLPCell.params_per_model(nc, hs)
     expected = _HEADER.size + models * (6 + per_model) + 4
@@ -116,16 +180,30 @@ def decode(data: bytes) -> NCAFile:
     return NCAFile(h, w, patch, nc, hs, steps, state)
 
 
-def read(path: Union[str, os.PathLike]) -> NCAFile:
-    """Read and decode a ``.nca`` file."""
+def read(path: Union[str, os.PathLike],
+         limits: Optional[DecodeLimits] = DEFAULT_LIMITS) -> NCAFile:
+    """Read and decode a ``.nca`` file (see :func:`decode`)."""
     path = Path(path)
+    if path.is_dir():
+        raise NCAFormatError(f"{path} is a directory, not a .nca file")
     if not path.is_file():
         raise NCAFormatError(f"no such file: {path}")
-    return decode(path.read_bytes())
+    return decode(path.read_bytes(), limits)
 
 
-def decode_image(nca: NCAFile) -> np.ndarray:
-    """Grow every patch from its seed and stitch: ``uint8 (H, W, 3)``."""
+def decode_image(nca: NCAFile, chunk_bytes: int = DECODE_CHUNK_BYTES) -> np.ndarray:
+    """Grow every patch from its seed and stitch: ``uint8 (H, W, 3)``.
+
+    Patches grow ``chunk_bytes`` of activations at a time (all at once for usual images).
+    """
+    model = nca.build()
+    n = model.num_models
+    per_patch = 4 * nca.patch_size**2 * (3 * nca.channels + nca.hidden)
+    chunk = max(1, chunk_bytes // per_patch)
+    parts = []
     with torch.inference_mode():
-        patches = nca.build()(steps=nca.steps)
-    return to_uint8(stitch(patches, nca.height, nca.width))
+        for start in range(0, n, chunk):
+            models = None if chunk >= n else torch.arange(start, min(start + chunk, n))
+            state, _ = model.grow(models, steps=nca.steps)
+            parts.append(model.rgb(state)[0].clamp(0.0, 1.0))
+    return to_uint8(stitch(torch.cat(parts), nca.height, nca.width))

@@ -2,7 +2,9 @@
 
 The defaults are a fast-convergence recipe for few iterations (lr 1e-2, loss on the final
 state); the paper's recipe (lr 2e-3, Eq. 2 over all steps) is ``configs/gnca/paper_*.yaml``.
-The same image and seed give a byte-identical file.
+The same image and seed give a byte-identical file.  Before training, :func:`compress` refuses
+a run that would not fit in memory (:mod:`~nca_zoo.compression.memory`) or whose file the
+decoder would refuse (:class:`~nca_zoo.compression.nca_file.DecodeLimits`).
 """
 from __future__ import annotations
 
@@ -12,19 +14,45 @@ import lightning as L
 
 from ..data.patch_bank import PatchBankDataModule
 from ..models.gnca import GNCA_SIZES, default_steps
+from .memory import check_fits, training_bytes
+from .nca_file import DEFAULT_LIMITS, exceeded_limit
+
+
+def check_resources(dm: PatchBankDataModule, size: str, steps: int, memory: bool = True) -> None:
+    """Refuse (one-line ValueError) a bank too large to train or to decode.
+
+    ``memory``: also estimate the training memory and compare it with what is available.
+    """
+    channels, hidden = GNCA_SIZES[size]
+    (_, n, h, w), p = dm.layout[0], dm.patch_size
+    advice = "use a smaller image, or a smaller --patch or fewer --steps"
+    if memory:
+        check_fits(training_bytes(n, p, channels, hidden, steps),
+                   f"training {n} patches of {p} px over {steps} steps ({w}x{h} px)",
+                   f"{advice} (memory grows with pixels x steps), or pass --no-memory-check")
+    exceeded = exceeded_limit(h, w, p, channels, hidden, steps, DEFAULT_LIMITS)
+    if exceeded:
+        raise ValueError(f"the .nca file would exceed the decoder's {exceeded[0]}; {advice}")
 
 
 def compress(image: str, size: str = "medium", patch: int = 40, iterations: int = 1500,
-             seed: int = 0, steps: Optional[int] = None, lr: float = 1e-2, progress: bool = False):
-    """Train a GNCA bank on ``image``; return ``(nca_bytes, task, datamodule)``."""
+             seed: int = 0, steps: Optional[int] = None, lr: float = 1e-2, progress: bool = False,
+             background: Optional[str] = None, memory_check: bool = True):
+    """Train a GNCA bank on ``image``; return ``(nca_bytes, task, datamodule)``.
+
+    ``background``: colour for transparent images (see :class:`PatchBankDataModule`);
+    ``memory_check``: refuse runs estimated not to fit in the memory available.
+    """
     if size not in GNCA_SIZES:
         raise ValueError(f"unknown size {size!r}; choose from {', '.join(GNCA_SIZES)}")
-    if not 3 <= patch <= 1024:
-        raise ValueError(f"--patch must be between 3 and 1024, got {patch}")
-    if iterations < 1:
-        raise ValueError(f"--iterations must be >= 1, got {iterations}")
+    if not 3 <= patch <= DEFAULT_LIMITS.max_patch:
+        raise ValueError(f"--patch must be between 3 and {DEFAULT_LIMITS.max_patch}, got {patch}")
+    if iterations < 1 or (steps is not None and steps < 1):
+        raise ValueError(f"--iterations and --steps must be >= 1, got {iterations}, {steps}")
     dm = PatchBankDataModule([image], size=None, patch_size=patch,
-                             iterations_per_epoch=iterations, strict=True)
+                             iterations_per_epoch=iterations, background=background)
+    steps = steps or default_steps(patch)
+    check_resources(dm, size, steps, memory_check)
     task = train_bank(dm, size, iterations, steps, seed, lr, progress)
     return task.to_nca(0), task, dm
 

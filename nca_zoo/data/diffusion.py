@@ -49,7 +49,7 @@ class _Resized(Dataset):
         return len(self.files)
 
     def __getitem__(self, i: int) -> Tensor:
-        arr = resize_square(load_rgb_uint8(self.files[i], strict=False), self.size)
+        arr = resize_square(load_rgb_uint8(self.files[i], background="white"), self.size)
         return _maybe_flip(to_tensor(arr), self.flip)
 
 
@@ -104,7 +104,7 @@ class DiffusionDataModule(L.LightningDataModule):
         if mode == "resize":
             self.items: Union[list, Tensor] = sources
         else:
-            parts = [cut_patches(_downscale(load_rgb_uint8(s, strict=False), self.scale),
+            parts = [cut_patches(_downscale(load_rgb_uint8(s, background="white"), self.scale),
                                  self.size, self.stride) for s in sources]
             patches = np.concatenate(parts)
             if len(patches) == 0:

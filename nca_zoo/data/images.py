@@ -1,27 +1,26 @@
 """Loading images with clear errors, and the embedded photos of scikit-image.
 
-``load_rgb`` accepts a file path or ``embedded:NAME`` for a photo bundled with scikit-image
-(``skimage.data.NAME``: astronaut, coffee, chelsea, rocket, immunohistochemistry, ...).
+``read_rgb`` / ``load_rgb_uint8`` accept a file path or ``embedded:NAME`` for a photo bundled with
+scikit-image (``skimage.data.NAME``: astronaut, coffee, chelsea, rocket, immunohistochemistry,
+...).  Any image mode is converted to 8-bit RGB (:mod:`~nca_zoo.data.image_modes`).
 """
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
-from typing import Optional, Union
+from typing import NamedTuple, Optional, Union
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..layers import atomic_path
+from .image_modes import Color, ImageError, parse_color, to_rgb
 
 #: Colour photographs that ship inside scikit-image (no download needed).
 EMBEDDED_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry",
                    "hubble_deep_field", "colorwheel", "retina", "cat")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".jp2")
-
-
-class ImageError(ValueError):
-    """An input image that cannot be used; the message is one line meant for the user."""
 
 
 def _embedded(name: str) -> np.ndarray:
@@ -40,38 +39,52 @@ def _embedded(name: str) -> np.ndarray:
     return np.ascontiguousarray(arr[..., :3].astype(np.uint8))
 
 
-def load_rgb_uint8(source: Union[str, os.PathLike], strict: bool = True) -> np.ndarray:
-    """Read an 8-bit RGB image as ``uint8 (H, W, 3)``.
+class RGBImage(NamedTuple):
+    """An image as loaded: ``uint8 (H, W, 3)`` pixels and what was converted (None: nothing)."""
 
-    With ``strict`` (the compression CLI), anything but 8-bit RGB is refused with a one-line
-    :class:`ImageError` instead of being silently converted (grayscale, RGBA, 16-bit, palette).
-    Without it, 8-bit images of any mode are converted to RGB (datasets).
+    pixels: np.ndarray
+    note: Optional[str]
+
+
+def read_rgb(source: Union[str, os.PathLike], background: Union[str, Color, None] = None
+             ) -> RGBImage:
+    """Read any image as 8-bit RGB (see :mod:`~nca_zoo.data.image_modes`), with a note.
+
+    ``source`` is a file or ``embedded:NAME``; ``background`` is the colour that transparent
+    pixels are composited onto (None: a transparent image is an :class:`ImageError`).
     """
     text = str(source)
     if text.startswith("embedded:"):
-        return _embedded(text.split(":", 1)[1])
+        return RGBImage(_embedded(text.split(":", 1)[1]), None)
     path = Path(source)
     if not path.exists():
         raise ImageError(f"no such file: {path}")
     if path.is_dir():
         raise ImageError(f"{path} is a directory, not an image")
+    color = None if background is None else parse_color(background)
     try:
-        with Image.open(path) as img:
-            img.load()
-            mode = img.mode
-            if mode in ("I;16", "I;16B", "I;16L", "I", "F") or mode.startswith("I;16"):
-                raise ImageError(f"{path} is a {mode} (16-bit or float) image; only 8-bit images "
-                                 f"are supported, convert it to 8-bit RGB first")
-            if mode != "RGB":
-                if strict:
-                    raise ImageError(f"{path} has mode {mode}; an 8-bit RGB image is needed "
-                                     f"(convert it first, e.g. Image.open(p).convert('RGB'))")
-                img = img.convert("RGB")
-            return np.asarray(img, dtype=np.uint8).copy()
+        with warnings.catch_warnings():
+            # Pillow warns (two stderr lines each) about damaged metadata it skips; images over
+            # Image.MAX_IMAGE_PIXELS (89.5 Mpx), which it only warns about, are refused here
+            warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()
+                rgb, note = to_rgb(img, str(path), color)
+                return RGBImage(np.asarray(rgb, dtype=np.uint8).copy(), note)
     except ImageError:
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        reason = str(exc).split(", could be")[0]
+        raise ImageError(f"{path} is too large to load safely ({reason})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{path} is not a readable image ({type(exc).__name__}: {exc})") from None
+
+
+def load_rgb_uint8(source: Union[str, os.PathLike], background: Union[str, Color, None] = None
+                   ) -> np.ndarray:
+    """:func:`read_rgb` without the note: ``uint8 (H, W, 3)``."""
+    return read_rgb(source, background).pixels
 
 
 def resize_square(arr: np.ndarray, size: Optional[int]) -> np.ndarray:

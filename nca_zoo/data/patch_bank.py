@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..layers import cut_patches, to_tensor
-from .images import ImageError, load_rgb_uint8, resize_square
+from .images import ImageError, read_rgb, resize_square
 
 MIN_SIDE = 4
 
@@ -28,12 +28,14 @@ class PatchBankDataModule(L.LightningDataModule):
             None keeps the native size.
         patch_size: patch side (GNCA: 40).
         iterations_per_epoch: training iterations per epoch (GNCA: 224).
-        strict: refuse non-RGB images instead of converting them.
+        background: colour that transparent images are composited onto (``white``, ``#rrggbb``);
+            None refuses images with transparent pixels.  Other modes are converted to RGB and
+            each conversion is listed in :attr:`notes`.
     """
 
     def __init__(self, images: Sequence[str] = ("embedded:astronaut",), size: Optional[int] = 120,
                  patch_size: int = 40, iterations_per_epoch: int = 224,
-                 strict: bool = False) -> None:
+                 background: Optional[str] = None) -> None:
         super().__init__()
         if isinstance(images, str):
             images = [images]
@@ -46,8 +48,12 @@ class PatchBankDataModule(L.LightningDataModule):
         self.images, self.size, self.patch_size = list(images), size, int(patch_size)
         self.iterations_per_epoch = int(iterations_per_epoch)
         self.originals: list[np.ndarray] = []
+        #: one line per image that was converted to 8-bit RGB (mode, EXIF rotation, alpha)
+        self.notes: list[str] = []
         for src in self.images:
-            arr = resize_square(load_rgb_uint8(src, strict=strict), size)
+            arr, note = read_rgb(src, background)
+            self.notes += [note] if note else []
+            arr = resize_square(arr, size)
             if min(arr.shape[:2]) < MIN_SIDE:
                 raise ImageError(f"{src} is {arr.shape[1]}x{arr.shape[0]} px; GNCA needs at least "
                                  f"{MIN_SIDE}x{MIN_SIDE}")

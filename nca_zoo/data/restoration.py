@@ -6,10 +6,12 @@ one into ``tile x tile`` tiles first -- the tile-shrink-clean procedure) or, by 
 photos bundled with scikit-image, cut into 64 px tiles and shrunk to 32 x 32.  "Clean" drops
 near-flat tiles (std below ``min_std``) and exact duplicates.
 
-Splits: 80/20 train+val/test, then 80/20 train/val (64/16/20 %), after one shuffle with
-``split_seed`` (the authors' code splits in file-name order; tiles of one photo would then all
-land in one split).  Training batches are degraded on the fly with the curriculum strength;
-validation and test pairs are degraded once, at the fixed strength, with a fixed seed.
+Splits are by photo: 80/20 train+val/test, then 80/20 train/val (64/16/20 % of the photos, at
+least one each), after one shuffle with ``split_seed``, and every tile of a photo goes where its
+photo goes, so validation and test measure photos never trained on.  ``split="tile"`` keeps
+release 0.1's tile-level split (tiles of one photo in train and test: it measures memory).
+Training batches are degraded on the fly with the curriculum strength; validation and test pairs
+are degraded once, at the fixed strength, with a fixed seed.
 Real degraded datasets (Renoir, SID, GoPro, RealBlur): a ``root`` with ``GT/`` and ``DAMAGED/``
 sub-folders holding the same file names is read as pairs (tiled and cleaned together; no
 synthetic degradation, no curriculum).
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import lightning as L
 import numpy as np
@@ -30,20 +32,40 @@ from ..layers import cut_patches, to_tensor
 from .degradations import Curriculum, degrade
 from .images import EMBEDDED_PHOTOS, ImageError, list_images, load_rgb_uint8, resize_square
 
+#: grayscale scikit-image photos used as extra training texture (``textures=True``); disjoint
+#: from the held-out photos of :mod:`nca_zoo.data.held_out`
+TRAINING_TEXTURES = ("gravel", "text", "page", "clock", "cell")
 
-def tile_shrink_clean(images: list[np.ndarray], image_size: int, tile: Optional[int],
-                      min_std: float, damaged: Optional[list[np.ndarray]] = None) -> tuple:
-    """Tile (optional), shrink to ``image_size`` and clean (flat tiles, duplicates).
 
-    Returns ``(clean, damaged)`` as ``(N, 3, S, S)`` floats in [0, 1]; ``damaged`` is None unless
-    paired images were given (they are cut and kept exactly like their clean counterparts).
+def cut_scales(arr: np.ndarray, tile: Optional[int], scales: Sequence[int]) -> list[np.ndarray]:
+    """Tiles of side ``tile * s`` for each scale ``s`` that fits the photo.
+
+    The whole photo if ``tile`` is None.  Shrunk to one size later, the larger tiles show the
+    photo's content at the scale of a downsized photo.
     """
-    out, out_d, seen = [], [], set()
+    if not tile:
+        return [arr]
+    sides = [tile * k for k in scales if tile * k <= min(arr.shape[:2])] or [tile]
+    return [piece for side in sides for piece in cut_patches(arr, side)]
+
+
+def tiles_per_photo(images: list[np.ndarray], image_size: int, tile: Optional[int],
+                    min_std: float, damaged: Optional[list[np.ndarray]] = None,
+                    scales: Sequence[int] = (1,)) -> list[tuple]:
+    """Tile (optional), shrink to ``image_size`` and clean (flat tiles, duplicates), per photo.
+
+    ``scales``: cut tiles of ``tile * s`` for each ``s`` (multi-scale crops, see
+    :func:`cut_scales`).  Returns one ``(clean, damaged)`` pair per photo that keeps a tile, each
+    ``(n_i, 3, S, S)`` floats in [0, 1]; ``damaged`` is None unless paired images were given
+    (they are cut and kept exactly like their clean counterparts).  Duplicates are dropped across
+    photos too, so no tile can sit in two splits.
+    """
+    photos, seen = [], set()
     pairs = zip(images, damaged) if damaged is not None else ((im, None) for im in images)
     for arr, bad in pairs:
-        pieces = cut_patches(arr, tile) if tile else [arr]
-        bad_pieces = ((cut_patches(bad, tile) if tile else [bad]) if bad is not None
-                      else [None] * len(pieces))
+        pieces = cut_scales(arr, tile, scales)
+        bad_pieces = cut_scales(bad, tile, scales) if bad is not None else [None] * len(pieces)
+        out, out_d = [], []
         for piece, bad_piece in zip(pieces, bad_pieces):
             small = resize_square(piece, image_size)
             if small.std() / 255.0 < min_std:
@@ -55,9 +77,19 @@ def tile_shrink_clean(images: list[np.ndarray], image_size: int, tile: Optional[
             out.append(to_tensor(small))
             if bad_piece is not None:
                 out_d.append(to_tensor(resize_square(bad_piece, image_size)))
-    if not out:
+        if out:
+            photos.append((torch.stack(out), torch.stack(out_d) if out_d else None))
+    if not photos:
         raise ImageError("no usable images left after tile-shrink-clean (all flat or duplicates)")
-    return torch.stack(out), (torch.stack(out_d) if damaged is not None else None)
+    return photos
+
+
+def tile_shrink_clean(images: list[np.ndarray], image_size: int, tile: Optional[int],
+                      min_std: float, damaged: Optional[list[np.ndarray]] = None) -> tuple:
+    """:func:`tiles_per_photo`, all photos' tiles together: ``(clean, damaged)``."""
+    photos = tiles_per_photo(images, image_size, tile, min_std, damaged)
+    clean = torch.cat([c for c, _ in photos])
+    return clean, (torch.cat([d for _, d in photos]) if damaged is not None else None)
 
 
 def load_pairs(root: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -68,7 +100,7 @@ def load_pairs(root: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
         bad = root / "DAMAGED" / rel
         if not bad.is_file():
             raise ImageError(f"{gt} has no degraded counterpart {bad}")
-        a, b = load_rgb_uint8(gt, strict=False), load_rgb_uint8(bad, strict=False)
+        a, b = load_rgb_uint8(gt, background="white"), load_rgb_uint8(bad, background="white")
         if a.shape != b.shape:
             raise ImageError(f"{gt} is {a.shape[1]}x{a.shape[0]} but {bad} is "
                              f"{b.shape[1]}x{b.shape[0]}")
@@ -92,16 +124,51 @@ def tile_split_v0(n: int, seed: int, test: float = 0.2, val: float = 0.2) -> tup
     return perm[n_test + n_val :], perm[n_test : n_test + n_val], perm[:n_test]
 
 
-@lru_cache(maxsize=4)
-def embedded_tiles(image_size: int, tile: int, min_std: float) -> torch.Tensor:
-    """Tile-shrink-clean of every embedded scikit-image photo available offline (cached)."""
-    sources = []
+def photo_split(n: int, seed: int, test: float = 0.2, val: float = 0.2) -> tuple:
+    """Photo-level split of ``n`` photos: ``(train, val, test)`` lists of photo indices.
+
+    Shuffle once with ``seed``, then 80/20 (train+val / test) and 80/20 (train / val), at least
+    one photo in each part, so every tile of a photo lands in the same split.
+    """
+    if n < 3:
+        raise ImageError(f"only {n} usable photos: a photo-level split needs at least 3 "
+                         f"(or split='tile')")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    n_test = max(1, int(round(n * test)))
+    n_val = max(1, int(round((n - n_test) * val)))
+    n_test, n_val = min(n_test, n - 2), min(n_val, n - 1 - min(n_test, n - 2))
+    return perm[n_test + n_val :], perm[n_test : n_test + n_val], perm[:n_test]
+
+
+def embedded_sources() -> list[np.ndarray]:
+    """The embedded training photos available offline, each once (``cat`` is ``chelsea``)."""
+    sources, seen = [], set()
     for name in EMBEDDED_PHOTOS:
         try:
-            sources.append(load_rgb_uint8(f"embedded:{name}"))
+            arr = load_rgb_uint8(f"embedded:{name}")
         except ImageError:
             continue  # photos that need a download are skipped
-    return tile_shrink_clean(sources, image_size, tile, min_std)[0]
+        if arr.tobytes() not in seen:
+            seen.add(arr.tobytes())
+            sources.append(arr)
+    return sources
+
+
+@lru_cache(maxsize=8)
+def embedded_tiles(image_size: int, tile: int, min_std: float,
+                   scales: tuple = (1,)) -> list[tuple]:
+    """:func:`tiles_per_photo` of the embedded photos (cached)."""
+    return tiles_per_photo(embedded_sources(), image_size, tile, min_std, scales=scales)
+
+
+@lru_cache(maxsize=8)
+def texture_tiles(image_size: int, tile: int, min_std: float, scales: tuple = (1,)) -> tuple:
+    """Tiles of the grayscale training textures (:data:`TRAINING_TEXTURES`), RGB (cached)."""
+    import skimage.data
+
+    photos = [np.repeat(getattr(skimage.data, n)()[..., None], 3, axis=2).astype(np.uint8)
+              for n in TRAINING_TEXTURES]
+    return tuple(tiles_per_photo(photos, image_size, tile, min_std, scales=scales))
 
 
 class RestorationDataModule(L.LightningDataModule):
@@ -117,23 +184,40 @@ class RestorationDataModule(L.LightningDataModule):
         batch_size: training batch (paper: 8).
         curriculum: increasing strength in training (else the fixed strength throughout).
         intensity, range, a_min, a_max: curriculum settings (None = the paper's per task).
-        max_images: keep at most this many images after cleaning (None = all).
+        max_images: a quick subset: at most this many training tiles (a quarter for val / test;
+            with ``split="tile"``, this many tiles before splitting); None = all.  Val / test
+            never hold more than 32 tiles or a quarter of the training tiles (an even sample).
         min_std: tiles with a pixel standard deviation below this (0-1 scale) are dropped.
+        split: ``"photo"`` (every tile of a photo in one split: val / test photos are never
+            trained on) or ``"tile"`` (release 0.1's tile-level split, which measures memory).
         split_seed, eval_seed: seeds of the split and of the fixed val/test degradations.
+        augment: flip and rotate (by 90 degrees) every training batch at random.
+        scales: also cut tiles of ``tile * s`` for each ``s`` (multi-scale crops: shrunk to
+            ``image_size``, a large tile looks like a downsized photo), e.g. ``[1, 2, 4]``.
+        textures: add the grayscale scikit-image textures (:data:`TRAINING_TEXTURES`) to the
+            training photos (embedded data only).
     """
 
     def __init__(self, root: Optional[str] = None, task: str = "noise", image_size: int = 32,
                  tile: Optional[int] = None, batch_size: int = 8, curriculum: bool = True,
                  intensity: Optional[float] = None, range: Optional[float] = None,
                  a_min: Optional[float] = None, a_max: Optional[float] = None,
-                 max_images: Optional[int] = None, min_std: float = 0.02, split_seed: int = 0,
-                 eval_seed: int = 1234, num_workers: int = 0) -> None:
+                 max_images: Optional[int] = None, min_std: float = 0.02, split: str = "photo",
+                 split_seed: int = 0, eval_seed: int = 1234, num_workers: int = 0,
+                 augment: bool = False, scales: Sequence[int] = (1,),
+                 textures: bool = False) -> None:
         super().__init__()
         if image_size < 4 or image_size % 4:
             raise ValueError(f"image_size must be a multiple of 4 (the LNCA latent is H/4), "
                              f"got {image_size}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if split not in ("photo", "tile"):
+            raise ValueError(f"split must be 'photo' or 'tile', got {split!r}")
+        if not scales or any(int(k) < 1 for k in scales):
+            raise ValueError(f"scales must be positive integers, got {list(scales)}")
+        self.split, self.augment = split, augment
+        self.scales, self.textures = tuple(int(k) for k in scales), textures
         self.curriculum = Curriculum(task, range, intensity, a_min, a_max, curriculum)
         self.task, self.image_size, self.batch_size = task, int(image_size), int(batch_size)
         self.root, self.tile, self.max_images, self.min_std = root, tile, max_images, min_std
@@ -148,38 +232,61 @@ class RestorationDataModule(L.LightningDataModule):
         return (self.root is not None and (Path(self.root) / "GT").is_dir()
                 and (Path(self.root) / "DAMAGED").is_dir())
 
-    def _load(self) -> tuple:
-        damaged = None
+    def _load(self) -> list[tuple]:
+        """Per photo: ``(clean tiles, damaged tiles or None)``."""
         if self.root is None:
-            images = embedded_tiles(self.image_size, self.tile or 64, self.min_std)
-        elif self.paired:
+            return embedded_tiles(self.image_size, self.tile or 64, self.min_std, self.scales)
+        if self.paired:
             clean, bad = load_pairs(Path(self.root))
-            images, damaged = tile_shrink_clean(clean, self.image_size, self.tile, self.min_std,
-                                                bad)
-        else:
-            sources = [load_rgb_uint8(p, strict=False) for p in list_images(Path(self.root))]
-            images, _ = tile_shrink_clean(sources, self.image_size, self.tile, self.min_std)
-        if self.max_images:
-            images = images[: self.max_images]
-            damaged = damaged[: self.max_images] if damaged is not None else None
-        return images, damaged
+            return tiles_per_photo(clean, self.image_size, self.tile, self.min_std, bad,
+                                   self.scales)
+        sources = [load_rgb_uint8(p, background="white") for p in list_images(Path(self.root))]
+        return tiles_per_photo(sources, self.image_size, self.tile, self.min_std,
+                               scales=self.scales)
+
+    def _split(self, photos: list[tuple]) -> list[tuple]:
+        """``[train, val, test]``, each ``(clean, damaged or None)``, by photo or by tile."""
+        paired = photos[0][1] is not None
+        if self.split == "tile":  # release 0.1: tiles of one photo can straddle the splits
+            clean = torch.cat([c for c, _ in photos])
+            damaged = torch.cat([d for _, d in photos]) if paired else None
+            if self.max_images:
+                clean = clean[: self.max_images]
+                damaged = damaged[: self.max_images] if paired else None
+            parts = tile_split_v0(len(clean), self.split_seed)
+            return [(clean[i], damaged[i] if paired else None) for i in parts]
+        out = []
+        for k, part in enumerate(photo_split(len(photos), self.split_seed)):
+            clean = torch.cat([photos[i][0] for i in part])
+            damaged = torch.cat([photos[i][1] for i in part]) if paired else None
+            cap = self.max_images or len(clean)
+            if k > 0:  # val / test: at most a quarter of the training tiles, or 32 (one big
+                # photo can hold half the tiles), an even sample of them
+                cap = max(2, min(cap // 4 if self.max_images else cap,
+                                 max(32, len(out[0][0]) // 4)))
+            if cap < len(clean):
+                keep = torch.linspace(0, len(clean) - 1, cap).round().long()
+                clean, damaged = clean[keep], (damaged[keep] if paired else None)
+            out.append((clean, damaged))
+        return out
 
     def setup(self, stage: Optional[str] = None) -> None:
         """Load, clean and split the images (once); degrade val/test once at the fixed strength."""
         if self._ready:
             return
-        images, damaged = self._load()
-        train, val, test = tile_split_v0(len(images), self.split_seed)
-        if damaged is not None:  # real pairs: no synthetic degradation, no curriculum
-            self.train_set = (images[train], damaged[train])
-            self.val_pairs = (images[val], damaged[val])
-            self.test_pairs = (images[test], damaged[test])
+        (train, train_d), (val, val_d), (test, test_d) = self._split(self._load())
+        if self.textures and self.root is None:  # extra training photos, never val / test
+            extra = texture_tiles(self.image_size, self.tile or 64, self.min_std, self.scales)
+            train = torch.cat([train, *(c for c, _ in extra)])
+        if train_d is not None:  # real pairs: no synthetic degradation, no curriculum
+            self.train_set = (train, train_d)
+            self.val_pairs, self.test_pairs = (val, val_d), (test, test_d)
         else:
-            self.train_set = (images[train],)
+            self.train_set = (train,)
             fixed = self.curriculum.strength(None)
             gen = torch.Generator().manual_seed(self.eval_seed)
-            self.val_pairs = (images[val], degrade(images[val], self.task, fixed, gen))
-            self.test_pairs = (images[test], degrade(images[test], self.task, fixed, gen))
+            self.val_pairs = (val, degrade(val, self.task, fixed, gen))
+            self.test_pairs = (test, degrade(test, self.task, fixed, gen))
         self._ready = True
 
     # ------------------------------------------------------------------ loaders
@@ -214,8 +321,18 @@ class RestorationDataModule(L.LightningDataModule):
         return trainer.current_epoch / epochs if epochs else 0.0
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
-        """Training batches ``(clean,)`` -> ``(clean, degraded)`` at the curriculum strength."""
+        """Training batches: augmented (``augment``); ``(clean,)`` -> ``(clean, degraded)``."""
+        training = self.trainer is not None and self.trainer.training
+        if training and self.augment:
+            batch = random_flip_rotate(list(batch))
         if len(batch) == 1:
             clean = batch[0]
             return clean, degrade(clean, self.task, self.curriculum.strength(self.progress()))
         return batch
+
+
+def random_flip_rotate(images: list[torch.Tensor]) -> list[torch.Tensor]:
+    """One of the 8 flips / 90-degree rotations, drawn at random, applied to every tensor alike."""
+    k, flip = torch.randint(0, 4, (2,)).tolist()
+    out = [torch.rot90(x, k, dims=(-2, -1)) for x in images]
+    return [x.flip(-1) for x in out] if flip % 2 else out

@@ -15,10 +15,19 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .._pretrained import load_pretrained
+from .._pretrained import PretrainedError, load_pretrained
 from .schedule import DDPMSchedule
 
 SCHEDULE_KEYS = ("timesteps", "beta_schedule", "beta_start", "beta_end", "scale_betas")
+#: sanity bounds on a pretrained folder's schedule length and training size
+MAX_TIMESTEPS, MAX_SAMPLE_SIDE = 100_000, 4096
+
+
+def _bounded(value, high: int) -> int:
+    """``value`` as an int in ``[1, high]``; ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise ValueError(f"{value!r} is not an integer in [1, {high}]")
+    return value
 
 
 class Denoiser(NamedTuple):
@@ -40,15 +49,17 @@ def load_denoiser(name: str, map_location: str = "cpu") -> Denoiser:
     model = load_pretrained(name, map_location)
     cfg = model.pretrained_config.get("diffusion")
     if not isinstance(cfg, dict):
-        raise ValueError(f"pretrained module {name!r} is not a diffusion model (its config.json "
-                         f"has no 'diffusion' schedule)")
+        raise PretrainedError(f"pretrained module {name!r} is not a diffusion model (its "
+                              f"config.json has no 'diffusion' schedule)")
     try:
-        schedule = DDPMSchedule(cfg["timesteps"], cfg["beta_schedule"], cfg["beta_start"],
-                                cfg["beta_end"], cfg["scale_betas"])
-        size = tuple(int(s) for s in cfg["sample_size"])
+        schedule = DDPMSchedule(_bounded(cfg["timesteps"], MAX_TIMESTEPS), cfg["beta_schedule"],
+                                cfg["beta_start"], cfg["beta_end"], cfg["scale_betas"])
+        size = tuple(_bounded(s, MAX_SAMPLE_SIDE) for s in cfg["sample_size"])
+        if len(size) != 2:
+            raise ValueError(f"sample_size has {len(size)} numbers, not 2")
     except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"pretrained module {name!r} has an invalid diffusion config "
-                         f"({exc})") from None
+        raise PretrainedError(f"pretrained module {name!r} has an invalid diffusion config "
+                              f"({exc})") from None
     return Denoiser(model, schedule.to(map_location), size)
 
 

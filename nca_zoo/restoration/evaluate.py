@@ -1,7 +1,13 @@
-"""Measure a restoration module on the held-out test split: PSNR / SSIM of it and of its input.
+"""Measure a restoration module: PSNR / SSIM of its output and of its degraded input.
 
-Used both by ``benchmarks/export_pretrained.py`` (to write a model card) and by the tests (to
-check that a shipped module still reproduces its card).
+* :func:`held_out_metrics` -- the protocol every published number uses: the photos of
+  :mod:`nca_zoo.data.held_out` (never trained on), centre-cropped and resized to 32 / 64 / 128 px
+  and at full size, degraded at the fixed strength, restored whole-photo by
+  :func:`~nca_zoo.restoration.restore`; :func:`ships` is the shipping rule applied to it;
+* :func:`restoration_metrics` -- the datamodule's test split (tiles at the training size).
+
+Used by ``benchmarks/export_pretrained.py`` (model cards), ``benchmarks/restoration_held_out.py``
+and the tests (a shipped module still reproduces its card and passes the rule).
 """
 from __future__ import annotations
 
@@ -11,17 +17,29 @@ import torch
 from torch import nn
 from torchmetrics.image import PeakSignalNoiseRatio, StructuralSimilarityIndexMeasure
 
+from ..data.degradations import Curriculum, degrade
+from ..data.held_out import held_out_photos
+from ..data.images import resize_square
 from ..data.restoration import RestorationDataModule
+from ..layers import to_tensor
+from .restore import default_tile, restore
+
+#: photo sizes of the held-out protocol ("full" = the photo as it is)
+HELD_OUT_SIZES = ("32", "64", "128", "full")
+#: sizes at which a shipped restorer must beat its input in PSNR and SSIM
+SHIPPING_SIZES = ("64", "128")
 
 
 @torch.no_grad()
 def restoration_metrics(model: nn.Module, task: str = "noise", image_size: int = 32,
-                        seed: int = 0, n: Optional[int] = None, batch: int = 16) -> dict:
+                        seed: int = 0, n: Optional[int] = None, batch: int = 16,
+                        split: str = "photo") -> dict:
     """PSNR / SSIM of ``model`` and of the degraded input on the test split (fixed strength).
 
-    ``n`` keeps the first ``n`` test pairs (a quick subset).
+    ``n`` keeps the first ``n`` test pairs (a quick subset); ``split``: the datamodule's split
+    (``"tile"`` reproduces release 0.1's cards).
     """
-    dm = RestorationDataModule(task=task, image_size=image_size, curriculum=False)
+    dm = RestorationDataModule(task=task, image_size=image_size, curriculum=False, split=split)
     dm.setup("test")
     clean_all, degraded_all = (t[:n] for t in dm.test_pairs)
     meters = {k: (PeakSignalNoiseRatio(data_range=1.0),
@@ -35,7 +53,49 @@ def restoration_metrics(model: nn.Module, task: str = "noise", image_size: int =
             for key, img in (("model", model(degraded).clamp(0, 1)), ("input", degraded)):
                 for m in meters[key]:
                     m.update(img, clean)
-    out = {"n_test": len(clean_all), "task": task, "image_size": image_size}
+    out = {"n_test": len(clean_all), "task": task, "image_size": image_size, "split": split}
     for key, (psnr, ssim) in meters.items():
         out[f"psnr_{key}"], out[f"ssim_{key}"] = float(psnr.compute()), float(ssim.compute())
     return out
+
+
+@torch.no_grad()
+def held_out_metrics(model: nn.Module, task: str = "noise", sizes=HELD_OUT_SIZES,
+                     seed: int = 1234, tile: Optional[int] = None) -> dict:
+    """PSNR (pooled pixels) and mean SSIM over the held-out photos at each size, model vs input.
+
+    Each photo is centre-cropped to a square and resized (Lanczos) to the size, or kept whole for
+    ``"full"``; degraded at the task's fixed strength (seeded per photo); restored by
+    :func:`~nca_zoo.restoration.restore` (``tile``: the model's training size if it encodes
+    absolute positions).  Returns ``{size: {psnr_input, psnr_model, ssim_input, ssim_model,
+    n}}``.
+    """
+    strength = Curriculum(task).strength(None)
+    tile = tile if tile is not None else default_tile(model)
+    model = model.eval()
+    out = {}
+    for size in sizes:
+        meters = {k: (PeakSignalNoiseRatio(data_range=1.0),
+                      StructuralSimilarityIndexMeasure(data_range=1.0))
+                  for k in ("model", "input")}
+        for i, photo in enumerate(held_out_photos().values()):
+            clean = to_tensor(photo if size == "full" else resize_square(photo, int(size)))
+            gen = torch.Generator().manual_seed(seed + i)
+            degraded = degrade(clean[None], task, strength, gen)[0]
+            with torch.random.fork_rng(devices=[]):  # stochastic update masks
+                torch.manual_seed(seed + i)
+                restored = restore(model, degraded, tile=tile)
+            for key, img in (("model", restored), ("input", degraded)):
+                for m in meters[key]:
+                    m.update(img[None], clean[None])
+        out[size] = {"n": i + 1}
+        for key, (psnr, ssim) in meters.items():
+            out[size][f"psnr_{key}"] = round(float(psnr.compute()), 3)
+            out[size][f"ssim_{key}"] = round(float(ssim.compute()), 4)
+    return out
+
+
+def ships(held_out: dict, sizes=SHIPPING_SIZES) -> bool:
+    """The shipping rule: better than the degraded input in PSNR *and* SSIM at every size."""
+    return all(held_out[s]["psnr_model"] > held_out[s]["psnr_input"]
+               and held_out[s]["ssim_model"] > held_out[s]["ssim_input"] for s in sizes)

@@ -1,0 +1,75 @@
+"""Why LNCA deblurring fails on held-out photos: the autoencoder's ceiling against the input.
+
+    python benchmarks/lnca_autoencoder_ceiling.py lnca-nafca-denoise FOLDER_OF_A_DEBLURRER ...
+
+An LNCA restorer can be no better than its autoencoder: ``AE(clean)`` (the NCA bypassed, a clean
+photo in) bounds what the NCA can reach.  On each held-out photo (``nca_zoo.data.held_out``) at
+32 / 64 / 128 px this measures PSNR / SSIM of the degraded input, ``AE(clean)``, ``AE(degraded)``
+(the NCA bypassed) and the full model on the degraded photo.  When the degraded input is already
+close to ``AE(clean)`` -- motion blur on larger photos -- the autoencoder's own loss outweighs what
+the NCA adds.  Release 0.1's deblurrers are no longer shipped; to measure them, restore their
+folders from git (``git archive 0d2a87f nca_zoo/pretrained/lnca-nafca-deblur | tar -x -C /tmp``)
+and pass the folder.  Writes ``results/lnca_autoencoder_ceiling.{json,md}``.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+from _common import md_table, write_results
+from torchmetrics.functional.image import (
+    peak_signal_noise_ratio,
+    structural_similarity_index_measure,
+)
+
+import nca_zoo
+from nca_zoo.data.degradations import Curriculum, degrade
+from nca_zoo.data.held_out import held_out_photos
+from nca_zoo.data.images import resize_square
+from nca_zoo.layers import to_tensor
+
+
+def score(img: torch.Tensor, clean: torch.Tensor) -> tuple[float, float]:
+    """PSNR (pooled) and mean SSIM of a batch against the clean batch."""
+    return (float(peak_signal_noise_ratio(img, clean, data_range=1.0)),
+            float(structural_similarity_index_measure(img, clean, data_range=1.0)))
+
+
+@torch.no_grad()
+def ceiling(model: torch.nn.Module, task: str, size: int) -> dict:
+    """Scores of the input, ``AE(clean)``, ``AE(degraded)`` and the model at one size."""
+    clean = torch.stack([to_tensor(resize_square(p, size)) for p in held_out_photos().values()])
+    bad = degrade(clean, task, Curriculum(task).strength(None), torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    outputs = {"input": bad, "AE(clean)": model(clean, steps=0),
+               "AE(degraded)": model(bad, steps=0), "model(degraded)": model(bad)}
+    return {k: score(v, clean) for k, v in outputs.items()}
+
+
+def main(argv: list | None = None) -> None:
+    """Measure every restorer given, write the table."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("models", nargs="+", help="shipped names or pretrained folders (LNCA only)")
+    ap.add_argument("--sizes", nargs="+", type=int, default=[32, 64, 128])
+    args = ap.parse_args(argv)
+    rows, results = [], {}
+    for name in args.models:
+        model = nca_zoo.load_pretrained(name).eval()
+        task = model.card["task"]
+        label = Path(name).name
+        results[label] = {}
+        for size in args.sizes:
+            r = ceiling(model, task, size)
+            results[label][size] = r
+            rows.append([label, task, size] + [f"{p:.2f} / {s:.3f}" for p, s in r.values()])
+            print(label, size, r, flush=True)
+    md = ("PSNR dB / SSIM on the held-out photos. AE(clean): the autoencoder alone on the clean "
+          "photo, the best an LNCA restorer can do; AE(degraded): the autoencoder alone on the "
+          "degraded photo; model: the full LNCA on the degraded photo.\n\n")
+    md += md_table(["module", "task", "px", "input", "AE(clean)", "AE(degraded)", "model"], rows)
+    print(write_results("lnca_autoencoder_ceiling", {"results": results}, md))
+
+
+if __name__ == "__main__":
+    main()

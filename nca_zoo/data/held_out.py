@@ -1,0 +1,36 @@
+"""Photos no restoration model of the zoo trains on: the held-out set every restorer is measured on.
+
+The training photos are the colour scikit-image photos of ``EMBEDDED_PHOTOS`` (tiled, and split
+by photo, see :mod:`nca_zoo.data.restoration`).  These are other photos that ship with
+scikit-image and work offline: one colour photo (the left view of ``stereo_motorcycle``) and
+grayscale photos and textures, replicated to three channels.  No model, shipped or trained with
+the configs, has seen a pixel of them, so metrics on them measure restoration, not memory.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .images import ImageError
+
+#: held-out photos (scikit-image names); grayscale ones are replicated to RGB
+HELD_OUT_PHOTOS = ("stereo_motorcycle", "camera", "coins", "moon", "brick", "grass")
+
+
+def held_out_photo(name: str) -> np.ndarray:
+    """The held-out photo ``name`` as ``uint8 (H, W, 3)``."""
+    import skimage.data
+
+    if name not in HELD_OUT_PHOTOS:
+        raise ImageError(f"{name!r} is not a held-out photo; choose from {HELD_OUT_PHOTOS}")
+    arr = getattr(skimage.data, name)()
+    if isinstance(arr, tuple):  # stereo pairs: (left, right, disparity)
+        arr = arr[0]
+    arr = np.asarray(arr)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    return np.ascontiguousarray(arr[..., :3].astype(np.uint8))
+
+
+def held_out_photos() -> dict[str, np.ndarray]:
+    """Every held-out photo, by name."""
+    return {name: held_out_photo(name) for name in HELD_OUT_PHOTOS}

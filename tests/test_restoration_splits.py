@@ -1,0 +1,149 @@
+"""Restorers are measured on photos they never saw: photo-level splits, held-out photos, rule."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import nca_zoo
+from nca_zoo._pretrained import SHIPPED
+from nca_zoo.data.held_out import HELD_OUT_PHOTOS, held_out_photo
+from nca_zoo.data.images import ImageError
+from nca_zoo.data.restoration import (
+    RestorationDataModule,
+    embedded_sources,
+    embedded_tiles,
+    photo_split,
+    random_flip_rotate,
+    texture_tiles,
+)
+from nca_zoo.restoration import held_out_metrics, ships
+
+
+def photo_of(tiles: torch.Tensor, per_photo: list) -> set:
+    index = {t.numpy().tobytes(): i for i, (c, _) in enumerate(per_photo) for t in c}
+    return {index[t.numpy().tobytes()] for t in tiles}
+
+
+def test_photo_split_keeps_every_photo_in_one_part():
+    dm = RestorationDataModule(image_size=32)
+    dm.setup()
+    per_photo = embedded_tiles(32, 64, dm.min_std)
+    train, val, test = (photo_of(t, per_photo) for t in
+                        (dm.train_set[0], dm.val_pairs[0], dm.test_pairs[0]))
+    assert train and val and test
+    assert not (train & val) and not (train & test) and not (val & test)
+
+
+def test_tile_split_is_still_available():
+    dm = RestorationDataModule(image_size=32, split="tile")
+    dm.setup()
+    per_photo = embedded_tiles(32, 64, dm.min_std)
+    assert photo_of(dm.train_set[0], per_photo) & photo_of(dm.test_pairs[0], per_photo)
+    with pytest.raises(ValueError, match="split must be"):
+        RestorationDataModule(split="pixel")
+
+
+def test_photo_split_covers_each_photo_once():
+    for n in (3, 4, 9, 50):
+        parts = photo_split(n, seed=0)
+        assert all(parts) and sorted(sum(parts, [])) == list(range(n))
+    with pytest.raises(ImageError, match="at least 3"):
+        photo_split(2, seed=0)
+
+
+def test_folder_is_split_by_photo(tmp_path):
+    rng = np.random.default_rng(0)
+    for i in range(5):  # five noisy photos, four 32 px tiles each
+        noise = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+        Image.fromarray(noise).save(tmp_path / f"{i}.png")
+    dm = RestorationDataModule(root=str(tmp_path), image_size=16, tile=32)
+    dm.setup()
+    assert len(dm.train_set[0]) % 4 == 0 and len(dm.train_set[0]) >= 4
+    assert len(dm.train_set[0]) + len(dm.val_pairs[0]) + len(dm.test_pairs[0]) <= 20
+
+
+def test_held_out_photos_are_rgb_and_never_trained_on():
+    training = {a.tobytes() for a in embedded_sources()}
+    for name in HELD_OUT_PHOTOS:
+        photo = held_out_photo(name)
+        assert photo.dtype == np.uint8 and photo.ndim == 3 and photo.shape[2] == 3
+        assert photo.tobytes() not in training
+    with pytest.raises(ImageError, match="not a held-out photo"):
+        held_out_photo("astronaut")
+
+
+def test_shipping_rule_needs_psnr_and_ssim_at_64_and_128():
+    good = {"psnr_model": 21.0, "psnr_input": 20.0, "ssim_model": 0.6, "ssim_input": 0.5}
+    assert ships({"64": good, "128": good})
+    worse_ssim = {**good, "ssim_model": 0.4}
+    assert not ships({"64": good, "128": worse_ssim})
+    assert not ships({"64": {**good, "psnr_model": 19.0}, "128": good})
+
+
+def test_identity_restorer_does_not_ship():
+    """The rule cannot be passed by returning the input."""
+    measured = held_out_metrics(torch.nn.Identity(), "noise", sizes=("64", "128"))
+    assert measured["64"]["n"] == len(HELD_OUT_PHOTOS)
+    assert measured["64"]["psnr_model"] == pytest.approx(measured["64"]["psnr_input"])
+    assert not ships(measured)
+
+
+def task_of(name: str) -> str:
+    return json.loads((SHIPPED / name / "card.json").read_text()).get("task")
+
+
+RESTORERS = [n for n in nca_zoo.list_pretrained() if task_of(n) in ("noise", "blur")]
+
+
+@pytest.mark.parametrize("name", RESTORERS)
+def test_every_shipped_restorer_passes_the_rule_on_held_out_photos(name):
+    card = json.loads((SHIPPED / name / "card.json").read_text())
+    held = card["held_out"]
+    assert held["photos"] == list(HELD_OUT_PHOTOS) and held["ships"] and ships(held)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", RESTORERS)
+def test_held_out_card_reproduces(name):
+    card = json.loads((SHIPPED / name / "card.json").read_text())
+    measured = held_out_metrics(nca_zoo.load_pretrained(name), card["task"], sizes=("64",))
+    for k in ("psnr_model", "ssim_model", "psnr_input", "ssim_input"):
+        assert measured["64"][k] == pytest.approx(card["held_out"]["64"][k], abs=1e-3)
+
+
+def test_multi_scale_tiles_and_textures_stay_in_training():
+    dm = RestorationDataModule(image_size=16, scales=[1, 2, 4], textures=True)
+    dm.setup()
+    plain = RestorationDataModule(image_size=16)
+    plain.setup()
+    per_photo = embedded_tiles(16, 64, dm.min_std, (1, 2, 4))
+    assert len(dm.train_set[0]) > len(plain.train_set[0])
+    val, test = photo_of(dm.val_pairs[0], per_photo), photo_of(dm.test_pairs[0], per_photo)
+    textures = {t.numpy().tobytes() for c, _ in texture_tiles(16, 64, dm.min_std, (1, 2, 4))
+                for t in c}
+    assert textures and not textures & {t.numpy().tobytes() for t in dm.test_pairs[0]}
+    train_photos = [t for t in dm.train_set[0] if t.numpy().tobytes() not in textures]
+    assert not photo_of(torch.stack(train_photos), per_photo) & (val | test)
+    with pytest.raises(ValueError, match="scales"):
+        RestorationDataModule(scales=[0])
+
+
+def test_flip_rotate_is_one_symmetry_applied_alike():
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    seen = set()
+    for seed in range(40):
+        torch.manual_seed(seed)
+        a, b = random_flip_rotate([x, x + 100])
+        torch.testing.assert_close(b, a + 100)
+        seen.add(tuple(a.flatten().tolist()))
+    assert len(seen) == 8  # the dihedral group of the square
+
+
+def test_augmentation_touches_training_batches_only():
+    dm = RestorationDataModule(image_size=16, augment=True, max_images=8)
+    dm.setup()
+    clean, degraded = dm.val_pairs[0][:2], dm.val_pairs[1][:2]
+    out = dm.on_after_batch_transfer([clean, degraded], 0)  # no trainer: not training
+    assert torch.equal(out[0], clean) and torch.equal(out[1], degraded)
