@@ -6,6 +6,7 @@ Model and data are chosen by ``class_path`` in the YAML (subclass mode); ``--pri
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import re
@@ -78,8 +79,14 @@ def main(args: Optional[list] = None) -> Optional[LightningCLI]:
     """Build the task and data from ``args``, train, then test the best checkpoint; the CLI.
 
     The test runs only when the datamodule has a test split (``has_test``) and not in
-    ``fast_dev_run``.
+    ``fast_dev_run``.  Each call runs in its own copy of the context variables: jsonargparse keeps
+    its parser state in them, and a parse left unfinished by an earlier failed run in the same
+    process (a notebook, the test suite) could otherwise reset them in the middle of this one.
     """
+    return contextvars.copy_context().run(_main, args)
+
+
+def _main(args: Optional[list]) -> Optional[LightningCLI]:
     os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("WANDB_SILENT", "true")
     # "Seed set to N" would precede a config error on stderr; the seed is in the saved config
