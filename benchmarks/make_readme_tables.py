@@ -346,6 +346,9 @@ SECTIONS = [
          "/tmp`. Motion blur leaves a 64-128 px photo within 1-2 dB of what the autoencoder can "
          "reproduce of the clean photo, and the autoencoder alone loses about 1 dB on the blurred "
          "one, more than the NCA wins back: deblurring needs a better autoencoder first."),
+        ("lnca_autoencoder_augmentation", "Augmentation lifts the autoencoder's ceiling",
+         "benchmarks/lnca_autoencoder_augmentation.py",
+         "python benchmarks/lnca_autoencoder_augmentation.py", None),
         ("restore_speed", "Restore time per image", "benchmarks/restore_speed.py",
          "python benchmarks/restore_speed.py", None),
         ("lnca_efficiency_quick", "Memory, epoch time, latency (Tables 3-5 style)",
