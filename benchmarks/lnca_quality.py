@@ -115,7 +115,9 @@ def main() -> None:
           + (", 10 training batches per epoch, 2 test batches (16 images)" if a.quick else "")
           + "."]
     for metric in ("ssim", "psnr", "ssim_held_out_128", "psnr_held_out_128"):
-        hdr = ["model"] + [f"{k} {metric.upper()}" for k in a.tasks]
+        name = metric.split("_")[0].upper()
+        where = "held-out photos, 128 px" if "held" in metric else "photo-level test split"
+        hdr = ["model"] + [f"{k} {name} ({where})" for k in a.tasks]
         key = metric.replace("_held", "_input_held") if "held" in metric else f"{metric}_input"
         table = [["degraded input"] + [next(r[key] for r in rows if r["task"] == k)
                                        for k in a.tasks]]
