@@ -140,7 +140,7 @@ def diffusion_figures(steps: int, large: int) -> None:
     original = hi.real_images("test", 1).float().div(255)           # (1, 3, 2s, 2s)
     low = F.interpolate(original, scale_factor=0.5, mode="area")
     torch.manual_seed(0)
-    sr = superres_x2(den.model, den.schedule, low, sampler="ddim", ddim_steps=steps,
+    sr = superres_x2(den.model, den.schedule, low, sampler="ddim", steps=steps,
                      generator=torch.Generator().manual_seed(0))
     bicubic = F.interpolate(low, scale_factor=2, mode="bicubic", align_corners=False).clamp(0, 1)
     shown = [upscale(low[0], 2), bicubic[0], sr[0], original[0]]

@@ -31,8 +31,10 @@ from torch import nn
 #: * ``"restoration"``: ``model(x)``, ``x`` float ``(B, 3, H, W)`` in [0, 1] (H, W multiples of 4
 #:   for the latent models) -> ``(B, 3, H, W)``;
 #: * ``"denoiser"``: ``model(x_t, t_frac)``, ``x_t`` ``(B, 3, H, W)``, ``t_frac`` ``(B,)`` in
-#:   [0, 1] -> shaped like ``x_t``.
-FAMILIES = ("gnca", "restoration", "denoiser")
+#:   [0, 1] -> shaped like ``x_t``;
+#: * ``"vae"``: ``model(x)``, ``x`` float ``(B, 3, S, S)`` in [0, 1] at the model's ``image_size``
+#:   -> its reconstruction ``(B, 3, S, S)``; ``model.sample(n)`` draws from the prior (VNCA).
+FAMILIES = ("gnca", "restoration", "denoiser", "vae")
 
 
 @dataclass(frozen=True)

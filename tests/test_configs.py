@@ -1,8 +1,10 @@
 """Every YAML in configs/ runs through ``python -m nca_zoo.fit`` (in-process) with tiny overrides.
 
-Per-group overrides live in ``tests/config_overrides/<group>.yaml``: a mapping from the config's
-file name (or ``"*"`` for all of the group) to a list of extra ``--key=value`` arguments.
+Per-group overrides live in ``tests/config_overrides/<group>.yaml``: a mapping from a shell-style
+pattern over the config's file name (``"*"``: all of the group; a plain name: that config) to a
+list of extra ``--key=value`` arguments.  Every matching entry applies, in file order.
 """
+import fnmatch
 import math
 from pathlib import Path
 
@@ -20,7 +22,8 @@ def overrides_for(cfg: Path) -> list[str]:
     file = ROOT / "tests" / "config_overrides" / f"{group}.yaml"
     table = yaml.safe_load(file.read_text()) if file.exists() else {}
     table = table or {}
-    return list(table.get("*", [])) + list(table.get(cfg.name, []))
+    return [arg for pattern, args in table.items() if fnmatch.fnmatchcase(cfg.name, pattern)
+            for arg in args]
 
 
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])

@@ -37,6 +37,14 @@ def test_generate_odd_size_and_tiled(ckpt, tmp_path, capsys):
     assert code == 0 and Image.open(out).size == (40, 40)
 
 
+@pytest.mark.parametrize("sampler", ["unipc", "euler-ancestral", "heun"])
+def test_any_named_sampler(ckpt, tmp_path, capsys, sampler):
+    out = tmp_path / "s.png"
+    code, io = run([ckpt, "-o", out, "--n", "2", "--sampler", sampler, "--steps", "2"], capsys)
+    assert code == 0 and f"({'generate'}, {sampler} 2 steps)" in io.out
+    assert Image.open(out).size == (2 * 16 + 3 * 2, 16 + 2 * 2)
+
+
 def test_default_size_is_training_size(ckpt, tmp_path, capsys):
     out = tmp_path / "d.png"
     assert run([ckpt, "-o", out, "--n", "1", "--sampler", "ddim", "--steps", "1"], capsys)[0] == 0

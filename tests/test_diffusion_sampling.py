@@ -5,8 +5,9 @@ import pytest
 import torch
 
 import nca_zoo
-from nca_zoo.diffusion import DDPMSchedule, ddim_sample, inpaint, sample, superres_x2
-from nca_zoo.diffusion.sampling import ddim_timesteps, superres_grid
+from nca_zoo.diffusion import DDPMSchedule, denoise, inpaint, sample, superres_x2
+from nca_zoo.diffusion.sampling import superres_grid
+from nca_zoo.diffusion.schedulers import strided_timesteps
 
 
 def test_linear_schedule_closed_forms():
@@ -57,20 +58,20 @@ class Oracle(torch.nn.Module):
 def test_samplers_recover_x0_with_oracle(sampler):
     s = DDPMSchedule(50)
     x0 = torch.rand(2, 3, 9, 7) * 2 - 1
-    out = sample(Oracle(x0, s), s, 2, 9, 7, sampler=sampler, ddim_steps=10)
+    out = sample(Oracle(x0, s), s, 2, 9, 7, sampler=sampler, steps=10)
     torch.testing.assert_close(out, (x0 + 1) / 2, atol=1e-3, rtol=0)
 
 
-def test_ddim_timesteps():
-    assert ddim_timesteps(299, 4) == [299, 199, 100, 0]
-    assert ddim_timesteps(3, 50) == [3, 2, 1, 0]
+def test_strided_timesteps():
+    assert strided_timesteps(299, 4) == [299, 199, 100, 0]
+    assert strided_timesteps(3, 50) == [3, 2, 1, 0]
 
 
 @pytest.mark.parametrize("sampler", ["ddpm", "ddim"])
 def test_sampler_shapes_at_odd_sizes(sampler):
     m = nca_zoo.create_model("fourierdiff_nca", channels=10, hidden=16, steps=2,
                              fourier_steps=2).eval()
-    out = sample(m, DDPMSchedule(4), 2, 78, 64, sampler=sampler, ddim_steps=2,
+    out = sample(m, DDPMSchedule(4), 2, 78, 64, sampler=sampler, steps=2,
                  generator=torch.Generator().manual_seed(0))
     assert out.shape == (2, 3, 78, 64) and 0 <= out.min() and out.max() <= 1
 
@@ -104,7 +105,7 @@ def test_superres_grid_and_original_pixels_kept():
     assert up.shape == (1, 3, 16, 12)
     assert new[0, 0, :2, :2].tolist() == [[0, 1], [1, 1]]           # [[1,0],[0,0]] grid
     m = nca_zoo.create_model("diff_nca", channels=10, hidden=16, steps=2).eval()
-    out = superres_x2(m, DDPMSchedule(10), img, sampler="ddim", ddim_steps=3)
+    out = superres_x2(m, DDPMSchedule(10), img, sampler="ddim", steps=3)
     assert out.shape == (1, 3, 16, 12)
     assert torch.equal(out[..., ::2, ::2], img)
 
@@ -116,9 +117,9 @@ def test_ddim_eta_and_generator_reproducible():
     runs = []
     for _ in range(2):   # NCA update masks use the global RNG, the sampler noise the generator
         torch.manual_seed(0)
-        runs.append(ddim_sample(m, s, x, steps=4, eta=1.0,
-                                generator=torch.Generator().manual_seed(3)))
+        runs.append(denoise(m, s, x, "ddim", steps=4, eta=1.0,
+                            generator=torch.Generator().manual_seed(3)))
     assert torch.isfinite(runs[0]).all() and torch.equal(runs[0], runs[1])
     torch.manual_seed(0)
-    other = ddim_sample(m, s, x, steps=4, eta=1.0, generator=torch.Generator().manual_seed(4))
+    other = denoise(m, s, x, "ddim", steps=4, eta=1.0, generator=torch.Generator().manual_seed(4))
     assert not torch.equal(runs[0], other)

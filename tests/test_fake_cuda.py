@@ -8,10 +8,12 @@ real GPU would raise.  (Building under ``torch.device("cuda")`` instead would al
 attributes on the device and hide a missing ``register_buffer``.)  Forward only: backward needs a
 real CUDA context.
 
-Four host-side draws read tensor *values*, which fake tensors do not have; they are CPU-only by
+Some host-side draws read tensor *values*, which fake tensors do not have; they are CPU-only by
 design and run on real CPU tensors here (:func:`host_side`): a rollout's sampled step count, LNCA's
-deranged negatives, DDIM's timestep list and the motion-blur kernels.  The sample pool's fill count
-is a device tensor read with ``int()``; :func:`pool_fill` sets it instead (empty or full pool).
+deranged negatives, the sampler's scheduler, its timestep list and DDPM's look-up of the next
+timestep (diffusers keeps them on the CPU), and the motion-blur kernels.  The sample pool's fill
+count is a device tensor read with ``int()``; :func:`pool_fill` sets it instead (empty or full
+pool).
 """
 import contextlib
 import functools
@@ -19,6 +21,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from diffusers import DDPMScheduler
 from test_registry import inputs, tiny_model
 from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode, unset_fake_temporarily
 
@@ -55,9 +58,13 @@ def host_side(fn):
 def _host_side_draws(monkeypatch):
     for owner, name in ((nca_zoo.automaton, "sample_steps"),
                         (nca_zoo.tasks.restoration, "derangement"),
-                        (nca_zoo.diffusion.sampling, "ddim_timesteps"),
+                        (nca_zoo.diffusion.sampling, "make_scheduler"),
+                        (nca_zoo.diffusion.sampling, "timesteps_for"),
+                        (DDPMScheduler, "previous_timestep"),   # -> int below
                         (nca_zoo.data.degradations, "random_motion_blur_kernels")):
         monkeypatch.setattr(owner, name, host_side(getattr(owner, name)))
+    next_t = DDPMScheduler.previous_timestep                 # compared with 0 right after
+    monkeypatch.setattr(DDPMScheduler, "previous_timestep", lambda *a: int(next_t(*a)))
 
 
 @pytest.fixture
@@ -239,7 +246,9 @@ def test_diffusion_step_and_sampling(model, model_args, checkpoint_every):
         assert_scalar_loss(loss, logged)
         task.on_train_batch_end(loss, batch, 0)
         assert_scalar_loss(task._eval_loss(batch, 0), logged)  # CPU generator, moved to CUDA
-        for sampler in ("ddpm", "ddim"):
+        # (the Karras family, euler & co., compares σ with numbers: data fake tensors lack;
+        # tests/test_gpu.py runs every sampler on a real GPU)
+        for sampler in ("ddpm", "ddim", "dpm-solver++"):
             imgs = task.generate(2, 8, 8, sampler=sampler)
             assert_on_cuda(imgs)
             assert imgs.shape == (2, 3, 8, 8)

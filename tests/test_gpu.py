@@ -85,3 +85,17 @@ def test_script_writes_its_report_on_cuda(tmp_path):
     ran = [r for r in rows if not r["status"].startswith("skipped")]  # bf16 on older GPUs
     assert ran and all(r["status"] == "ok" and r["peak_mib"] > 0 for r in ran), rows
     assert (tmp_path / f"{stem}.md").is_file()
+
+
+@pytest.mark.gpu
+@needs_cuda
+@pytest.mark.parametrize("sampler", __import__("nca_zoo.diffusion").diffusion.SAMPLERS)
+def test_every_sampler_runs_on_cuda(sampler):
+    """Model, sample and noise on the GPU; the scheduler's σ / timesteps stay on the host."""
+    from nca_zoo import create_model
+    from nca_zoo.diffusion import DDPMSchedule, sample
+
+    model = create_model("diff_nca", channels=10, hidden=16, steps=2).cuda().eval()
+    imgs = sample(model, DDPMSchedule(300).cuda(), 2, 16, 16, sampler=sampler, steps=4,
+                  generator=torch.Generator("cuda").manual_seed(0))
+    assert imgs.is_cuda and imgs.shape == (2, 3, 16, 16) and torch.isfinite(imgs).all()

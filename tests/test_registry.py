@@ -22,6 +22,8 @@ RESTORATION_SIZE = 16
 #: Denoiser input side: divisible by 2 ** 5 (unet_l's six levels) and large enough that unet_l's
 #: lowest level is 2x2, not 1x1 (see test_tiny_model_gradients_reach_every_parameter).
 DENOISER_SIZE = 64
+#: VAE input side: the tiny VNCA's image (its 2x2 grid doubled 3 times).
+VAE_SIZE = 16
 
 
 def tiny_model(name: str) -> nn.Module:
@@ -34,6 +36,8 @@ def inputs(family: str) -> tuple:
     g = torch.Generator().manual_seed(1)
     if family == "restoration":
         return (torch.rand(BATCH, 3, RESTORATION_SIZE, RESTORATION_SIZE, generator=g),)
+    if family == "vae":
+        return (torch.rand(BATCH, 3, VAE_SIZE, VAE_SIZE, generator=g),)
     if family == "denoiser":
         x_t = torch.rand(BATCH, 3, DENOISER_SIZE, DENOISER_SIZE, generator=g) * 2 - 1
         return x_t, torch.rand(BATCH, generator=g)

@@ -4,5 +4,7 @@ from .diffusion import DiffusionCell
 from .nafca import NAFCACell
 from .sobel_mlp import SobelMLPCell, sobel_perception
 from .vitca import ViTCACell
+from .vnca import VNCACell
 
-__all__ = ["Cell", "DiffusionCell", "NAFCACell", "SobelMLPCell", "ViTCACell", "sobel_perception"]
+__all__ = ["Cell", "DiffusionCell", "NAFCACell", "SobelMLPCell", "ViTCACell", "VNCACell",
+           "sobel_perception"]

@@ -1,7 +1,8 @@
 """``python -m nca_zoo.sample CKPT -o grid.png`` or ``--model NAME``: sample a diffusion model.
 
-``CKPT`` is a checkpoint written by ``python -m nca_zoo.fit`` (a DiffusionTask); ``--model`` names
-a pretrained module instead (shipped: see ``nca_zoo.list_pretrained()``, a local folder, or
+``CKPT`` is a checkpoint written by ``python -m nca_zoo.fit`` (a DiffusionTask, or a VNCATask:
+a VNCA samples its prior in one decoder pass, at its own size); ``--model`` names a pretrained
+module instead (shipped: see ``nca_zoo.list_pretrained()``, a local folder, or
 ``hf-hub:<repo>``).
 
 Modes (Diff-NCA paper §4.6-4.9), all with the EMA weights unless ``--no-ema``:
@@ -13,8 +14,11 @@ Modes (Diff-NCA paper §4.6-4.9), all with the EMA weights unless ``--no-ema``:
   quarter) or a ``--mask`` PNG (white = fill) regenerated ``--n`` times;
 * ``superres``: ``--image`` upscaled x2 (``[[1,0],[0,0]]`` grid, 90 % noise, 2 % blend).
 
-``--sampler ddpm`` (ancestral, all T steps) or ``ddim`` with ``--steps``.  Output is one PNG grid
-(the image itself when there is one), written atomically.  Errors are one line, exit status 2.
+``--sampler NAME --steps N`` picks a diffusers scheduler built from the model's own schedule
+(``ddpm``: ancestral, all T steps by default; ``ddim`` with ``--eta``; ``dpm-solver++`` (the
+default), ``unipc``, ``euler``, ``heun``, ...: see ``--help``; 20 steps by default).  Output is
+one PNG grid (the image itself when there is one), written atomically.  Errors are one line, exit
+status 2.
 """
 from __future__ import annotations
 
@@ -28,7 +32,8 @@ from torchvision.utils import make_grid
 
 from ..data.images import ImageError, read_rgb, resize_square, save_png_atomic
 from ..diffusion.pretrained import load_denoiser, load_task
-from ..diffusion.sampling import SAMPLERS, denoise, inpaint, superres_x2
+from ..diffusion.sampling import denoise, inpaint, superres_x2
+from ..diffusion.schedulers import DEFAULT_SAMPLER, SAMPLERS, default_steps
 from ..diffusion.tiling import TiledDenoiser
 from ..layers import to_tensor, to_uint8
 from ._common import (
@@ -80,6 +85,63 @@ def load_mask(path: str, h: int, w: int) -> torch.Tensor:
     return torch.from_numpy(m > 127).float()[None, None]
 
 
+def is_vnca(checkpoint: Optional[str], model: Optional[str]) -> bool:
+    """Whether the source is a VNCA (a VAE with an NCA decoder) rather than a diffusion model."""
+    import json
+    from pathlib import Path
+
+    from .._pretrained import _resolve
+    from .._registry import model_info
+
+    if model is not None:
+        try:
+            cfg = json.loads((_resolve(model) / "config.json").read_text())
+            return model_info(cfg["architecture"]).family == "vae"
+        except Exception:     # any problem is reported by the loader with its own message
+            return False
+    if not Path(checkpoint).is_file():
+        return False
+    try:
+        ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)
+    except Exception:
+        return False
+    hp = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
+    return isinstance(hp, dict) and "beta" in hp and "timesteps" not in hp
+
+
+def sample_vnca(a, out) -> int:
+    """``--n`` images from a VNCA's prior (one decoder pass each): its own size, no sampler."""
+    from ..tasks.vnca import load_vnca
+
+    if a.mode != "generate":
+        raise ValueError(f"--mode {a.mode} needs a diffusion model; a VNCA only generates")
+    given = [f"--{k.replace('_', '-')}" for k in ("size", "height", "width", "tile", "steps")
+             if getattr(a, k) is not None]
+    if a.sampler != DEFAULT_SAMPLER or a.eta or a.no_ema:
+        given.append("--sampler/--eta/--no-ema")
+    if given:
+        raise ValueError(f"a VNCA samples its training size in one pass: {', '.join(given)} "
+                         f"do not apply")
+    model = load_vnca(a.model or a.checkpoint, a.device)
+    check_pixels(a.n, model.image_size, model.image_size)
+    torch.manual_seed(a.seed)
+    start = time.perf_counter()
+    with torch.no_grad():
+        imgs = model.sample(a.n, generator=torch.Generator(a.device).manual_seed(a.seed))
+    elapsed = time.perf_counter() - start
+    save_png_atomic(to_uint8(_grid(imgs)), out)
+    if not a.quiet:
+        s = model.image_size
+        print(f"{out}: {len(imgs)} x {s}x{s} px (VNCA prior samples) in {elapsed:.1f} s")
+    return 0
+
+
+def _grid(imgs: torch.Tensor) -> torch.Tensor:
+    return (imgs[0] if len(imgs) == 1
+            else make_grid(imgs.cpu(), nrow=int(np.ceil(np.sqrt(len(imgs)))), padding=2,
+                           pad_value=1.0))
+
+
 def main(argv: Optional[list] = None) -> int:
     """Sample the diffusion model as ``argv`` says and write the PNG grid; the exit status."""
     ap = ToolParser(prog="python -m nca_zoo.sample", description=__doc__,
@@ -94,10 +156,13 @@ def main(argv: Optional[list] = None) -> int:
                          "(inpaint/superres)")
     ap.add_argument("--height", type=positive_int)
     ap.add_argument("--width", type=positive_int)
-    ap.add_argument("--sampler", choices=SAMPLERS, default="ddpm")
-    ap.add_argument("--steps", type=positive_int, default=50, help="DDIM steps (default 50)")
+    ap.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER,
+                    help=f"scheduler (default {DEFAULT_SAMPLER}): {', '.join(SAMPLERS)}")
+    ap.add_argument("--steps", type=positive_int,
+                    help="sampling steps (heun evaluates the model twice a step; default: all "
+                         "T for ddpm, 20 for the others)")
     ap.add_argument("--eta", type=non_negative_float, default=0.0,
-                    help="DDIM eta (0 = deterministic)")
+                    help="DDIM eta (0 = deterministic; ddim only)")
     ap.add_argument("--image", help="input for inpaint / superres: a file or embedded:NAME")
     ap.add_argument("--background", type=color,
                     help="colour to put behind a transparent --image (white, #rrggbb)")
@@ -112,10 +177,14 @@ def main(argv: Optional[list] = None) -> int:
     a = ap.parse_args(argv)
 
     out = check_output(a.output)
+    if a.eta > 0 and a.sampler != "ddim":
+        raise ValueError(f"--eta applies to --sampler ddim only, not {a.sampler}")
     if a.mode != "generate" and a.image is None:
         raise ValueError(f"--mode {a.mode} needs --image")
     if (a.checkpoint is None) == (a.model is None):
         raise ValueError("give either a checkpoint or --model NAME (one of them)")
+    if is_vnca(a.checkpoint, a.model):
+        return sample_vnca(a, out)
     if a.model is not None:
         if a.no_ema:
             raise ValueError("--no-ema needs a checkpoint: pretrained modules hold the EMA "
@@ -129,7 +198,8 @@ def main(argv: Optional[list] = None) -> int:
         model = TiledDenoiser(model, tile=a.tile)
     torch.manual_seed(a.seed)
     gen = torch.Generator(a.device).manual_seed(a.seed)
-    kw = dict(sampler=a.sampler, ddim_steps=a.steps, eta=a.eta, generator=gen)
+    steps = a.steps or default_steps(a.sampler, sched)
+    kw = dict(sampler=a.sampler, steps=steps, eta=a.eta, generator=gen)
     start = time.perf_counter()
     with torch.no_grad():
         if a.mode == "generate":
@@ -142,8 +212,7 @@ def main(argv: Optional[list] = None) -> int:
                 raise ValueError(f"size must be at least 2x2, got {h}x{w}")
             check_pixels(a.n, h, w)
             x = torch.randn(a.n, 3, h, w, generator=gen, device=a.device)
-            imgs = ((denoise(model, sched, x, a.sampler, a.steps, a.eta,
-                             generator=gen) + 1) / 2).clamp(0, 1)
+            imgs = ((denoise(model, sched, x, **kw) + 1) / 2).clamp(0, 1)
         else:
             if a.size is not None and len(a.size) != 1:
                 raise ValueError(f"--mode {a.mode} resizes its input to a square: give one --size")
@@ -167,12 +236,9 @@ def main(argv: Optional[list] = None) -> int:
             else:
                 imgs = superres_x2(model, sched, img, **kw)
     elapsed = time.perf_counter() - start
-    grid = (imgs[0] if len(imgs) == 1
-            else make_grid(imgs.cpu(), nrow=int(np.ceil(np.sqrt(len(imgs)))), padding=2,
-                           pad_value=1.0))
-    save_png_atomic(to_uint8(grid), out)
+    save_png_atomic(to_uint8(_grid(imgs)), out)
     if not a.quiet:
         h, w = imgs.shape[-2:]
-        print(f"{out}: {len(imgs)} x {w}x{h} px ({a.mode}, {a.sampler}"
-              f"{f' {a.steps} steps' if a.sampler == 'ddim' else ''}) in {elapsed:.1f} s")
+        print(f"{out}: {len(imgs)} x {w}x{h} px ({a.mode}, {a.sampler} {steps} steps) in "
+              f"{elapsed:.1f} s")
     return 0

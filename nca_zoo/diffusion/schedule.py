@@ -45,6 +45,9 @@ class DDPMSchedule(nn.Module):
         abar = torch.cumprod(1 - betas, 0)
         abar_prev = torch.cat([abar.new_ones(1), abar[:-1]])
         self.timesteps = int(timesteps)
+        #: β_1..β_T as float64 on the host, whatever device the buffers are on (the samplers'
+        #: schedulers are built from it)
+        self.betas_host = tuple(betas.tolist())
         for name, v in dict(betas=betas, alphas_cumprod=abar, alphas_cumprod_prev=abar_prev,
                             posterior_variance=betas * (1 - abar_prev) / (1 - abar)).items():
             self.register_buffer(name, v.float(), persistent=False)

@@ -2,6 +2,7 @@
 from .compression import GNCACompression
 from .diffusion import DiffusionTask
 from .restoration import LNCARestoration, SupervisedRestoration, ViTCARestoration
+from .vnca import VNCATask
 
 __all__ = ["DiffusionTask", "GNCACompression", "LNCARestoration", "SupervisedRestoration",
-           "ViTCARestoration"]
+           "ViTCARestoration", "VNCATask"]

@@ -21,8 +21,9 @@ from torch import Tensor
 from torchvision.utils import make_grid
 
 from ..data.images import save_png_atomic
-from ..diffusion.sampling import SAMPLERS, sample
+from ..diffusion.sampling import sample
 from ..diffusion.schedule import DDPMSchedule
+from ..diffusion.schedulers import DEFAULT_SAMPLER, check_sampler
 from ..layers import to_uint8
 from .base import BaseTask
 
@@ -37,7 +38,10 @@ class DiffusionTask(BaseTask):
         lr, adam_betas, adam_eps, lr_gamma: optimiser (App. E.1); ``lr_gamma`` per step.
         ema_decay: EMA of the weights (0.99); 0 disables the EMA.
         checkpoint_every: checkpointed BPTT segment length of the NCA rollouts (0 = plain).
-        n_samples, sample_size, sampler, sampler_steps: the validation sample grid.
+        n_samples, sample_size, sampler, sampler_steps: the validation sample grid; ``sampler``
+            names a scheduler of :mod:`nca_zoo.diffusion.schedulers` (``ddpm``, ``ddim``,
+            ``dpm-solver++``, ``unipc``, ``euler``, ...), ``sampler_steps`` its steps (None:
+            all T for ``ddpm``, 20 for the others).
     """
 
     def __init__(self, model: str = "fourierdiff_nca", model_args: Optional[dict] = None,
@@ -46,10 +50,11 @@ class DiffusionTask(BaseTask):
                  adam_betas: Sequence[float] = (0.9, 0.99), adam_eps: float = 1e-8,
                  lr_gamma: float = 0.9999, ema_decay: float = 0.99, checkpoint_every: int = 0,
                  n_samples: int = 16, sample_size: Optional[Sequence[int]] = None,
-                 sampler: str = "ddpm", sampler_steps: int = 50) -> None:
+                 sampler: str = DEFAULT_SAMPLER, sampler_steps: Optional[int] = None) -> None:
         super().__init__()
-        if sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+        check_sampler(sampler)
+        if sampler_steps is not None and sampler_steps < 1:
+            raise ValueError(f"sampler_steps must be >= 1 (or None), got {sampler_steps}")
         if not 0 <= ema_decay < 1 or not 0 < lr_gamma <= 1:
             raise ValueError("ema_decay must be in [0, 1) and lr_gamma in (0, 1]")
         self.save_hyperparameters()
@@ -116,10 +121,18 @@ class DiffusionTask(BaseTask):
     def generate(self, n: int, height: int, width: int, sampler: Optional[str] = None,
                  steps: Optional[int] = None,
                  generator: Optional[torch.Generator] = None) -> Tensor:
-        """``n`` samples in [0, 1] from the EMA weights."""
+        """``n`` samples in [0, 1] from the EMA weights (the task's sampler unless one is named).
+
+        ``steps`` defaults to ``sampler_steps`` for the task's own sampler and to the named
+        sampler's default otherwise.
+        """
         model = self.eval_model.eval()
-        return sample(model, self.schedule, n, height, width, sampler or self.hparams.sampler,
-                      steps or self.hparams.sampler_steps, generator=generator, device=self.device)
+        own = sampler is None or sampler == self.hparams.sampler
+        sampler = sampler or self.hparams.sampler
+        if steps is None and own:
+            steps = self.hparams.sampler_steps
+        return sample(model, self.schedule, n, height, width, sampler, steps,
+                      generator=generator, device=self.device)
 
     def on_fit_start(self) -> None:
         """Remember the data's image size as ``sample_size`` (for sampling from the checkpoint)."""

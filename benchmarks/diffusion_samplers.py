@@ -1,0 +1,143 @@
+"""FID / KID and wall time vs sampling steps, per sampler, for every shipped generator.
+
+Each shipped diffusion module is sampled with each sampler at each step count through the same
+protocol as its model card (``nca_zoo.diffusion.evaluate.diffusion_metrics``: the card's data
+and test split, its feature network, seed 0), against DDIM-50 as the reference.  A sampler
+"matches" DDIM-50 when its FID is at most 10 % above DDIM-50's; the speed-up is DDIM-50's wall
+time over its own (one process, the same threads, measured in one run).
+
+Writes ``benchmarks/results/diffusion_samplers.{json,md}`` and ``figures/diffusion_samplers.png``
+(partial results are written after every row); the last line printed is
+``best=<sampler>-<steps> speedup=<x>`` for the first generator.
+
+    python benchmarks/diffusion_samplers.py            # the full run (~20 CPU-minutes)
+    python benchmarks/diffusion_samplers.py --quick    # smoke run: 8 images, 2 samplers
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from _common import RESULTS, write_results
+
+REFERENCE = ("ddim", 50)
+
+
+def run_row(den, data: dict, sampler: str, steps: int, n: int) -> dict:
+    from nca_zoo.diffusion.evaluate import diffusion_metrics
+
+    start = time.perf_counter()
+    m = diffusion_metrics(den.model, den.schedule, data, n=n, sampler=sampler, steps=steps)
+    return {"sampler": sampler, "steps": steps, "seconds": time.perf_counter() - start,
+            **{k: m[k] for k in ("n", "fid_model", "kid_model", "fid_train", "fid_noise",
+                                 "features")}}
+
+
+def summarise(rows: list[dict], tolerance: float) -> dict:
+    """DDIM-50's FID and time, and the fastest row within ``tolerance`` of its FID."""
+    ref = next(r for r in rows if (r["sampler"], r["steps"]) == REFERENCE)
+    limit = ref["fid_model"] * (1 + tolerance)
+    ok = [r for r in rows if r["steps"] <= 20 and r["fid_model"] <= limit]
+    best = min(ok, key=lambda r: (r["seconds"], r["fid_model"])) if ok else None
+    return {"reference": {k: ref[k] for k in ("sampler", "steps", "fid_model", "seconds")},
+            "best": None if best is None else {
+                "sampler": best["sampler"], "steps": best["steps"], "fid_model": best["fid_model"],
+                "seconds": best["seconds"], "speedup": ref["seconds"] / best["seconds"]}}
+
+
+def markdown(results: dict, a) -> str:
+    lines = ["# Diffusion samplers: FID / KID and wall time vs steps (measured)", "",
+             f"Card protocol per generator (`diffusion_metrics`: test split, TinyFeatureNet "
+             f"features, seed 0), {a.n} samples each; wall time of sampling + metrics in one "
+             f"process ({results['threads']} torch threads). *Matches* = FID at most "
+             f"{a.tolerance:.0%} above DDIM-50's, at <= 20 steps.", ""]
+    for name, res in results["models"].items():
+        lines += [f"## {name}", "", "| sampler | steps | FID | KID | seconds | x DDIM-50 speed |",
+                  "|---|---|---|---|---|---|"]
+        ref = next((r for r in res["rows"] if (r["sampler"], r["steps"]) == REFERENCE), None)
+        for r in res["rows"]:
+            speed = f"{ref['seconds'] / r['seconds']:.2f}" if ref else "-"
+            lines.append(f"| {r['sampler']} | {r['steps']} | {r['fid_model']:.3f} | "
+                         f"{r['kid_model']:.4f} | {r['seconds']:.1f} | {speed} |")
+        s = res.get("summary")
+        if s:
+            b = s["best"]
+            lines += ["", f"References: FID train-vs-test {res['rows'][0]['fid_train']:.3f}, "
+                          f"noise {res['rows'][0]['fid_noise']:.3f}. "
+                      + (f"Fastest match: **{b['sampler']}-{b['steps']}**, FID {b['fid_model']:.3f}"
+                         f" vs DDIM-50 {s['reference']['fid_model']:.3f}, {b['speedup']:.1f}x "
+                         f"faster." if b else "No sampler at <= 20 steps matched DDIM-50.")]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(results: dict, path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = results["models"]
+    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.6), squeeze=False)
+    for ax, (name, res) in zip(axes[0], models.items()):
+        for sampler in dict.fromkeys(r["sampler"] for r in res["rows"]):
+            rs = sorted((r for r in res["rows"] if r["sampler"] == sampler),
+                        key=lambda r: r["steps"])
+            ax.plot([r["steps"] for r in rs], [r["fid_model"] for r in rs], "o-", label=sampler)
+        ax.set(xscale="log", xlabel="steps", ylabel="FID (TinyFeatureNet)", title=name)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--models", nargs="+",
+                    default=["diff-nca-pathology", "fourierdiff-nca-photos"])
+    ap.add_argument("--samplers", nargs="+", default=["ddim", "dpm-solver++", "unipc", "euler"])
+    ap.add_argument("--steps", type=int, nargs="+", default=[5, 10, 20])
+    ap.add_argument("--n", type=int, default=32, help="samples per row (and test images)")
+    ap.add_argument("--tolerance", type=float, default=0.10)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--name", default="diffusion_samplers")
+    ap.add_argument("--quick", action="store_true")
+    a = ap.parse_args()
+    if a.quick:
+        a.models, a.samplers, a.steps, a.n, a.name = (a.models[:1], ["ddim", "dpm-solver++"], [2],
+                                                      8, "diffusion_samplers_quick")
+
+    import torch
+
+    from nca_zoo.diffusion import load_denoiser
+
+    torch.set_num_threads(a.threads)
+    ref_steps = 2 if a.quick else REFERENCE[1]
+    results = {"threads": torch.get_num_threads(), "settings": vars(a), "models": {}}
+    for name in a.models:
+        den = load_denoiser(name)
+        data = den.model.card["data_args"]
+        plan = [("ddim", ref_steps)] + [(s, k) for s in a.samplers for k in a.steps
+                                        if (s, k) != ("ddim", ref_steps)]
+        res = results["models"][name] = {"rows": []}
+        for sampler, steps in plan:
+            row = run_row(den, data, sampler, steps, a.n)
+            res["rows"].append(row)
+            print(f"{name} {sampler}-{steps}: FID {row['fid_model']:.3f} "
+                  f"KID {row['kid_model']:.4f} {row['seconds']:.1f} s", flush=True)
+            write_results(a.name, results, markdown(results, a))
+        if not a.quick:
+            res["summary"] = summarise(res["rows"], a.tolerance)
+        write_results(a.name, results, markdown(results, a))
+    plot(results, RESULTS / "figures" / f"{a.name}.png")
+    first = next(iter(results["models"].values())).get("summary") or {}
+    best = first.get("best")
+    print(json.dumps({"written": str(RESULTS / f'{a.name}.json')}))
+    print(f"best={best['sampler']}-{best['steps']} speedup={best['speedup']:.2f}" if best
+          else "best=none speedup=0")
+
+
+if __name__ == "__main__":
+    main()
