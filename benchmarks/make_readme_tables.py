@@ -166,11 +166,17 @@ def headline_diffusion() -> str:
     rows.append(["images compared (generated vs held-out)"] +
                 [f"{c['metrics']['n']} vs {c['metrics']['n']}, DDIM {c['metrics']['sampler_steps']}"
                  for c in cards])
+    if any("sampling" in c for c in cards):
+        rows.append(["default sampler (measured, FID vs DDIM-50, speed-up)"] + [
+            (f"{s['sampler']} {s['steps']} steps: {s['fid_model']:.3f} vs "
+             f"{s['ddim50_fid_model']:.3f}, {s['speedup_vs_ddim50']:.1f}x"
+             if (s := c.get("sampling")) else "-") for c in cards])
     features = sorted({c["metrics"]["features"] for c in cards})
     note = ("Each generator against held-out images of its own training data; features: "
             f"{'; '.join(features)}. A score at or above the noise row means that, by these "
             "features, the samples are no closer to the real images than coloured noise. From the "
-            "cards in `nca_zoo/pretrained/`.\n")
+            "cards in `nca_zoo/pretrained/` (default sampler: "
+            "`benchmarks/diffusion_samplers.py`).\n")
     return table(header, rows) + "\n" + note
 
 
@@ -323,6 +329,10 @@ SECTIONS = [
          "--iterations 5000`."),
         ("gnca_throughput", "Training throughput and decoding time",
          "benchmarks/gnca_throughput.py", "python benchmarks/gnca_throughput.py", None),
+        ("gnca_entropy_coding", "Entropy-coded weights (`.nca` version 2)",
+         "benchmarks/gnca_entropy_coding.py",
+         "cd benchmarks && OMP_NUM_THREADS=1 python gnca_entropy_coding.py",
+         "The format byte by byte: [docs/nca-format.md](../../docs/nca-format.md)."),
         ("automaton_memory", "Checkpointed BPTT: peak training memory",
          "benchmarks/automaton_memory.py", "python benchmarks/automaton_memory.py", None),
     ]),
@@ -374,6 +384,11 @@ SECTIONS = [
         ("diffusion_memory", "Large-image sampling memory, tiled vs one rollout",
          "benchmarks/diffusion_memory.py",
          "OMP_NUM_THREADS=1 python benchmarks/diffusion_memory.py --check-steps 20", None),
+        ("diffusion_samplers", "Samplers: FID and time vs steps (diffusers schedulers)",
+         "benchmarks/diffusion_samplers.py",
+         "OMP_NUM_THREADS=1 python benchmarks/diffusion_samplers.py --write-cards",
+         "Plot: [figures/diffusion_samplers.png](figures/diffusion_samplers.png). The measured "
+         "choice goes into each card's `sampling`; `nca-zoo sample --model NAME` uses it."),
         ("diffusion_speed", "Sampling speed", "benchmarks/diffusion_speed.py",
          "OMP_NUM_THREADS=1 python benchmarks/diffusion_speed.py", None),
     ]),

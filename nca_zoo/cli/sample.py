@@ -15,8 +15,10 @@ Modes (Diff-NCA paper §4.6-4.9), all with the EMA weights unless ``--no-ema``:
 * ``superres``: ``--image`` upscaled x2 (``[[1,0],[0,0]]`` grid, 90 % noise, 2 % blend).
 
 ``--sampler NAME --steps N`` picks a diffusers scheduler built from the model's own schedule
-(``ddpm``: ancestral, all T steps by default; ``ddim`` with ``--eta``; ``dpm-solver++`` (the
-default), ``unipc``, ``euler``, ``heun``, ...: see ``--help``; 20 steps by default).  Output is
+(``ddpm``: ancestral, all T steps by default; ``ddim`` with ``--eta``; ``dpm-solver++``,
+``unipc``, ``euler``, ``heun``, ...: see ``--help``; 20 steps by default).  Without
+``--sampler``, a pretrained module samples with the choice measured for it (its card's
+``sampling``: ``benchmarks/diffusion_samplers.py``), a checkpoint with ``dpm-solver++``.  Output is
 one PNG grid (the image itself when there is one), written atomically.  Errors are one line, exit
 status 2.
 """
@@ -117,7 +119,7 @@ def sample_vnca(a, out) -> int:
         raise ValueError(f"--mode {a.mode} needs a diffusion model; a VNCA only generates")
     given = [f"--{k.replace('_', '-')}" for k in ("size", "height", "width", "tile", "steps")
              if getattr(a, k) is not None]
-    if a.sampler != DEFAULT_SAMPLER or a.eta or a.no_ema:
+    if a.sampler is not None or a.eta or a.no_ema:
         given.append("--sampler/--eta/--no-ema")
     if given:
         raise ValueError(f"a VNCA samples its training size in one pass: {', '.join(given)} "
@@ -156,8 +158,9 @@ def main(argv: Optional[list] = None) -> int:
                          "(inpaint/superres)")
     ap.add_argument("--height", type=positive_int)
     ap.add_argument("--width", type=positive_int)
-    ap.add_argument("--sampler", choices=SAMPLERS, default=DEFAULT_SAMPLER,
-                    help=f"scheduler (default {DEFAULT_SAMPLER}): {', '.join(SAMPLERS)}")
+    ap.add_argument("--sampler", choices=SAMPLERS,
+                    help=f"scheduler: {', '.join(SAMPLERS)} (default: the pretrained module's "
+                         f"measured choice, its card's 'sampling', else {DEFAULT_SAMPLER})")
     ap.add_argument("--steps", type=positive_int,
                     help="sampling steps (heun evaluates the model twice a step; default: all "
                          "T for ddpm, 20 for the others)")
@@ -178,7 +181,8 @@ def main(argv: Optional[list] = None) -> int:
 
     out = check_output(a.output)
     if a.eta > 0 and a.sampler != "ddim":
-        raise ValueError(f"--eta applies to --sampler ddim only, not {a.sampler}")
+        raise ValueError(f"--eta applies to --sampler ddim only, not "
+                         f"{a.sampler or 'the default sampler (name --sampler ddim)'}")
     if a.mode != "generate" and a.image is None:
         raise ValueError(f"--mode {a.mode} needs --image")
     if (a.checkpoint is None) == (a.model is None):
@@ -194,6 +198,10 @@ def main(argv: Optional[list] = None) -> int:
         task = load_task(a.checkpoint, a.device)
         model = task.model.eval() if a.no_ema else task.eval_model.eval()
         sched, train_size = task.schedule, task.hparams.sample_size or (64, 64)
+    if a.sampler is None:          # the card's measured choice (benchmarks/diffusion_samplers.py)
+        measured = getattr(model, "card", {}).get("sampling", {}) if a.model else {}
+        a.sampler = measured.get("sampler", DEFAULT_SAMPLER)
+        a.steps = a.steps or measured.get("steps")
     if a.tile is not None:
         model = TiledDenoiser(model, tile=a.tile)
     torch.manual_seed(a.seed)
