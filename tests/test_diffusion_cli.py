@@ -65,6 +65,25 @@ def test_inpaint_and_superres(ckpt, tmp_path, capsys):
     assert code == 0 and Image.open(out).size == (24, 20)
 
 
+def test_pretrained_default_sampler_is_its_cards_measured_choice(pretrained_folder, tmp_path,
+                                                                 capsys):
+    import json
+    import shutil
+
+    folder = tmp_path / "measured"
+    shutil.copytree(pretrained_folder, folder)
+    card = json.loads((folder / "card.json").read_text())
+    (folder / "card.json").write_text(json.dumps({**card, "sampling": {"sampler": "euler",
+                                                                       "steps": 3}}))
+    code, io = run(["--model", folder, "-o", tmp_path / "m.png", "--n", "1"], capsys)
+    assert code == 0 and "(generate, euler 3 steps)" in io.out
+    code, io = run(["--model", pretrained_folder, "-o", tmp_path / "p.png", "--n", "1"], capsys)
+    assert code == 0 and "(generate, dpm-solver++ 4 steps)" in io.out     # no card choice: T = 4
+    code, io = run(["--model", folder, "-o", tmp_path / "s.png", "--n", "1", "--steps", "2"],
+                   capsys)
+    assert code == 0 and "(generate, euler 2 steps)" in io.out
+
+
 @pytest.mark.parametrize("args,msg", [
     (["missing.ckpt"], "no such checkpoint"),
     (["NOTCKPT"], "not a readable checkpoint"),

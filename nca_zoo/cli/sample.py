@@ -206,7 +206,7 @@ def main(argv: Optional[list] = None) -> int:
         model = TiledDenoiser(model, tile=a.tile)
     torch.manual_seed(a.seed)
     gen = torch.Generator(a.device).manual_seed(a.seed)
-    steps = a.steps or default_steps(a.sampler, sched)
+    steps = min(a.steps or default_steps(a.sampler, sched), sched.timesteps)
     kw = dict(sampler=a.sampler, steps=steps, eta=a.eta, generator=gen)
     start = time.perf_counter()
     with torch.no_grad():
