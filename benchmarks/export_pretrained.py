@@ -11,7 +11,11 @@ refused (exit status 1, nothing written); diffusion checkpoints
 (DiffusionTask, EMA weights) by FID / KID of samples against the test split of their training data,
 with the train-vs-test and colour-noise references
 (``nca_zoo.diffusion.evaluate.diffusion_metrics``), plus a small ``quick_check`` subset that
-``tests/test_pretrained.py`` recomputes.  Nothing is typed.
+``tests/test_pretrained.py`` recomputes.  GNCA priors (GNCAPrior, Reptile) are saved as a bank of
+one NCA, with a ``quick_check``: 8-bit PSNR of 2 held-out patches after 1 and 10 iterations from
+random weights and from the prior (``nca_zoo.compression.prior.psnr_curve``), which the tests
+recompute; ``benchmarks/gnca_prior.py --update-cards`` adds the full held-out gains.  Nothing is
+typed.
 """
 from __future__ import annotations
 
@@ -82,6 +86,41 @@ def diffusion_card(ckpt: str, config: str) -> tuple:
             diffusion_config(h, h.sample_size or [data["size"]] * 2))
 
 
+PRIOR_QUICK_CHECK = {"n": 2, "at": [1, 10], "seed": 0}   # recomputed by the tests
+
+
+def prior_card(ckpt: str, config: str) -> tuple:
+    from nca_zoo.compression.prior import psnr_curve
+    from nca_zoo.data.held_out import held_out_patches
+    from nca_zoo.tasks import GNCAPrior
+
+    raw = torch.load(ckpt, map_location="cpu", weights_only=False)
+    task = GNCAPrior.load_from_checkpoint(ckpt, map_location="cpu")
+    h = task.hparams
+    size = h.model.removeprefix("gnca_")
+    q = PRIOR_QUICK_CHECK
+    targets = held_out_patches(q["n"], h.patch_size)
+    quick = {"n": q["n"], "at": q["at"], "seed": q["seed"], "patch": h.patch_size}
+    for init in ("random", "prior"):
+        curve = psnr_curve(targets, size, init, q["at"], prior=task.prior, steps=h.steps,
+                           seed=q["seed"])
+        quick[f"psnr_{init}"] = {str(k): round(v, 3) for k, v in curve["psnr"].items()}
+    data = raw.get("datamodule_hyper_parameters") or \
+        yaml.safe_load(Path(config).read_text())["data"]["init_args"]
+    photos = data.get("images") or "the embedded scikit-image photos minus the held-out set"
+    card = {"paper": "GNCA (Unraveling NCA for lightweight image compression); prior: Reptile "
+                     "(Nichol et al. 2018)",
+            "task": "initialisation of every patch's NCA in nca-zoo compress",
+            "data": f"random {h.patch_size} px crops of {photos} at sizes {data.get('size')}",
+            "meta_steps": int(raw["global_step"]),
+            "meta_recipe": {k: h[k] for k in ("steps", "inner_steps", "inner_lr", "outer_lr",
+                                              "anneal", "normalize_gradients")}
+            | {"patches_per_step": data.get("patches_per_step")},
+            "quick_check": quick}
+    model_args = {"num_models": 1, "patch_size": h.patch_size, "steps": h.steps}
+    return task.prior, h.model, model_args, card, None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint")
@@ -92,12 +131,14 @@ def main() -> None:
     hp = torch.load(args.checkpoint, map_location="cpu", weights_only=False)["hyper_parameters"]
     if "timesteps" in hp:
         model, arch, model_args, card, extra = diffusion_card(args.checkpoint, args.config)
+    elif "inner_steps" in hp:
+        model, arch, model_args, card, extra = prior_card(args.checkpoint, args.config)
     else:
         model, arch, model_args, card, extra = restoration_card(args.checkpoint, args.name)
     card = {"name": args.name, **card, "recipe_config": args.config, "recipe": args.recipe,
             "measured_by": "benchmarks/export_pretrained.py"}
     folder = nca_zoo.save_pretrained(model, SHIPPED / args.name, arch, model_args, card, extra)
-    print(folder, card["metrics"])
+    print(folder, card.get("metrics", card.get("quick_check")))
 
 
 if __name__ == "__main__":

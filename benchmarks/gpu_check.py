@@ -70,6 +70,15 @@ def _gnca(every: int):
     return build
 
 
+def _gnca_prior(tiny, workdir):
+    from nca_zoo.data import PriorPatchDataModule
+    from nca_zoo.tasks import GNCAPrior
+    model, size, patch = ("gnca_small", 32, 8) if tiny else ("gnca_medium", [96, 160, 256], 40)
+    task = GNCAPrior(model, steps=4 if tiny else 48, inner_steps=2 if tiny else 10)
+    return task, PriorPatchDataModule(size=size, patch_size=patch,
+                                      patches_per_step=2 if tiny else 8, val_patches=1)
+
+
 def _restoration_data(tiny):
     from nca_zoo.data import RestorationDataModule
     if tiny:
@@ -119,11 +128,21 @@ def _diffusion(model: str, model_args: dict, every: int, ema: float):
     return build
 
 
+def _vnca(tiny, workdir):
+    from nca_zoo.data import DiffusionDataModule
+    from nca_zoo.tasks import VNCATask
+    task = VNCATask(model_args=_info_tiny("vnca") if tiny else None, n_samples=0)
+    size, batch = (16, 2) if tiny else (64, 32)
+    return task, DiffusionDataModule(size=size, stride=16, batch_size=batch)
+
+
 CASES = [
     Case("gnca_bank", "GNCACompression", "gnca_medium", "train/loss", _gnca(0),
          "9 patches 40x40, batch 8, 48 steps"),
     Case("gnca_bank_ckpt", "GNCACompression", "gnca_medium", "train/loss", _gnca(8),
          "9 patches 40x40, batch 8, 48 steps, checkpoint_every 8"),
+    Case("gnca_prior", "GNCAPrior", "gnca_medium", "train/inner_loss_last", _gnca_prior,
+         "Reptile: 8 crops 40x40, 10 inner Adam iterations, 48 steps"),
     *[Case(f"{m}_nca{'_ckpt' if every else ''}", "LNCARestoration", m, "train/loss_nca",
            _lnca(m, every),
            f"phase nca, 32x32, batch 8, 32 steps, a fresh and a pool update per batch"
@@ -144,6 +163,8 @@ CASES = [
          "64x64, batch 16, checkpoint_every 4, EMA"),
     Case("unet", "DiffusionTask", "unet_s", "train/loss",
          _diffusion("unet_s", {}, 0, 0.0), "64x64, batch 16"),
+    Case("vnca", "VNCATask", "vnca", "train/loss", _vnca,
+         "64x64, batch 32, 48 NCA steps checkpointed every step (official recipe)"),
 ]
 
 

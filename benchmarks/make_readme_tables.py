@@ -152,7 +152,7 @@ def headline_lnca() -> str:
 
 def headline_diffusion() -> str:
     """FID / KID of each shipped generator beside the two references on the same features."""
-    cards = [c for c in load_cards() if "fid_model" in c["metrics"]]
+    cards = [c for c in load_cards() if "fid_model" in c.get("metrics", {})]
     if not cards:
         return "_no generator is shipped_\n"
     header = ["FID / KID (lower is better)"] + [f"`{c['name']}` ({c['num_params']:,} params)"
@@ -184,9 +184,11 @@ def pretrained_short() -> str:
     """One row per shipped module: name (linked to its folder), task, size, headline metric."""
     rows, features = [], set()
     for c in load_cards():
-        m = c["metrics"]
+        m = c.get("metrics", {})
         link = f"[`{c['name']}`](nca_zoo/pretrained/{c['name']}/)"
-        if "fid_model" in m:
+        if "held_out_gain" in c:
+            task, metric = "GNCA initialisation (prior)", prior_gain(c)
+        elif "fid_model" in m:
             features.add(m["features"])
             task = "generation (DDPM)"
             metric = (f"FID {m['fid_model']:.3f} (training images {m['fid_train']:.3f}, "
@@ -204,15 +206,28 @@ def pretrained_short() -> str:
     return out
 
 
+def prior_gain(card: dict) -> str:
+    """A GNCA prior's measured gain over random initialisation on held-out patches."""
+    g = card["held_out_gain"]
+    steps = [s for s in ("100", "300", "1000") if s in g["gain_db"]]
+    return ("PSNR vs random init after " + ", ".join(
+        f"{s} it.: {g['gain_db'][s]:+.2f} dB" for s in steps)
+        + f", {g['n_patches']} held-out patches")
+
+
 def pretrained_full() -> str:
     """The shipped modules with every measured metric and the command that trained them."""
     restore = []
     generate = []
     features = set()
+    priors = []
     for c in load_cards():
-        m = c["metrics"]
+        m = c.get("metrics", {})
         head = [f"`{c['name']}`", None, f"{c['num_params']:,}", kib(c["file_size_bytes"])]
-        if "fid_model" in m:
+        if "held_out_gain" in c:
+            head[1] = c["data"]
+            priors.append(head + [prior_gain(c), f"`{c['recipe']}`"])
+        elif "fid_model" in m:
             features.add(m["features"])
             head[1] = c["data"]
             generate.append(head + [
@@ -239,6 +254,11 @@ def pretrained_full() -> str:
                 "colour-matched noise):\n\n")
         out += table(["name", "data", "params", "file", "FID (train ref / noise ref)",
                       "KID (train ref / noise ref)", "samples vs test", "recipe"], generate)
+    if priors:
+        out += ("\nGNCA priors (meta-learned initialisations of `nca-zoo compress`; gain "
+                "measured by `benchmarks/gnca_prior.py` on held-out photo patches after 8-bit "
+                "quantisation):\n\n")
+        out += table(["name", "meta-training data", "params", "file", "gain", "recipe"], priors)
     return out
 
 
@@ -329,6 +349,10 @@ SECTIONS = [
          "--iterations 5000`."),
         ("gnca_throughput", "Training throughput and decoding time",
          "benchmarks/gnca_throughput.py", "python benchmarks/gnca_throughput.py", None),
+        ("gnca_prior", "Meta-learned prior vs random initialisation",
+         "benchmarks/gnca_prior.py", "python benchmarks/gnca_prior.py --n 8 --update-cards",
+         "Reptile priors meta-trained on the embedded photos minus the held-out set; fitted here "
+         "to held-out photo patches. A short CPU run: see the cards for the meta-training steps."),
         ("gnca_entropy_coding", "Entropy-coded weights (`.nca` version 2)",
          "benchmarks/gnca_entropy_coding.py",
          "cd benchmarks && OMP_NUM_THREADS=1 python gnca_entropy_coding.py",

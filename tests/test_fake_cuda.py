@@ -35,6 +35,7 @@ from nca_zoo.data.restoration import RestorationDataModule
 from nca_zoo.tasks import (
     DiffusionTask,
     GNCACompression,
+    GNCAPrior,
     LNCARestoration,
     SupervisedRestoration,
     ViTCARestoration,
@@ -151,6 +152,22 @@ def test_gnca_compression_step(kw, world_size, rank):
         for qat in (False, True):
             task.bank.cell.fake_quant = qat
             assert_scalar_loss(task.training_step(0, 0), logged)
+
+
+def test_gnca_prior_step():
+    """Reptile: the bank of copies of the prior, its loss and the update, on the device.
+
+    (Backward needs a CUDA driver even in fake mode, so the inner Adam loop is not run here.)
+    """
+    from nca_zoo.compression.prior import bank_like, final_state_loss, reptile_loss
+
+    task = GNCAPrior("gnca_small", steps=3, inner_steps=2, patch_size=8)
+    with fake_cuda():
+        (task,) = to_fake_cuda(task)
+        bank = bank_like(task.prior, 2, 8, 3)
+        assert_on_cuda(*bank.parameters())
+        loss = final_state_loss(bank, torch.rand(2, 3, 8, 8, device=CUDA), 3)
+        assert_on_cuda(loss, reptile_loss(task.prior, bank))
 
 
 @pytest.mark.parametrize("model, model_args", [("nafnet_small", {"width": 4}),

@@ -50,8 +50,40 @@ def _is_diffusion(name: str) -> bool:
     return "diffusion" in json.loads((folder / "config.json").read_text())
 
 
-RESTORERS = [n for n in nca_zoo.list_pretrained() if not _is_diffusion(n)]
+def _is_gnca_prior(name: str) -> bool:
+    folder = nca_zoo._pretrained.SHIPPED / name
+    return json.loads((folder / "config.json").read_text())["architecture"].startswith("gnca_")
+
+
+PRIORS = [n for n in nca_zoo.list_pretrained() if _is_gnca_prior(n)]
+RESTORERS = [n for n in nca_zoo.list_pretrained() if not _is_diffusion(n) and n not in PRIORS]
 GENERATORS = [n for n in nca_zoo.list_pretrained() if _is_diffusion(n)]
+
+
+def test_every_gnca_size_ships_a_prior():
+    from nca_zoo.compression.prior import PRIOR_NAMES
+
+    assert sorted(PRIOR_NAMES.values()) == PRIORS
+
+
+@pytest.mark.parametrize("name", PRIORS)
+def test_shipped_prior_reproduces_its_card(name):
+    """The card's quick check (2 held-out patches, 1 and 10 iterations) is recomputed."""
+    from nca_zoo.compression.prior import psnr_curve
+    from nca_zoo.data.held_out import held_out_patches
+
+    prior = nca_zoo.load_pretrained(name)
+    card, q = prior.card, prior.card["quick_check"]
+    assert card["num_params"] == sum(p.numel() for p in prior.parameters())
+    size = prior.pretrained_config["architecture"].removeprefix("gnca_")
+    targets = held_out_patches(q["n"], q["patch"])
+    for init in ("random", "prior"):
+        got = psnr_curve(targets, size, init, q["at"], prior=prior, seed=q["seed"])["psnr"]
+        for i in q["at"]:
+            assert got[i] == pytest.approx(q[f"psnr_{init}"][str(i)], abs=0.2), (init, i)
+    # the full held-out measurement (benchmarks/gnca_prior.py --update-cards) is on the card
+    gain = card["held_out_gain"]
+    assert gain["measured_by"] == "benchmarks/gnca_prior.py" and gain["n_patches"] >= 2
 
 
 @pytest.mark.parametrize("name", RESTORERS)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 
 from ..compression.metrics import compression_rate, image_quality
-from ..compression.nca_file import decode, decode_image
+from ..compression.nca_file import VERSION, VERSIONS, decode, decode_image, transcode
+from ..compression.prior import INITS
 from ..compression.train import compress
 from ..layers import write_atomic
 from ..models.gnca import GNCA_SIZES
@@ -34,17 +35,29 @@ def main(argv: list | None = None) -> int:
                         help="growth steps (default 1.2 x patch)")
     parser.add_argument("--background", type=color,
                         help="colour to put behind a transparent image (white, #rrggbb)")
+    parser.add_argument("--init", default="prior", choices=list(INITS),
+                        help="start every patch's NCA from the meta-learned prior of its size "
+                             "(default) or from random weights (the paper)")
+    parser.add_argument("--prior", default=None,
+                        help="prior for --init prior: shipped name or folder "
+                             "(default gnca-SIZE-prior)")
     parser.add_argument("--no-memory-check", action="store_true",
                         help="train even if the memory estimate exceeds the memory available")
+    parser.add_argument("--format-version", type=int, choices=VERSIONS, default=VERSION,
+                        help=".nca format: 2 entropy-codes the weights, 1 stores them raw "
+                             "(default %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     args = parser.parse_args(argv)
     out = check_output(args.output)
     start = time.perf_counter()
     data, task, dm = compress(args.image, args.size, args.patch, args.iterations, args.seed,
                               args.steps, progress=not args.quiet, background=args.background,
-                              memory_check=not args.no_memory_check)
+                              memory_check=not args.no_memory_check, init=args.init,
+                              prior=args.prior)
     for line in dm.notes:
         note(line)
+    if args.format_version != VERSION:
+        data = transcode(data, args.format_version, limits=None)  # same weights, other layout
     write_atomic(data, out)
     if not args.quiet:
         original = dm.originals[0]

@@ -1,10 +1,11 @@
 """The ``.nca`` container: a GNCA bank's 8-bit weights *are* the compressed image.
 
-Layout (little endian)::
+Two versions (byte by byte: ``docs/nca-format.md``); :func:`encode` writes version 2, every
+reader reads both.  Version 1 layout (little endian)::
 
     offset size  field
     0      4     magic  b"GNCA"
-    4      1     format version (1)
+    4      1     format version (1 or 2)
     5      2     image height        7  2  image width
     9      2     patch size          11 1  n_c (state channels)
     12     2     h_s (hidden width)  14 2  growth steps
@@ -14,6 +15,11 @@ Layout (little endian)::
 
 P = number of patches (derived from image and patch size), n = h_s (4 n_c + 1) (GNCA Eq. 4).
 Header: 16 bytes + 4 of CRC, plus 6 bytes of scales per patch.
+
+Version 2 keeps the header, scales and CRC and replaces the ``n*P`` raw weight bytes by a uint8
+weight layout, a uint32 byte count ``L`` and ``L`` bytes of entropy-coded weights
+(:mod:`.entropy`: layer-major order, LZMA2): the same int8 codes, so the same decoded image, in
+fewer bytes.
 
 A valid header can still ask for absurd work: a 43-byte file may claim one 65535x65535 patch or
 65535 growth steps.  :func:`decode` therefore checks the header against :class:`DecodeLimits`
@@ -36,10 +42,14 @@ from ..cells.sobel_mlp import SobelMLPCell
 from ..layers import grid_shape, stitch, to_uint8
 from ..layers.quantize import dequantize, quantize
 from ..models.gnca import GNCA
+from .entropy import compress_codes, decompress_codes
 
 MAGIC = b"GNCA"
-VERSION = 1
+#: the version :func:`encode` writes; :data:`VERSIONS`: those :func:`decode` reads
+VERSION = 2
+VERSIONS = (1, 2)
 _HEADER = struct.Struct("<4sBHHHBHH")
+_PAYLOAD = struct.Struct("<BI")  # v2: weight layout, payload byte count
 _TENSORS = ("w1", "b1", "w2")
 
 
@@ -110,6 +120,8 @@ class NCAFile:
     hidden: int
     steps: int
     state_dict: dict
+    #: the format version the file was written in
+    version: int = VERSION
 
     def build(self) -> GNCA:
         """A ready-to-run :class:`GNCA` bank carrying the dequantised weights."""
@@ -119,8 +131,34 @@ class NCAFile:
         return model.eval()
 
 
-def encode(model: GNCA, height: int, width: int, steps: int) -> bytes:
-    """Serialise a trained bank (quantising its weights to one byte per parameter)."""
+@dataclass(frozen=True)
+class _Bank:
+    """A ``.nca`` file before dequantisation: header fields, float16 scales, int8 codes."""
+
+    fields: tuple  # height, width, patch, channels, hidden, steps
+    scales: np.ndarray  # (P, 3) float16: w1, b1, w2
+    codes: np.ndarray  # (P, n) int8, v1 order: w1 (h_s x 3 n_c), b1 (h_s), w2 (n_c x h_s)
+
+
+def _pack(bank: _Bank, version: int) -> bytes:
+    if version not in VERSIONS:
+        raise ValueError(f"unknown .nca format version {version}; choose from {VERSIONS}")
+    h, w, patch, nc, hs, steps = bank.fields
+    header = _HEADER.pack(MAGIC, version, h, w, patch, nc, hs, steps)
+    if version == 1:
+        weights = bank.codes.astype(np.int8).tobytes()
+    else:
+        layout, payload = compress_codes(bank.codes, nc, hs)
+        weights = _PAYLOAD.pack(layout, len(payload)) + payload
+    body = header + bank.scales.astype("<f2").tobytes() + weights
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def encode(model: GNCA, height: int, width: int, steps: int, version: int = VERSION) -> bytes:
+    """Serialise a trained bank (quantising its weights to one byte per parameter).
+
+    ``version``: 2 (default, entropy-coded weights) or 1 (raw int8 weights).
+    """
     cell: SobelMLPCell = model.cell
     rows, cols = grid_shape(height, width, model.patch_size)
     if cell.num_models != rows * cols:
@@ -129,27 +167,28 @@ def encode(model: GNCA, height: int, width: int, steps: int) -> bytes:
             and model.patch_size < 65536 and height < 65536 and width < 65536):
         raise ValueError("model or image too large for the .nca format")
     codes, scales = zip(*(quantize(getattr(cell, n)) for n in _TENSORS))
-    header = _HEADER.pack(MAGIC, VERSION, height, width, model.patch_size, cell.channels,
-                          cell.hidden, steps)
-    scale_bytes = torch.stack(scales, 1).numpy().astype("<f2").tobytes()
-    weight_bytes = torch.cat([c.flatten(1) for c in codes], 1).numpy().astype(np.int8).tobytes()
-    body = header + scale_bytes + weight_bytes
-    return body + struct.pack("<I", zlib.crc32(body))
+    bank = _Bank((height, width, model.patch_size, cell.channels, cell.hidden, steps),
+                 torch.stack(scales, 1).numpy(),
+                 torch.cat([c.flatten(1) for c in codes], 1).numpy().astype(np.int8))
+    return _pack(bank, version)
 
 
-def decode(data: bytes, limits: Optional[DecodeLimits] = DEFAULT_LIMITS) -> NCAFile:
-    """Parse and verify a ``.nca`` byte string; :class:`NCAFormatError` on any problem.
+def transcode(data: bytes, version: int = VERSION,
+              limits: Optional[DecodeLimits] = DEFAULT_LIMITS) -> bytes:
+    """The same ``.nca`` file in another format version: identical header, scales and codes."""
+    return _pack(_parse(data, limits)[1], version)
 
-    ``limits`` bound what the header may ask for (None: no bound, for files you trust).
-    """
+
+def _parse(data: bytes, limits: Optional[DecodeLimits]) -> tuple[int, _Bank]:
+    """Verify ``data`` and split it into its version and :class:`_Bank` (no dequantisation)."""
     if len(data) < _HEADER.size + 4:
         raise NCAFormatError(f"file too short to be a .nca file ({len(data)} bytes)")
     magic, version, h, w, patch, nc, hs, steps = _HEADER.unpack_from(data)
     if magic != MAGIC:
         raise NCAFormatError(f"not a .nca file (magic {magic!r}, expected {MAGIC!r})")
-    if version != VERSION:
+    if version not in VERSIONS:
         raise NCAFormatError(f"unsupported .nca format version {version} "
-                             f"(this build reads {VERSION})")
+                             f"(this build reads {' and '.join(map(str, VERSIONS))})")
     (crc,) = struct.unpack_from("<I", data, len(data) - 4)
     if zlib.crc32(data[:-4]) != crc:
         raise NCAFormatError("checksum mismatch: the .nca file is corrupted or truncated")
@@ -161,15 +200,38 @@ def decode(data: bytes, limits: Optional[DecodeLimits] = DEFAULT_LIMITS) -> NCAF
                              f"{exceeded[1]} lifts it; only for files you trust)")
     rows, cols = grid_shape(h, w, patch)
     models, per_model = rows * cols, SobelMLPCell.params_per_model(nc, hs)
-    expected = _HEADER.size + models * (6 + per_model) + 4
+    off = _HEADER.size + models * 6
+    if version == 1:
+        expected = off + models * per_model + 4
+    elif len(data) < off + _PAYLOAD.size + 4:
+        expected = off + _PAYLOAD.size + 4  # not even room for the payload's layout and size
+    else:
+        expected = off + _PAYLOAD.size + _PAYLOAD.unpack_from(data, off)[1] + 4
     if len(data) != expected:
         raise NCAFormatError(f".nca file has {len(data)} bytes, header implies {expected}")
-    off = _HEADER.size
-    scales = torch.from_numpy(np.frombuffer(data, "<f2", models * 3, off).astype(np.float16)
-                              ).reshape(models, 3)
-    off += models * 6
-    codes = torch.from_numpy(np.frombuffer(data, np.int8, models * per_model, off).copy()
-                             ).reshape(models, per_model)
+    scales = np.frombuffer(data, "<f2", models * 3, _HEADER.size).astype(np.float16)
+    if version == 1:
+        codes = np.frombuffer(data, np.int8, models * per_model, off).reshape(models, per_model)
+    else:
+        try:
+            layout = data[off]
+            codes = decompress_codes(data[off + _PAYLOAD.size : -4], layout, models, nc, hs)
+        except ValueError as err:
+            raise NCAFormatError(f"corrupted .nca file: {err}") from None
+    return version, _Bank((h, w, patch, nc, hs, steps), scales.reshape(models, 3), codes)
+
+
+def decode(data: bytes, limits: Optional[DecodeLimits] = DEFAULT_LIMITS) -> NCAFile:
+    """Parse and verify a ``.nca`` file (version 1 or 2); :class:`NCAFormatError` on any problem.
+
+    ``limits`` bound what the header may ask for (None: no bound, for files you trust); they are
+    checked before anything is allocated or decompressed.
+    """
+    version, bank = _parse(data, limits)
+    h, w, patch, nc, hs, steps = bank.fields
+    models = bank.codes.shape[0]
+    scales = torch.from_numpy(bank.scales.copy())
+    codes = torch.from_numpy(bank.codes.copy())
     shapes = {"w1": (hs, 3 * nc), "b1": (hs,), "w2": (nc, hs)}
     state, start = {}, 0
     for i, name in enumerate(_TENSORS):
@@ -177,7 +239,7 @@ def decode(data: bytes, limits: Optional[DecodeLimits] = DEFAULT_LIMITS) -> NCAF
         chunk = codes[:, start : start + n].reshape(models, *shapes[name])
         state[name] = dequantize(chunk, scales[:, i])
         start += n
-    return NCAFile(h, w, patch, nc, hs, steps, state)
+    return NCAFile(h, w, patch, nc, hs, steps, state, version)
 
 
 def read(path: Union[str, os.PathLike],

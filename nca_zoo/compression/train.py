@@ -1,7 +1,10 @@
 """Compress an image: train one GNCA per patch (all patches as one bank) and return its file.
 
 The defaults are a fast-convergence recipe for few iterations (lr 1e-2, loss on the final
-state); the paper's recipe (lr 2e-3, Eq. 2 over all steps) is ``configs/gnca/paper_*.yaml``.
+state) that starts every patch's NCA from the shipped Reptile prior of its size
+(:mod:`~nca_zoo.compression.prior`, ``init="prior"``); ``init="random"`` starts from random
+weights as the paper does, whose recipe (lr 2e-3, Eq. 2 over all steps) is
+``configs/gnca/paper_*.yaml``.
 The same image and seed give a byte-identical file.  Before training, :func:`compress` refuses
 a run that would not fit in memory (:mod:`~nca_zoo.compression.memory`) or whose file the
 decoder would refuse (:class:`~nca_zoo.compression.nca_file.DecodeLimits`).
@@ -16,6 +19,7 @@ from ..data.patch_bank import PatchBankDataModule
 from ..models.gnca import GNCA_SIZES, default_steps
 from .memory import check_fits, training_bytes
 from .nca_file import DEFAULT_LIMITS, exceeded_limit
+from .prior import INITS, load_prior
 
 
 def check_resources(dm: PatchBankDataModule, size: str, steps: int, memory: bool = True) -> None:
@@ -37,14 +41,19 @@ def check_resources(dm: PatchBankDataModule, size: str, steps: int, memory: bool
 
 def compress(image: str, size: str = "medium", patch: int = 40, iterations: int = 1500,
              seed: int = 0, steps: Optional[int] = None, lr: float = 1e-2, progress: bool = False,
-             background: Optional[str] = None, memory_check: bool = True):
+             background: Optional[str] = None, memory_check: bool = True,
+             init: str = "prior", prior: Optional[str] = None):
     """Train a GNCA bank on ``image``; return ``(nca_bytes, task, datamodule)``.
 
     ``background``: colour for transparent images (see :class:`PatchBankDataModule`);
-    ``memory_check``: refuse runs estimated not to fit in the memory available.
+    ``memory_check``: refuse runs estimated not to fit in the memory available;
+    ``init``: "prior" (start from ``prior``, default the shipped ``gnca-<size>-prior``) or
+    "random" (the paper).
     """
     if size not in GNCA_SIZES:
         raise ValueError(f"unknown size {size!r}; choose from {', '.join(GNCA_SIZES)}")
+    if init not in INITS:
+        raise ValueError(f"--init must be one of {', '.join(INITS)}, got {init!r}")
     if not 3 <= patch <= DEFAULT_LIMITS.max_patch:
         raise ValueError(f"--patch must be between 3 and {DEFAULT_LIMITS.max_patch}, got {patch}")
     if iterations < 1 or (steps is not None and steps < 1):
@@ -53,19 +62,26 @@ def compress(image: str, size: str = "medium", patch: int = 40, iterations: int 
                              iterations_per_epoch=iterations, background=background)
     steps = steps or default_steps(patch)
     check_resources(dm, size, steps, memory_check)
-    task = train_bank(dm, size, iterations, steps, seed, lr, progress)
+    if init == "prior":  # a missing or mismatched prior fails before the image is trained
+        channels, hidden = GNCA_SIZES[size]
+        load_prior(channels, hidden, prior)
+    task = train_bank(dm, size, iterations, steps, seed, lr, progress, init=init, prior=prior)
     return task.to_nca(0), task, dm
 
 
 def train_bank(dm: PatchBankDataModule, size: str = "medium", iterations: int = 1500,
                steps: Optional[int] = None, seed: int = 0, lr: float = 1e-2,
-               progress: bool = False, loss_over: str = "final"):
-    """Train one GNCA bank on every patch of ``dm`` (one or several images); return the task."""
+               progress: bool = False, loss_over: str = "final", init: str = "random",
+               prior: Optional[str] = None):
+    """Train one GNCA bank on every patch of ``dm`` (one or several images); return the task.
+
+    ``init``: "random" (the paper) or "prior" (see :class:`~nca_zoo.tasks.GNCACompression`).
+    """
     from ..tasks.compression import GNCACompression  # the task imports the codec: import late
 
     L.seed_everything(seed, verbose=False)
     task = GNCACompression(model=f"gnca_{size}", steps=steps or default_steps(dm.patch_size),
-                           batch_size=1, lr=lr, loss_over=loss_over)
+                           batch_size=1, lr=lr, loss_over=loss_over, init=init, prior=prior)
     trainer = L.Trainer(max_steps=iterations, accelerator="auto", devices=1, logger=False,
                         enable_checkpointing=False, enable_progress_bar=progress,
                         enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,

@@ -34,3 +34,29 @@ def held_out_photo(name: str) -> np.ndarray:
 def held_out_photos() -> dict[str, np.ndarray]:
     """Every held-out photo, by name."""
     return {name: held_out_photo(name) for name in HELD_OUT_PHOTOS}
+
+
+def held_out_patches(n: int, patch: int = 40, size: int = 120, seed: int = 0):
+    """``n`` held-out ``(3, patch, patch)`` patches in [0, 1]: test patches for GNCA priors.
+
+    Every held-out photo is resized (centre crop) to ``size`` x ``size`` like the quickstart's
+    astronaut and cut into its patch grid; patches are taken round-robin over the photos, each
+    photo's in a seeded random order, so small ``n`` still spans different photos.
+    """
+    import torch
+
+    from ..layers import cut_patches, to_tensor
+    from .images import resize_square
+
+    if n < 1:
+        raise ValueError(f"need at least one patch, got {n}")
+    g = torch.Generator().manual_seed(seed)
+    grids = []
+    for name in HELD_OUT_PHOTOS:
+        tiles = cut_patches(to_tensor(resize_square(held_out_photo(name), size)), patch, pad=True)
+        grids.append(tiles[torch.randperm(len(tiles), generator=g)])
+    order = [(k % len(grids), k // len(grids)) for k in range(sum(len(t) for t in grids))]
+    order = [(i, j) for i, j in order if j < len(grids[i])]
+    if n > len(order):
+        raise ValueError(f"only {len(order)} held-out patches of {patch} px at {size} px")
+    return torch.stack([grids[i][j] for i, j in order[:n]])

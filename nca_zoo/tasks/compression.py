@@ -20,6 +20,7 @@ from torch import Tensor
 from ..automaton import normalize_gradients
 from ..compression.metrics import image_quality
 from ..compression.nca_file import decode, encode
+from ..compression.prior import INITS, init_from_prior, load_prior
 from ..layers import stitch, to_uint8
 from ..layers.quantize import dequantize, quantize
 from ..models.gnca import GNCA
@@ -54,6 +55,11 @@ class GNCACompression(BaseTask):
         checkpoint_every: checkpointed BPTT segment length (0 = plain BPTT).
         qat_from: fraction of ``max_steps`` after which training is quantisation-aware (the
             weights go through the 8-bit round trip in the forward pass); None disables it.
+        init: "random" (the paper: every NCA from random weights) or "prior": every NCA starts
+            from a Reptile-meta-learned prior (:mod:`nca_zoo.compression.prior`), applied when
+            ``fit`` sets up (a resumed checkpoint's weights replace it).
+        prior: the prior for ``init="prior"``: a shipped name or folder; None = the shipped
+            ``gnca-<size>-prior`` of the model's size.
         num_patches, patch_size: filled from the datamodule; stored so checkpoints reload.
     """
 
@@ -63,17 +69,21 @@ class GNCACompression(BaseTask):
                  batch_size: int = 8, lr: float = 2e-3, lr_decay_at: Optional[float] = 0.75,
                  loss_over: Literal["all", "final"] = "all", normalize_gradients: bool = True,
                  checkpoint_every: int = 0, qat_from: Optional[float] = None,
+                 init: Literal["random", "prior"] = "random", prior: Optional[str] = None,
                  num_patches: Optional[int] = None,
                  patch_size: Optional[int] = None) -> None:
         super().__init__()
         if loss_over not in ("all", "final"):
             raise ValueError(f"loss_over must be 'all' or 'final', got {loss_over!r}")
+        if init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
         if batch_size < 1 or steps < 1:
             raise ValueError("batch_size and steps must be >= 1")
         self.save_hyperparameters()
         self.bank: Optional[GNCA] = None
         self.register_buffer("targets", torch.empty(0), persistent=False)
         self.layout: list[tuple[int, int, int, int]] = []
+        self._prior_applied = False
         if num_patches is not None and patch_size is not None:
             self._build(num_patches, patch_size)
 
@@ -101,6 +111,16 @@ class GNCACompression(BaseTask):
                              f"{dm.patch_size}")
         self.targets = dm.targets.to(self.device)
         self.layout = list(dm.layout)
+        if stage == "fit":
+            self.apply_init()
+
+    def apply_init(self) -> None:
+        """``init="prior"``: copy the prior into every model of the bank (once per task)."""
+        if self.hparams.get("init", "random") != "prior" or self._prior_applied:
+            return
+        prior = load_prior(self.bank.channels, self.bank.cell.hidden, self.hparams.prior)
+        init_from_prior(self.bank, prior)
+        self._prior_applied = True
 
     def configure_optimizers(self):
         """Adam; the learning rate drops 10x after ``lr_decay_at * max_steps`` steps."""

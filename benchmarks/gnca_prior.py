@@ -1,0 +1,124 @@
+"""GNCA prior vs random initialisation: 8-bit PSNR after 1 ... 1000 iterations, held-out patches.
+
+For every GNCA size, one bank of held-out patches (``nca_zoo.data.held_out.held_out_patches``:
+photos no prior trains on, resized to 120 px like the quickstart) is trained from random weights
+and one from the shipped ``gnca-<size>-prior``, with compress's recipe (Adam lr 1e-2, final-state
+loss, normalised gradients) at a constant lr, so the PSNR at each checkpoint of the one run is
+that of a shorter run.  PSNR is measured after the 8-bit weight round trip of the ``.nca`` file.
+Encode time: training seconds per patch up to each checkpoint (one CPU thread unless
+``--threads``).
+
+    python benchmarks/gnca_prior.py                    # 4 patches x 1000 iterations x 3 sizes
+    python benchmarks/gnca_prior.py --quick            # 2 patches x 100 iterations
+    python benchmarks/gnca_prior.py --sizes medium --update-cards
+
+Results of sizes not rerun are kept from ``results/gnca_prior.json`` (each size records its own
+settings, so a size can be rerun alone, e.g. with more patches).
+``--update-cards`` writes each size's measured block into its shipped prior's ``card.json``.
+Last line: ``gain_db_at_100=<x> gain_db_at_1000=<y>`` (the smallest gain over the sizes).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+from _common import RESULTS, md_table, write_results
+
+CHECKPOINTS = (1, 10, 50, 100, 300, 1000)
+
+
+def measure(size: str, n: int, at: list[int], seed: int) -> dict:
+    """Random vs prior on ``n`` held-out patches of ``size``; one run per init."""
+    from nca_zoo.compression.prior import load_prior, psnr_curve
+    from nca_zoo.data.held_out import held_out_patches
+    from nca_zoo.models.gnca import GNCA_SIZES
+
+    targets = held_out_patches(n)
+    prior = load_prior(*GNCA_SIZES[size])
+    runs = {init: psnr_curve(targets, size, init, at, prior=prior, seed=seed)
+            for init in ("random", "prior")}
+    gain = {i: runs["prior"]["psnr"][i] - runs["random"]["psnr"][i] for i in at}
+    secs = {init: {i: r["seconds"][i] / n for i in at} for init, r in runs.items()}
+    return {"n_patches": n, "at": at, "psnr_random": runs["random"]["psnr"],
+            "psnr_prior": runs["prior"]["psnr"], "gain_db": gain,
+            "per_patch": {k: v["psnr_per_patch"] for k, v in runs.items()},
+            "seconds_per_patch": secs, "prior_card": {k: prior.card.get(k) for k in
+                                                       ("name", "recipe_config", "meta_steps")}}
+
+
+def update_card(size: str, block: dict, settings: dict) -> None:
+    """Write the measured block into the shipped prior's card (atomic)."""
+    from nca_zoo._pretrained import SHIPPED
+    from nca_zoo.compression.prior import PRIOR_NAMES
+    from nca_zoo.layers import atomic_path
+
+    path = SHIPPED / PRIOR_NAMES[size] / "card.json"
+    card = json.loads(path.read_text())
+    card["held_out_gain"] = {"settings": settings, "measured_by": "benchmarks/gnca_prior.py",
+                             **{k: block[k] for k in ("n_patches", "psnr_random", "psnr_prior",
+                                                      "gain_db", "seconds_per_patch")}}
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(card, indent=2, sort_keys=True))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", nargs="+", default=["small", "medium", "large"])
+    ap.add_argument("--n", type=int, help="held-out patches (default 4; quick: 2)")
+    ap.add_argument("--iterations", type=int, help="last checkpoint (default 1000; quick: 100)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="2 patches, up to 100 iterations")
+    ap.add_argument("--update-cards", action="store_true",
+                    help="write the measured gains into the shipped priors' cards")
+    args = ap.parse_args()
+    n = args.n or (2 if args.quick else 4)
+    last = args.iterations or (100 if args.quick else 1000)
+    at = sorted({i for i in CHECKPOINTS if i < last} | {last})
+    torch.set_num_threads(args.threads)
+    settings = {"n_patches": n, "at": at, "seed": args.seed, "patch": 40, "photo_size": 120,
+                "lr": 1e-2, "threads": args.threads}
+
+    measured = {}
+    for size in args.sizes:
+        block = {"settings": settings, **measure(size, n, at, args.seed)}
+        block = json.loads(json.dumps(block))  # int keys -> str, as read back
+        measured[size] = block
+        print(f"{size}: " + " ".join(f"{i}:{block['gain_db'][str(i)]:+.2f}" for i in at),
+              flush=True)
+        if args.update_cards:
+            update_card(size, block, settings)
+    old = RESULTS / "gnca_prior.json"  # read last: another size may have finished meanwhile
+    per_size = json.loads(old.read_text()).get("per_size", {}) if old.is_file() else {}
+    per_size.update(measured)
+
+    sizes = [s for s in ("small", "medium", "large") if s in per_size]
+    rows = []
+    for s in sizes:
+        b = per_size[s]
+        for k in b["gain_db"]:
+            rows.append([f"GNCA-{s}", b["n_patches"], int(k), f"{b['psnr_random'][k]:.2f}",
+                         f"{b['psnr_prior'][k]:.2f}", f"{b['gain_db'][k]:+.2f}",
+                         f"{b['seconds_per_patch']['random'][k]:.1f}",
+                         f"{b['seconds_per_patch']['prior'][k]:.1f}"])
+    md = ("# GNCA: meta-learned prior vs random initialisation\n\n"
+          "Held-out patches (40 px, photos resized to 120 px, "
+          "`nca_zoo.data.held_out.held_out_patches`), PSNR after 8-bit quantisation, compress's "
+          "recipe at a constant lr 1e-2; one run per init and size, read at each iteration "
+          "count. Encode time: training seconds per patch (one CPU thread, shared machine). "
+          "`python benchmarks/gnca_prior.py` (settings per size in gnca_prior.json).\n\n"
+          + md_table(["model", "patches", "iterations", "PSNR random", "PSNR prior", "gain dB",
+                      "s / patch random", "s / patch prior"], rows) + "\n")
+    write_results("gnca_prior", {"per_size": per_size}, md)
+    print(md)
+
+    def worst(i: int) -> str:  # the smallest gain over the sizes measured at i iterations
+        gains = [per_size[s]["gain_db"][str(i)] for s in sizes if str(i) in per_size[s]["gain_db"]]
+        return f"{min(gains):.2f}" if gains else "nan"
+
+    print(f"gain_db_at_100={worst(100)} gain_db_at_1000={worst(1000)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""A learned initialisation (*prior*) for GNCA banks, meta-trained with Reptile.
+
+Reptile (Nichol et al. 2018, "On First-Order Meta-Learning Algorithms"): adapt a copy of the
+prior weights ``theta`` to each task (here: one patch) with ``k`` steps of the inner optimiser,
+giving ``phi_i``; then move the prior towards the adapted weights,
+``theta <- theta + eps * mean_i (phi_i - theta)``.  The inner loop is exactly the recipe
+:func:`~nca_zoo.compression.train.compress` uses (Adam, loss on the final state, per-model
+normalised gradients), and all patches of a meta-batch adapt at once as one GNCA bank (one
+rollout of grouped convolutions, no loop over patches).
+
+A prior is a GNCA bank of one model, saved as a pretrained folder (``gnca-<size>-prior``): its
+weights do not depend on the patch size or the number of growth steps.  Starting a bank from it
+copies the prior into every model, so the ``.nca`` file stays self-contained (full weights).
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from ..automaton import normalize_gradients
+from ..layers.quantize import dequantize, quantize
+from ..models.gnca import GNCA, GNCA_SIZES
+
+#: shipped prior of each GNCA size (Table 1)
+PRIOR_NAMES = {size: f"gnca-{size}-prior" for size in GNCA_SIZES}
+INITS = ("prior", "random")
+
+
+class PriorError(ValueError):
+    """A prior that does not fit the bank it should initialise; the message is one line."""
+
+
+def size_name(channels: int, hidden: int) -> Optional[str]:
+    """The Table 1 size with ``(n_c, h_s) = (channels, hidden)``, or None."""
+    return next((k for k, v in GNCA_SIZES.items() if v == (channels, hidden)), None)
+
+
+def _describe(channels: int, hidden: int) -> str:
+    size = size_name(channels, hidden)
+    return f"n_c={channels}, h_s={hidden}" + (f" (GNCA-{size})" if size else "")
+
+
+def load_prior(channels: int, hidden: int, source: Optional[str] = None) -> GNCA:
+    """The prior for banks of ``channels`` x ``hidden`` NCAs: shipped name, folder or default.
+
+    ``source`` None picks the shipped prior of that Table 1 size.  A prior of another size or
+    with other state channels is a one-line :class:`PriorError`.
+    """
+    from .._pretrained import load_pretrained
+
+    if source is None:
+        size = size_name(channels, hidden)
+        if size is None:
+            raise PriorError(f"no shipped prior for {_describe(channels, hidden)}; pass a prior "
+                             f"folder, or init='random'")
+        source = PRIOR_NAMES[size]
+    model = load_pretrained(source)
+    if not isinstance(model, GNCA):
+        raise PriorError(f"{source} is not a GNCA prior (it holds a {type(model).__name__})")
+    if model.num_models != 1:
+        raise PriorError(f"{source} holds {model.num_models} NCAs; a prior is one NCA")
+    if (model.channels, model.cell.hidden) != (channels, hidden):
+        raise PriorError(f"prior {source} has {_describe(model.channels, model.cell.hidden)}, "
+                         f"the bank needs {_describe(channels, hidden)}: use the prior of that "
+                         f"size")
+    return model
+
+
+@torch.no_grad()
+def init_from_prior(bank: GNCA, prior: GNCA) -> GNCA:
+    """Copy the one NCA of ``prior`` into every model of ``bank`` (in place); return the bank."""
+    if (prior.channels, prior.cell.hidden) != (bank.channels, bank.cell.hidden):
+        raise PriorError(f"prior has {_describe(prior.channels, prior.cell.hidden)}, the bank "
+                         f"needs {_describe(bank.channels, bank.cell.hidden)}")
+    if prior.num_models != 1:
+        raise PriorError(f"a prior is one NCA, got a bank of {prior.num_models}")
+    for name, p in bank.cell.named_parameters():
+        p.copy_(getattr(prior.cell, name).to(p).expand_as(p))
+    return bank
+
+
+def bank_like(prior: GNCA, num_models: int, patch_size: int, steps: int) -> GNCA:
+    """A bank of ``num_models`` copies of ``prior`` (training mode, on the prior's device)."""
+    with torch.device(prior.cell.w1.device):  # built where the prior is, never moved
+        bank = GNCA(prior.channels, prior.cell.hidden, num_models, patch_size, steps)
+    return init_from_prior(bank, prior).train()
+
+
+def final_state_loss(bank: GNCA, targets: Tensor, steps: int) -> Tensor:
+    """Per-pixel MSE of the final state's RGB to each model's target, summed over the models."""
+    state, _ = bank.grow(steps=steps)
+    return (bank.rgb(state) - targets).pow(2).mean(dim=(0, 2, 3, 4)).sum()
+
+
+def adapt(bank: GNCA, targets: Tensor, iterations: int, lr: float, steps: int,
+          normalize: bool = True, at: Sequence[int] = (),
+          callback=None) -> list[float]:
+    """Train every model of ``bank`` on its target patch (``(num_models, 3, p, p)``), in place.
+
+    The recipe of :func:`~nca_zoo.compression.train.compress`: Adam at ``lr``, final-state loss,
+    per-model normalised gradients.  Adam is element-wise, so one optimiser over the bank is one
+    independent optimiser per model.  ``callback(bank, i)`` runs after iteration ``i`` for each
+    ``i`` in ``at``.  Returns the loss (mean per model, a detached 0-d tensor: no host sync)
+    before each iteration.
+    """
+    opt = torch.optim.Adam(bank.parameters(), lr=lr)
+    losses, at = [], set(int(a) for a in at)
+    with torch.enable_grad():
+        for i in range(1, iterations + 1):
+            opt.zero_grad(set_to_none=True)
+            loss = final_state_loss(bank, targets, steps)
+            loss.backward()
+            if normalize:
+                normalize_gradients(bank, leading_dims=1)
+            opt.step()
+            losses.append(loss.detach() / bank.num_models)
+            if callback is not None and i in at:
+                callback(bank, i)
+    return losses
+
+
+def reptile_loss(prior: GNCA, adapted: GNCA) -> Tensor:
+    """``0.5 * ||theta - mean_i phi_i||^2``: its gradient is the Reptile direction.
+
+    One SGD step of size ``eps`` on it is the Reptile update ``theta += eps (mean phi - theta)``
+    (Nichol et al. 2018, batched version); under DDP the gradient is averaged over ranks, i.e.
+    the mean runs over the patches of every rank.
+    """
+    total = prior.cell.w1.new_zeros(())
+    for name, theta in prior.cell.named_parameters():
+        phi = getattr(adapted.cell, name).detach().mean(dim=0, keepdim=True)
+        total = total + 0.5 * (theta - phi.to(theta)).pow(2).sum()
+    return total
+
+
+@torch.no_grad()
+def quantized_psnr(bank: GNCA, targets: Tensor, steps: int) -> Tensor:
+    """PSNR (dB, 0-255 scale, per model) of each grown patch after the 8-bit weight round trip.
+
+    The patch is rounded to 8 bits like a decoded image, so this is the ``.nca`` file's PSNR.
+    """
+    q = bank.subset(transform=lambda w: dequantize(*quantize(w)))
+    state, _ = q.grow(steps=steps)
+    grown = (q.rgb(state)[0].float().clamp(0, 1) * 255).round()
+    ref = (targets.float().clamp(0, 1) * 255).round()
+    mse = (grown - ref).pow(2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
+    return 10 * torch.log10(255.0**2 / mse)
+
+
+def psnr_curve(targets: Tensor, size: str, init: str, at: Sequence[int],
+               prior: Optional[GNCA] = None, lr: float = 1e-2, steps: int = 48,
+               seed: int = 0) -> dict:
+    """Fit a bank to ``targets`` from ``init`` ("random" or "prior"); 8-bit PSNR at ``at``.
+
+    One run of ``max(at)`` iterations of compress's recipe at a constant ``lr`` (no decay, so a
+    checkpoint equals a shorter run); ``prior`` defaults to the shipped prior of ``size``.
+    Returns ``{"psnr": {iteration: mean dB}, "psnr_per_patch": {...}, "seconds": {...}}``,
+    seconds of training (not evaluation) up to each checkpoint.
+    """
+    import time
+
+    from .._registry import create_model
+
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+    channels, hidden = GNCA_SIZES[size]
+    torch.manual_seed(seed)
+    bank = create_model(f"gnca_{size}", num_models=len(targets), patch_size=targets.shape[-1],
+                        steps=steps)
+    if init == "prior":
+        init_from_prior(bank, prior if prior is not None else load_prior(channels, hidden))
+    out = {"psnr": {}, "psnr_per_patch": {}, "seconds": {}}
+    clock = {"train": 0.0, "since": time.perf_counter()}
+
+    def record(b: GNCA, i: int) -> None:
+        clock["train"] += time.perf_counter() - clock["since"]
+        psnr = quantized_psnr(b.eval(), targets, steps)
+        b.train()
+        out["psnr"][i] = float(psnr.mean())
+        out["psnr_per_patch"][i] = [round(float(v), 3) for v in psnr]
+        out["seconds"][i] = clock["train"]
+        clock["since"] = time.perf_counter()
+
+    adapt(bank.train(), targets, max(at), lr, steps, at=at, callback=record)
+    return out

@@ -1,0 +1,203 @@
+"""GNCA prior (Reptile, Nichol et al. 2018): update rule, meta-training, shipping, compress init."""
+import lightning as L
+import pytest
+import torch
+
+import nca_zoo
+from nca_zoo.compression.prior import (
+    PRIOR_NAMES,
+    PriorError,
+    adapt,
+    bank_like,
+    final_state_loss,
+    init_from_prior,
+    load_prior,
+    reptile_loss,
+)
+from nca_zoo.compression.train import compress
+from nca_zoo.data.held_out import HELD_OUT_PHOTOS, held_out_patches
+from nca_zoo.data.patch_bank import PatchBankDataModule
+from nca_zoo.data.prior_patches import TRAINING_PHOTOS, PriorPatchDataModule
+from nca_zoo.models.gnca import GNCA_SIZES
+from nca_zoo.tasks import GNCACompression, GNCAPrior
+
+
+def _cells_equal(a, b) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a.cell.parameters(), b.cell.parameters()))
+
+
+def test_reptile_step_moves_the_prior_to_the_mean_adapted_weights():
+    """Known case: one SGD step of size eps gives theta + eps (mean phi - theta)."""
+    torch.manual_seed(0)
+    prior = nca_zoo.create_model("gnca_small", num_models=1, patch_size=8)
+    adapted = nca_zoo.create_model("gnca_small", num_models=3, patch_size=8)
+    with torch.no_grad():
+        for p in adapted.parameters():
+            p.normal_()
+    theta = {n: p.detach().clone() for n, p in prior.cell.named_parameters()}
+    opt = torch.optim.SGD(prior.parameters(), lr=0.25)
+    reptile_loss(prior, adapted).backward()
+    opt.step()
+    for name, p in prior.cell.named_parameters():
+        phi = getattr(adapted.cell, name).detach()
+        want = theta[name] + 0.25 * (phi.mean(0, keepdim=True) - theta[name])
+        torch.testing.assert_close(p.detach(), want)
+    # with eps = 1 the prior lands on the mean of the adapted solutions
+    opt = torch.optim.SGD(prior.parameters(), lr=1.0)
+    opt.zero_grad()
+    reptile_loss(prior, adapted).backward()
+    opt.step()
+    for name, p in prior.cell.named_parameters():
+        torch.testing.assert_close(p.detach(), getattr(adapted.cell, name).mean(0, keepdim=True))
+
+
+def test_the_bank_adapts_every_patch_as_if_alone():
+    """One bank of copies = independent inner loops (no Python loop over patches needed)."""
+    torch.manual_seed(0)
+    prior = nca_zoo.create_model("gnca_small", num_models=1, patch_size=8, steps=6)
+    targets = torch.rand(3, 3, 8, 8)
+    bank = bank_like(prior, 3, 8, 6)
+    adapt(bank, targets, 3, 1e-2, 6)
+    for k in range(3):
+        alone = bank_like(prior, 1, 8, 6)
+        adapt(alone, targets[k : k + 1], 3, 1e-2, 6)
+        for a, b in zip(alone.cell.parameters(), bank.cell.parameters()):
+            torch.testing.assert_close(a[0], b[k], rtol=1e-4, atol=1e-6)
+
+
+def _meta_train(tmp_path, max_steps=12):
+    L.seed_everything(0, verbose=False)
+    dm = PriorPatchDataModule(["embedded:coffee"], size=32, patch_size=8, patches_per_step=4,
+                              iterations_per_epoch=max_steps, val_patches=2)
+    task = GNCAPrior("gnca_small", steps=10, inner_steps=3, inner_lr=1e-2)
+    trainer = L.Trainer(max_steps=max_steps, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False,
+                        num_sanity_val_steps=0, limit_val_batches=1, default_root_dir=tmp_path)
+    trainer.fit(task, datamodule=dm)
+    return task, dm, trainer
+
+
+def test_tiny_meta_training_beats_random_init_on_its_patches(tmp_path):
+    task, dm, trainer = _meta_train(tmp_path)
+    assert trainer.global_step == 12 and task.prior.patch_size == 8
+    targets = next(iter(dm.train_dataloader()))
+    losses = {}
+    for init in ("random", "prior"):
+        torch.manual_seed(1)
+        bank = nca_zoo.create_model("gnca_small", num_models=len(targets), patch_size=8, steps=10)
+        if init == "prior":
+            init_from_prior(bank, task.prior)
+        losses[init] = adapt(bank, targets, 3, 1e-2, 10) + [
+            final_state_loss(bank, targets, 10).item() / len(targets)]
+    # after a few iterations, the prior's fit is well ahead; and fitting from it still improves
+    assert losses["prior"][-1] < 0.7 * losses["random"][-1]
+    assert losses["prior"][0] < losses["random"][0]
+    assert losses["prior"][-1] < losses["prior"][0]
+    assert "val/psnr" in trainer.callback_metrics
+
+
+def test_prior_save_load_round_trip(tmp_path):
+    task, _, _ = _meta_train(tmp_path, max_steps=2)
+    folder = nca_zoo.save_pretrained(task.prior, tmp_path / "prior", "gnca_small",
+                                     {"num_models": 1, "patch_size": 8, "steps": 10})
+    loaded = load_prior(*GNCA_SIZES["small"], str(folder))
+    assert _cells_equal(loaded, task.prior)
+    bank = init_from_prior(nca_zoo.create_model("gnca_small", num_models=3), loaded)
+    for p, q in zip(bank.cell.parameters(), loaded.cell.parameters()):
+        assert torch.equal(p, q.expand_as(p))
+
+
+def _random_init_bytes_by_hand(image, size, patch, iterations, seed):
+    """The pre-prior path of compress: the paper task (random init), trained like train_bank."""
+    dm = PatchBankDataModule([image], size=None, patch_size=patch,
+                             iterations_per_epoch=iterations)
+    L.seed_everything(seed, verbose=False)
+    task = GNCACompression(model=f"gnca_{size}", steps=10, batch_size=1, lr=1e-2,
+                           loss_over="final")
+    L.Trainer(max_steps=iterations, accelerator="auto", devices=1, logger=False,
+              enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+              limit_val_batches=0, num_sanity_val_steps=0, deterministic=True
+              ).fit(task, datamodule=dm)
+    return task.to_nca(0)
+
+
+@pytest.fixture
+def tiny_image(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "tiny.png"
+    Image.fromarray((torch.rand(16, 16, 3) * 255).byte().numpy()).save(path)
+    return str(path)
+
+
+def test_compress_with_random_init_is_unchanged(tiny_image):
+    data, task, _ = compress(tiny_image, "small", patch=8, iterations=3, seed=2, steps=10,
+                             init="random")
+    assert task.hparams.init == "random"
+    assert data == _random_init_bytes_by_hand(tiny_image, "small", 8, 3, 2)
+
+
+@pytest.mark.parametrize("size", list(GNCA_SIZES))
+def test_init_prior_loads_the_shipped_prior_of_the_right_size(size):
+    prior = load_prior(*GNCA_SIZES[size])
+    assert prior.card["name"] == PRIOR_NAMES[size]
+    task = GNCACompression(model=f"gnca_{size}", init="prior", num_patches=3, patch_size=8)
+    task.apply_init()
+    for p, q in zip(task.bank.cell.parameters(), prior.cell.parameters()):
+        assert torch.equal(p, q.expand_as(p))
+
+
+def test_compress_starts_from_the_prior_by_default(tiny_image):
+    _, task, _ = compress(tiny_image, "small", patch=8, iterations=1, steps=10)
+    assert task.hparams.init == "prior"
+    # one step of Adam from the prior: every model stays within lr of the prior's weights
+    prior = load_prior(*GNCA_SIZES["small"])
+    for p, q in zip(task.bank.cell.parameters(), prior.cell.parameters()):
+        assert (p.detach() - q).abs().max() <= 1e-2 + 1e-6
+
+
+def test_wrong_prior_is_a_clear_error(tmp_path, tiny_image, capsys):
+    from nca_zoo.cli import compress as compress_cli
+    from nca_zoo.cli import run_cli
+
+    with pytest.raises(PriorError, match=r"n_c=16, h_s=32 \(GNCA-medium\).*n_c=14, h_s=20"):
+        load_prior(*GNCA_SIZES["small"], "gnca-medium-prior")
+    with pytest.raises(PriorError, match="no shipped prior for n_c=10"):
+        load_prior(10, 20)
+    with pytest.raises(PriorError, match="is not a GNCA prior"):
+        folder = nca_zoo.save_pretrained(nca_zoo.create_model("nafnet_small", width=4),
+                                         tmp_path / "nafnet", "nafnet_small", {"width": 4})
+        load_prior(*GNCA_SIZES["small"], str(folder))
+    bank = nca_zoo.create_model("gnca_small", num_models=2)
+    folder = nca_zoo.save_pretrained(bank, tmp_path / "bank", "gnca_small", {"num_models": 2})
+    with pytest.raises(PriorError, match="a prior is one NCA"):
+        load_prior(*GNCA_SIZES["small"], str(folder))
+    out = tmp_path / "x.nca"
+    argv = [tiny_image, "-o", str(out), "--size", "small", "--patch", "8", "--iterations", "1",
+            "--prior", "gnca-large-prior", "--quiet"]
+    assert run_cli(compress_cli.main, argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: prior gnca-large-prior has n_c=16, h_s=40") and "\n" not in err
+    assert not out.exists()
+
+
+def test_held_out_photos_are_never_trained_on():
+    assert TRAINING_PHOTOS and not set(TRAINING_PHOTOS) & set(HELD_OUT_PHOTOS)
+    dm = PriorPatchDataModule(size=64, patch_size=8, val_patches=1)
+    assert dm.sources == [f"embedded:{p}" for p in TRAINING_PHOTOS]
+    with pytest.raises(ValueError, match="held-out photo"):
+        PriorPatchDataModule(["embedded:coffee", "embedded:camera"], size=64, patch_size=8)
+    test = held_out_patches(6, patch=8, size=32)
+    assert test.shape == (6, 3, 8, 8)
+    # round robin: the first six test patches come from the six different held-out photos
+    assert len({tuple(p.flatten()[:16].tolist()) for p in test}) == 6
+
+
+def test_crops_are_deterministic_and_cover_the_patch():
+    a = PriorPatchDataModule(["embedded:coffee"], size=[32, 48], patch_size=8, seed=3)
+    b = PriorPatchDataModule(["embedded:coffee"], size=[32, 48], patch_size=8, seed=3)
+    x, y = next(iter(a.train_dataloader())), next(iter(b.train_dataloader()))
+    assert x.shape == (8, 3, 8, 8) and torch.equal(x, y)
+    assert not torch.equal(x[0], x[1])
+    with pytest.raises(ValueError, match="smaller than a 40 px patch"):
+        PriorPatchDataModule(["embedded:coffee"], size=32, patch_size=40)
