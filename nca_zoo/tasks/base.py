@@ -8,14 +8,18 @@ gradient and keeping the random state in checkpoints (``configure_callbacks``).
 from __future__ import annotations
 
 import random
-from typing import Any, Optional, Sequence
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
 
 import lightning as L
 import numpy as np
 import torch
 from torch import nn
+from torchvision.utils import make_grid
 
 from .._registry import create_model
+from ..data.images import save_png_atomic
+from ..layers import to_uint8
 from .finite_guard import FiniteGuard
 from .resume import ExactResume
 
@@ -72,6 +76,26 @@ class BaseTask(L.LightningModule):
         """The trainer's ``max_steps`` when it is set (> 0), else None."""
         steps = self.trainer.max_steps if self.has_trainer else None
         return steps if steps and steps > 0 else None
+
+    def write_sample_grid(self, generate: Callable[[], torch.Tensor]) -> None:
+        """At a validation's end: ``generate()`` images, saved as a PNG grid and logged.
+
+        The grid goes to ``<log_dir>/samples/step<N>.png`` and to every logger with
+        ``log_image``; only rank 0 samples (``trainer.log_dir`` is broadcast from rank 0, so
+        every rank asks for it first).  Nothing happens in the sanity check or with
+        ``n_samples < 1``.
+        """
+        if self.hparams.n_samples < 1 or self.trainer.sanity_checking:
+            return
+        out = Path(self.trainer.log_dir or self.trainer.default_root_dir) / "samples"
+        if not self.trainer.is_global_zero:
+            return
+        imgs = generate()
+        grid = make_grid(imgs.float().cpu(), nrow=int(len(imgs) ** 0.5 + 0.999), padding=2,
+                         pad_value=1.0)
+        out.mkdir(parents=True, exist_ok=True)
+        save_png_atomic(to_uint8(grid), out / f"step{self.global_step:07d}.png")
+        self.log_images("val/samples", [grid])
 
     def log_images(self, key: str, images: Sequence) -> None:
         """Send ``images`` (uint8 HWC arrays or CHW tensors) to every logger with ``log_image``."""

@@ -11,20 +11,16 @@
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from timm.utils import ModelEmaV3
 from torch import Tensor
-from torchvision.utils import make_grid
 
-from ..data.images import save_png_atomic
 from ..diffusion.sampling import sample
 from ..diffusion.schedule import DDPMSchedule
 from ..diffusion.schedulers import DEFAULT_SAMPLER, check_sampler
-from ..layers import to_uint8
 from .base import BaseTask
 
 
@@ -142,20 +138,11 @@ class DiffusionTask(BaseTask):
 
     def on_validation_epoch_end(self) -> None:
         """Sample a grid of ``n_samples`` images; save it as PNG and send it to the loggers."""
-        if self.hparams.n_samples < 1 or self.trainer.sanity_checking:
-            return
-        # trainer.log_dir is broadcast from rank 0, so every rank asks; rank 0 alone samples
-        out = Path(self.trainer.log_dir or self.trainer.default_root_dir) / "samples"
-        if not self.trainer.is_global_zero:
-            return
         size = tuple(self.hparams.sample_size or self._data_size())
-        imgs = self.generate(self.hparams.n_samples, *size,
-                             generator=torch.Generator(self.device).manual_seed(0)
-                             if self.device.type == "cpu" else None)
-        grid = make_grid(imgs.cpu(), nrow=int(len(imgs) ** 0.5 + 0.999), padding=2, pad_value=1.0)
-        out.mkdir(parents=True, exist_ok=True)
-        save_png_atomic(to_uint8(grid), out / f"step{self.global_step:07d}.png")
-        self.log_images("val/samples", [grid])
+        self.write_sample_grid(lambda: self.generate(
+            self.hparams.n_samples, *size,
+            generator=torch.Generator(self.device).manual_seed(0)
+            if self.device.type == "cpu" else None))
 
     def _data_size(self) -> tuple[int, int]:
         s = getattr(self.datamodule, "size", 64)

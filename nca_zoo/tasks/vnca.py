@@ -22,11 +22,8 @@ from typing import Optional
 
 import torch
 from torch import Tensor
-from torchvision.utils import make_grid
 
 from .._pretrained import load_pretrained
-from ..data.images import save_png_atomic
-from ..layers import to_uint8
 from ..models.vnca import VNCA
 from .base import BaseTask
 
@@ -115,21 +112,10 @@ class VNCATask(BaseTask):
 
     def on_validation_epoch_end(self) -> None:
         """Sample a grid of ``n_samples`` images; save it as PNG and send it to the loggers."""
-        if self.hparams.n_samples < 1 or self.trainer.sanity_checking:
-            return
-        # trainer.log_dir is broadcast from rank 0, so every rank asks; rank 0 alone samples
-        out = Path(self.trainer.log_dir or self.trainer.default_root_dir) / "samples"
-        if not self.trainer.is_global_zero:
-            return
         was_training = self.model.training
-        imgs = self.generate(self.hparams.n_samples,
-                             generator=torch.Generator(self.device).manual_seed(0))
+        self.write_sample_grid(lambda: self.generate(
+            self.hparams.n_samples, generator=torch.Generator(self.device).manual_seed(0)))
         self.model.train(was_training)
-        grid = make_grid(imgs.float().cpu(), nrow=int(len(imgs) ** 0.5 + 0.999), padding=2,
-                         pad_value=1.0)
-        out.mkdir(parents=True, exist_ok=True)
-        save_png_atomic(to_uint8(grid), out / f"step{self.global_step:07d}.png")
-        self.log_images("val/samples", [grid])
 
 
 def load_vnca(source: str, map_location: str = "cpu") -> VNCA:
