@@ -8,11 +8,8 @@ checkpoint written by ``nca-zoo fit`` (a DiffusionTask) with one-line errors.
 """
 from __future__ import annotations
 
-import inspect
-from pathlib import Path
 from typing import NamedTuple
 
-import torch
 from torch import nn
 
 from .._pretrained import PretrainedError, load_pretrained
@@ -67,26 +64,5 @@ def load_task(path: str, device: str = "cpu"):
     """Load a :class:`~nca_zoo.tasks.diffusion.DiffusionTask` checkpoint with a one-line error."""
     from ..tasks.diffusion import DiffusionTask  # the task imports this package: import late
 
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"no such checkpoint: {p}")
-    try:
-        ckpt = torch.load(p, map_location=device, weights_only=False)
-    except Exception as exc:  # pickle / zip errors of arbitrary types: the file is not a checkpoint
-        raise ValueError(f"{p} is not a readable checkpoint ({type(exc).__name__})") from None
-    if (not isinstance(ckpt, dict) or "state_dict" not in ckpt
-            or "model" not in ckpt.get("hyper_parameters", {})):
-        raise ValueError(f"{p} is not a DiffusionTask checkpoint "
-                         f"(no state_dict / hyper_parameters)")
-    # LightningCLI adds its own keys (``_class_path``, ...): keep the constructor's arguments only
-    names = inspect.signature(DiffusionTask.__init__).parameters
-    hp = {k: v for k, v in ckpt["hyper_parameters"].items() if k in names}
-    try:
-        task = DiffusionTask(**hp)
-    except (TypeError, KeyError) as exc:
-        raise ValueError(f"{p} holds hyper-parameters this version cannot build ({exc})") from None
-    missing, unexpected = task.load_state_dict(ckpt["state_dict"], strict=False)
-    if missing or unexpected:
-        raise ValueError(f"{p} does not match its model: {len(missing)} missing, "
-                         f"{len(unexpected)} unexpected tensors")
-    return task.to(device).eval()
+    return DiffusionTask.from_checkpoint_file(path, "model", device)
+

@@ -7,6 +7,7 @@ gradient and keeping the random state in checkpoints (``configure_callbacks``).
 """
 from __future__ import annotations
 
+import inspect
 import random
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -76,6 +77,36 @@ class BaseTask(L.LightningModule):
         """The trainer's ``max_steps`` when it is set (> 0), else None."""
         steps = self.trainer.max_steps if self.has_trainer else None
         return steps if steps and steps > 0 else None
+
+    @classmethod
+    def from_checkpoint_file(cls, path, marker: str, device: str = "cpu") -> "BaseTask":
+        """The task of a ``nca-zoo fit`` checkpoint, in eval mode; one-line ValueErrors.
+
+        ``marker`` is a hyper-parameter only this task has (it tells the tasks' checkpoints
+        apart); LightningCLI's own keys in ``hyper_parameters`` are dropped.
+        """
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"no such checkpoint: {p}")
+        try:
+            ckpt = torch.load(p, map_location=device, weights_only=False)
+        except Exception as exc:  # pickle / zip errors of arbitrary types: not a checkpoint
+            raise ValueError(f"{p} is not a readable checkpoint ({type(exc).__name__})") from None
+        hp = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
+        if not isinstance(hp, dict) or "state_dict" not in ckpt or marker not in hp:
+            raise ValueError(f"{p} is not a {cls.__name__} checkpoint (no state_dict / "
+                             f"hyper_parameters)")
+        names = inspect.signature(cls.__init__).parameters
+        try:
+            task = cls(**{k: v for k, v in hp.items() if k in names})
+        except (TypeError, KeyError) as exc:
+            raise ValueError(f"{p} holds hyper-parameters this version cannot build "
+                             f"({exc})") from None
+        missing, unexpected = task.load_state_dict(ckpt["state_dict"], strict=False)
+        if missing or unexpected:
+            raise ValueError(f"{p} does not match its model: {len(missing)} missing, "
+                             f"{len(unexpected)} unexpected tensors")
+        return task.to(device).eval()
 
     def write_sample_grid(self, generate: Callable[[], torch.Tensor]) -> None:
         """At a validation's end: ``generate()`` images, saved as a PNG grid and logged.

@@ -16,7 +16,6 @@ DDPM task does.  :func:`load_vnca` reads a checkpoint (or a pretrained folder) b
 """
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Optional
 
@@ -130,21 +129,5 @@ def load_vnca(source: str, map_location: str = "cpu") -> VNCA:
         if not isinstance(model, VNCA):
             raise ValueError(f"pretrained module {source!r} is not a VNCA")
         return model
-    try:
-        ckpt = torch.load(p, map_location=map_location, weights_only=False)
-    except Exception as exc:  # pickle / zip errors of arbitrary types: not a checkpoint
-        raise ValueError(f"{p} is not a readable checkpoint ({type(exc).__name__})") from None
-    hp = ckpt.get("hyper_parameters", {}) if isinstance(ckpt, dict) else {}
-    if not isinstance(hp, dict) or "state_dict" not in ckpt or "beta" not in hp:
-        raise ValueError(f"{p} is not a VNCATask checkpoint (no state_dict / VNCA "
-                         f"hyper-parameters)")
-    names = inspect.signature(VNCATask.__init__).parameters
-    try:
-        task = VNCATask(**{k: v for k, v in hp.items() if k in names})
-    except (TypeError, KeyError) as exc:
-        raise ValueError(f"{p} holds hyper-parameters this version cannot build ({exc})") from None
-    missing, unexpected = task.load_state_dict(ckpt["state_dict"], strict=False)
-    if missing or unexpected:
-        raise ValueError(f"{p} does not match its model: {len(missing)} missing, "
-                         f"{len(unexpected)} unexpected tensors")
-    return task.model.to(map_location).eval()
+    return VNCATask.from_checkpoint_file(p, "beta", map_location).model
+
