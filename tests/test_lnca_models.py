@@ -48,6 +48,31 @@ def test_latent_nca_bypass_is_the_autoencoder(name):
             and torch.all(m.hidden(state) == 0))
 
 
+@pytest.mark.parametrize("name", ["lnca_vitca", "lnca_nafca"])
+def test_residual_readout_adds_the_decoded_latent_change_to_the_input(name):
+    decode = create_model(name).eval()
+    residual = create_model(name, readout="residual").eval()
+    residual.load_state_dict(decode.state_dict())  # same weights: only the read-out differs
+    x = torch.rand(2, 3, 16, 16)
+    ae = residual.autoencoder
+    skip, z = ae.encode(x)
+    state = residual.seed(z)
+    state[:, 16:32] = z  # an NCA that leaves the latent unchanged returns the input exactly
+    assert torch.allclose(residual.read_out(x, state, skip), x, atol=1e-6)
+    state[:, 16:32] = z + 0.3  # otherwise: input + D(output) - D(z)
+    expected = x + ae.decode(z + 0.3, skip) - ae.decode(z, skip)
+    assert torch.allclose(residual.read_out(x, state, skip), expected, atol=1e-6)
+    assert torch.allclose(decode.read_out(x, state, skip), ae.decode(z + 0.3, skip))
+    with torch.no_grad():  # forward() uses the read-out (same rollout: same seed of the masks)
+        torch.manual_seed(0)
+        out = residual(x, steps=2)
+        torch.manual_seed(0)
+        state = residual.automaton(residual.seed(z), 2)
+    assert torch.allclose(out, residual.read_out(x, state, skip), atol=1e-6)
+    with pytest.raises(ValueError, match="readout must be one of"):
+        create_model(name, readout="add")
+
+
 def test_pixel_vitca_keeps_its_input_channels():
     m = create_model("vitca", embed_dim=16, mlp_dim=8, hidden_channels=4, update_rate=1.0)
     x = torch.rand(1, 3, 8, 8)

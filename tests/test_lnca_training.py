@@ -177,14 +177,15 @@ def test_phase2_loss_terms_eq7_to_eq9():
     skip, z_true = m.autoencoder.encode(clean)
     state = m.seed(z_true)
     state[:, 16:32] = z_true  # output channels = the clean latent
-    t = task.phase2_losses(state, clean, skip, z_true)
+    t = task.phase2_losses(state, clean, clean, skip, z_true)
     assert t["latent"] == 0  # Eq. 8
     # Eq. 7
     assert torch.isclose(t["rec_nca"], F.mse_loss(m.autoencoder.decode(z_true, skip), clean))
     over = overflow(z_true, 0, 1)
     assert torch.isclose(t["overflow"], over)  # Eq. 9 (hidden = 0: no overflow)
     state[:, 32:] = 1.5  # hidden over [-1, 1] by 0.5 everywhere
-    assert torch.isclose(task.phase2_losses(state, clean, skip, z_true)["overflow"], over + 0.5)
+    over_hidden = task.phase2_losses(state, clean, clean, skip, z_true)["overflow"]
+    assert torch.isclose(over_hidden, over + 0.5)
 
 
 def test_vitca_calloss():
@@ -205,6 +206,21 @@ def test_bad_task_options():
         _lnca(phase="pretrain")
     with pytest.raises(ValueError, match="ae_checkpoint"):
         _lnca(phase="nca")
+    with pytest.raises(ValueError, match="ae_monitor must be one of"):
+        _lnca(ae_monitor="loss")
+
+
+def test_phase2_reconstruction_uses_the_residual_readout():
+    task = LNCARestoration(model="lnca_nafca", image_size=16, pool_size=8,
+                           model_args={**TINY, "readout": "residual"})
+    m = task.model.eval()
+    clean = torch.rand(2, 3, 16, 16)
+    degraded = coherent_noise(clean, 0.5)
+    skip, z = m.autoencoder.encode(degraded)
+    state = m.seed(z)
+    state[:, 16:32] = z  # the NCA changed nothing: the read-out is the degraded input itself
+    t = task.phase2_losses(state, clean, degraded, skip, m.autoencoder.encode(clean)[1])
+    assert torch.isclose(t["rec_nca"], F.mse_loss(degraded, clean), atol=1e-6)
 
 
 # ---------------------------------------------------------------- training
@@ -261,6 +277,24 @@ def test_phase_handover_both_in_one_run(tmp_path):
     assert not task.in_phase1()
 
 
+def test_phase1_keeps_the_autoencoder_with_the_best_validation_psnr(tmp_path):
+    task = _lnca(phase="ae", ae_monitor="psnr", steps=[2, 2], eval_steps=2)
+    seen = []
+
+    class Spy(L.Callback):  # runs before the task's own hook, with the same autoencoder
+        def on_validation_epoch_end(self, trainer, module):
+            seen.append((float(trainer.callback_metrics["val/ae_psnr"]),
+                         _snapshot(module.model.autoencoder)))
+
+    trainer = _trainer(tmp_path, 3)
+    trainer.callbacks.append(Spy())
+    trainer.fit(task, datamodule=_dm())
+    best_psnr, best_ae = max(seen, key=lambda item: item[0])
+    assert task.best_ae_score == pytest.approx(best_psnr)
+    for k, v in torch.load(task.ae_file).items():
+        assert torch.equal(best_ae[k], v)
+
+
 def test_phase2_alone_loads_the_autoencoder_checkpoint(tmp_path):
     donor = _lnca()
     path = tmp_path / "ae.pt"
@@ -289,7 +323,8 @@ def test_tiny_lnca_nca_loss_falls():
     losses = []
     for _ in range(40):
         state, _ = m.automaton.rollout(m.seed(z.detach()))
-        loss = task.phase2_losses(state, clean, skip.detach(), z_true.detach())["loss_nca"]
+        terms = task.phase2_losses(state, clean, degraded, skip.detach(), z_true.detach())
+        loss = terms["loss_nca"]
         opt.zero_grad()
         loss.backward()
         opt.step()

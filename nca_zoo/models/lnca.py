@@ -5,7 +5,9 @@
   connection; latent = 16 channels at H/4 x W/4 (the authors' ``AutoEncoderDown2``).
 * :class:`LatentNCA` -- encoder -> NCA rollout on ``[latent | output | hidden]`` -> decoder(output
   channels, skip).  ``steps=0`` is the switch *S* of Fig. 1 that bypasses the NCA (phase 1).
-  Variants LatentViTCA (ViTCA cell) and LatentNAFCA (NAFCA cell).
+  Variants LatentViTCA (ViTCA cell) and LatentNAFCA (NAFCA cell).  ``readout="residual"`` (an
+  option of this library, not the paper) adds the decoded *change* of the latent to the input
+  instead of decoding the image outright.
 * :class:`PixelViTCA` -- the paper's pixel-space NCA baseline: state ``[image | output | hidden]``.
 
 Registered: ``lnca_vitca``, ``lnca_nafca``, ``vitca``.
@@ -28,7 +30,8 @@ from ..layers import RGB_CHANNELS, check_images
 LATENT_DOWNSCALE = 4
 #: Channels of the LNCA latent (the NCA's fixed input and its decoded output).
 LATENT_CHANNELS = 16
-
+#: How the restored image is read out of the NCA's output latent (see :meth:`LatentNCA.read_out`)
+READOUTS = ("decode", "residual")
 
 
 
@@ -130,12 +133,18 @@ class LatentNCA(InputOutputNCA):
         eval_steps: steps in evaluation (paper: 64).
         update_rate: probability a latent cell updates per step (authors' phase 2: 1.0).
         checkpoint_every: checkpointed BPTT segment length (0 = plain BPTT).
+        readout: ``"decode"`` (the paper, Fig. 1: the image is ``D(output, skip)``) or
+            ``"residual"`` (``x + D(output, skip) - D(z, skip)``: the input plus the decoded change
+            the NCA made to its latent, so the autoencoder's own reconstruction error cancels).
     """
 
     def __init__(self, cell: nn.Module, autoencoder: Optional[LNCAAutoencoder] = None,
                  steps: Steps = (8, 32), eval_steps: int = 64, update_rate: float = 1.0,
-                 checkpoint_every: int = 0) -> None:
+                 checkpoint_every: int = 0, readout: str = "decode") -> None:
         super().__init__(cell, steps, eval_steps, update_rate, checkpoint_every)
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+        self.readout = readout
         self.autoencoder = autoencoder or LNCAAutoencoder(latent_channels=cell.in_channels)
         if cell.in_channels != self.autoencoder.latent_channels:
             raise ValueError(f"cell in_channels {cell.in_channels} != latent channels "
@@ -153,7 +162,20 @@ class LatentNCA(InputOutputNCA):
         if steps == 0:
             return self.autoencoder.decode(z, skip)
         state = self.automaton(self.seed(z), steps)
-        return self.autoencoder.decode(self.output(state), skip)
+        return self.read_out(x, state, skip)
+
+    def read_out(self, x: Tensor, state: Tensor, skip: Tensor) -> Tensor:
+        """The restored image of a rolled-out ``state`` for input ``x`` (its encoder ``skip``).
+
+        ``"decode"``: ``D(output, skip)`` (Fig. 1).  ``"residual"``: ``x + D(output, skip) -
+        D(z, skip)``, with ``z`` the input latent held in the state's fixed channels; an NCA that
+        leaves the latent unchanged returns ``x`` exactly.
+        """
+        restored = self.autoencoder.decode(self.output(state), skip)
+        if self.readout == "residual":
+            z = state[:, : self.cell.in_channels]
+            restored = x + restored - self.autoencoder.decode(z, skip)
+        return restored
 
 
 class PixelViTCA(InputOutputNCA):
@@ -176,7 +198,7 @@ class PixelViTCA(InputOutputNCA):
         return self.output(self.automaton(self.seed(x), steps))
 
 
-_NCA_KEYS = ("steps", "eval_steps", "update_rate", "checkpoint_every")
+_NCA_KEYS = ("steps", "eval_steps", "update_rate", "checkpoint_every", "readout")
 
 
 def _split(kwargs: dict) -> tuple[dict, dict]:
@@ -192,6 +214,8 @@ def vitca(**kwargs) -> PixelViTCA:
     update_rate 0.5; 8-32 / 64 steps.
     """
     nca, cell_kw = _split(kwargs)
+    if nca.pop("readout", "decode") != "decode":
+        raise ValueError("readout is an LNCA option: pixel ViTCA reads its output channels")
     return PixelViTCA(ViTCACell(**{"in_channels": RGB_CHANNELS, "out_channels": RGB_CHANNELS,
                                    "hidden_channels": 32,
                                    **cell_kw}), **nca)

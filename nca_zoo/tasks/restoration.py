@@ -7,7 +7,7 @@
 * :class:`LNCARestoration` -- LNCA (§3.2): phase 1 trains the autoencoder with the NCA bypassed
   (two optimiser steps per batch: Eq. 3-5, then Eq. 6); phase 2 freezes it and trains the NCA
   (Eq. 7-9), one fresh and one pool step per batch.  ``phase="both"`` runs phase 1 for
-  ``ae_epochs`` epochs, keeps the autoencoder with the best validation SSIM in a checkpoint file
+  ``ae_epochs`` epochs, keeps the autoencoder with the best validation SSIM (or PSNR) in a file
   and loads it at the start of phase 2; ``phase="nca"`` starts from ``ae_checkpoint``.
 
 All of them evaluate with the same metrics (torchmetrics PSNR / SSIM on [0, 1], plus the degraded
@@ -36,6 +36,8 @@ from .base import BaseTask
 from .pool import SamplePool
 
 PHASES = ("ae", "nca", "both")
+#: validation scores phase 1 can keep its best autoencoder by (``val/ae_<name>``)
+AE_MONITORS = ("ssim", "psnr")
 
 
 @dataclass
@@ -259,6 +261,9 @@ class LNCARestoration(RestorationTask):
         pool_size: phase-2 pool (1024).
         normalize_gradients: per-parameter ``g / ||g||`` (authors' code, both phases).
         checkpoint_every: checkpointed BPTT segment length (0 = plain BPTT).
+        ae_monitor: what phase 1 keeps the best autoencoder by, on the validation photos'
+            clean images: ``"ssim"`` of the reconstruction (the authors' choice) or ``"psnr"``
+            (less swayed by one photo's contrast; measured better for deblurring).
         image_size: filled from the datamodule (the pool's shape).
     """
 
@@ -268,10 +273,13 @@ class LNCARestoration(RestorationTask):
                  lr_nca: float = 1e-2, ae_loss: Optional[AutoencoderLoss] = None,
                  nca_loss: Optional[LatentNCALoss] = None, pool_size: int = 1024,
                  normalize_gradients: bool = True, checkpoint_every: int = 0,
-                 image_size: Optional[int] = None, model_args: Optional[dict] = None) -> None:
+                 ae_monitor: str = "ssim", image_size: Optional[int] = None,
+                 model_args: Optional[dict] = None) -> None:
         super().__init__()
         if phase not in PHASES:
             raise ValueError(f"phase must be one of {PHASES}, got {phase!r}")
+        if ae_monitor not in AE_MONITORS:
+            raise ValueError(f"ae_monitor must be one of {AE_MONITORS}, got {ae_monitor!r}")
         if phase == "nca" and not ae_checkpoint:
             raise ValueError("phase='nca' trains the NCA on a frozen autoencoder: "
                              "set ae_checkpoint")
@@ -288,7 +296,7 @@ class LNCARestoration(RestorationTask):
         self.pool: Optional[SamplePool] = None
         self._ae_loaded = False
         self._ae_saved = False  # phase 1 of *this* run wrote ae_file
-        self.best_ae_ssim = -float("inf")
+        self.best_ae_score = -float("inf")
         if image_size is not None:
             self._make_pool(image_size)
 
@@ -448,11 +456,16 @@ class LNCARestoration(RestorationTask):
         return terms
 
     # ------------------------------------------------------------------ phase 2 (Eq. 7-9)
-    def phase2_losses(self, state: Tensor, clean: Tensor, skip: Tensor, z_true: Tensor) -> dict:
-        """Reconstruction (Eq. 7), latent (Eq. 8) and overflow (Eq. 9) losses."""
+    def phase2_losses(self, state: Tensor, clean: Tensor, degraded: Tensor, skip: Tensor,
+                      z_true: Tensor) -> dict:
+        """Reconstruction (Eq. 7), latent (Eq. 8) and overflow (Eq. 9) losses.
+
+        Eq. 7 compares the model's read-out (:meth:`~nca_zoo.models.lnca.LatentNCA.read_out`:
+        ``D(output, skip)``, or the residual read-out of ``degraded``) with the clean image.
+        """
         w, m = self.nca_loss, self.model
         out, hidden = m.output(state), m.hidden(state)
-        l_rec = F.mse_loss(m.autoencoder.decode(out, skip), clean)
+        l_rec = F.mse_loss(m.read_out(degraded, state, skip), clean)
         l_lat = F.mse_loss(out, z_true)
         l_over = overflow(out, 0.0, 1.0) + overflow(hidden, -1.0, 1.0)
         total = w.rec * l_rec + w.latent * l_lat + w.overflow * l_over
@@ -468,7 +481,7 @@ class LNCARestoration(RestorationTask):
             skip, _ = self.model.autoencoder.encode(degraded)
             _, z_true = self.model.autoencoder.encode(clean)
         state, _ = self.model.automaton.rollout(state)
-        terms = self.phase2_losses(state, clean, skip, z_true)
+        terms = self.phase2_losses(state, clean, degraded, skip, z_true)
         self._step(self.optimizers()[1], terms["loss_nca"], self.model.cell, self.hparams.lr_nca,
                    batch_idx)
         return state.detach(), terms
@@ -514,21 +527,24 @@ class LNCARestoration(RestorationTask):
         return self.model(degraded, steps=0 if self.in_phase1() else None)
 
     def validation_step(self, batch, batch_idx):
-        """Restoration metrics; in phase 1 also the autoencoder's reconstruction SSIM."""
+        """Restoration metrics; in phase 1 also the autoencoder's reconstruction PSNR / SSIM."""
         super().validation_step(batch, batch_idx)
         if self.in_phase1():
             clean = batch[0]
-            ssim = structural_similarity_index_measure(self.model(clean, steps=0).clamp(0, 1),
-                                                       clean, data_range=1.0)
-            self.log("val/ae_ssim", ssim, batch_size=clean.shape[0], sync_dist=True)
+            rec = self.model(clean, steps=0).clamp(0, 1)
+            for name, metric in (("ssim", structural_similarity_index_measure),
+                                 ("psnr", peak_signal_noise_ratio)):
+                self.log(f"val/ae_{name}", metric(rec, clean, data_range=1.0),
+                         batch_size=clean.shape[0], sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
-        """Phase 1 keeps the autoencoder with the best validation reconstruction SSIM."""
+        """Phase 1 keeps the autoencoder with the best ``val/ae_<ae_monitor>``."""
         if self.trainer.sanity_checking or not self.in_phase1():
             return
-        score = self.trainer.callback_metrics.get("val/ae_ssim")  # synced: the same on every rank
-        if score is not None and float(score) > self.best_ae_ssim:
-            self.best_ae_ssim = float(score)
+        # synced: the same on every rank
+        score = self.trainer.callback_metrics.get(f"val/ae_{self.hparams.ae_monitor}")
+        if score is not None and float(score) > self.best_ae_score:
+            self.best_ae_score = float(score)
             self._save_autoencoder()
 
     def _save_autoencoder(self) -> None:
