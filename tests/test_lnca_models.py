@@ -56,8 +56,9 @@ def test_residual_readout_adds_the_decoded_latent_change_to_the_input(name):
     x = torch.rand(2, 3, 16, 16)
     ae = residual.autoencoder
     skip, z = ae.encode(x)
-    state = residual.seed(z)
-    state[:, 16:32] = z  # an NCA that leaves the latent unchanged returns the input exactly
+    state = residual.seed(z)  # output channels start at the input latent ...
+    assert torch.equal(residual.output(state), z) and torch.all(residual.hidden(state) == 0)
+    # ... so an NCA that leaves the latent unchanged returns the input exactly
     assert torch.allclose(residual.read_out(x, state, skip), x, atol=1e-6)
     state[:, 16:32] = z + 0.3  # otherwise: input + D(output) - D(z)
     expected = x + ae.decode(z + 0.3, skip) - ae.decode(z, skip)

@@ -164,6 +164,18 @@ class LatentNCA(InputOutputNCA):
         state = self.automaton(self.seed(z), steps)
         return self.read_out(x, state, skip)
 
+    def seed(self, fixed: Tensor) -> Tensor:
+        """``[z | 0.5 | 0]`` (Fig. 1); with the residual read-out ``[z | z | 0]``.
+
+        Starting the output from the input latent makes "change nothing" the identity, so the NCA
+        learns a correction instead of writing the whole latent from gray.
+        """
+        state = super().seed(fixed)
+        if self.readout == "residual":
+            k = self.cell.in_channels
+            state = torch.cat([fixed, fixed, state[:, 2 * k:]], 1)
+        return state
+
     def read_out(self, x: Tensor, state: Tensor, skip: Tensor) -> Tensor:
         """The restored image of a rolled-out ``state`` for input ``x`` (its encoder ``skip``).
 
