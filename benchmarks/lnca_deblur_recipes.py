@@ -25,12 +25,13 @@ import time
 
 import lightning as L
 from _common import md_table, write_results
+from lnca_autoencoder_augmentation import VARIANTS
 
 from nca_zoo.data import RestorationDataModule
 from nca_zoo.restoration import held_out_metrics, ships
 from nca_zoo.tasks import LNCARestoration
 
-AUGMENTED = {"augment": True, "scales": [1, 2, 4], "textures": True}
+AUGMENTED = VARIANTS["augmented"]
 RECIPES = {
     "paper": ({}, {"ae_monitor": "ssim"}, {}),
     "augmented": (AUGMENTED, {"ae_monitor": "psnr"}, {}),

@@ -263,7 +263,7 @@ class LNCARestoration(RestorationTask):
         checkpoint_every: checkpointed BPTT segment length (0 = plain BPTT).
         ae_monitor: what phase 1 keeps the best autoencoder by, on the validation photos'
             clean images: ``"ssim"`` of the reconstruction (the authors' choice) or ``"psnr"``
-            (less swayed by one photo's contrast; measured better for deblurring).
+            (less swayed by one photo's contrast: the embedded data has one validation photo).
         image_size: filled from the datamodule (the pool's shape).
     """
 
