@@ -1,8 +1,11 @@
 """Every task family trains under 2-process DDP (CPU, gloo) through the fit CLI.
 
-Each run is a subprocess (Lightning's DDP launcher starts the second rank by re-running the
-command), with the tiny overrides of ``tests/config_overrides``.
+All DDP runs of this file are one sweep (the ``ddp`` fixture): two worker processes
+(``tests/ddp_worker.py``), one per rank, run every job in turn with the tiny overrides of
+``tests/config_overrides`` -- imports are paid once, not once per config.  The one-process runs
+the tests compare with run in this process.
 """
+import json
 import os
 import subprocess
 import sys
@@ -12,95 +15,160 @@ import pytest
 import torch
 from test_configs import CONFIGS, overrides_for
 
+from nca_zoo.cli.fit import main
+
 ROOT = Path(__file__).resolve().parents[1]
+WORLD_SIZE = 2
+ALL = sorted(str(c.relative_to(ROOT / "configs")) for c in CONFIGS)
+LNCA = "lnca/lnca_nafca_denoise.yaml"
+DIFFUSION = "diffusion/quickstart.yaml"
 
 
-def fit(config: str, root: Path, *extra: str, devices: int = 2) -> subprocess.CompletedProcess:
+def fit_args(config: str, root: Path, *extra: str, devices: int = WORLD_SIZE) -> list[str]:
+    """The fit CLI arguments of ``config`` (tiny overrides) on CPU with ``devices`` processes."""
     cfg = ROOT / "configs" / config
     strategy = ["--trainer.strategy=ddp"] if devices > 1 else []
-    cmd = [sys.executable, "-m", "nca_zoo.fit", "--config", str(cfg), *overrides_for(cfg),
-           "--trainer.accelerator=cpu", f"--trainer.devices={devices}", *strategy,
-           f"--trainer.default_root_dir={root}", *extra]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
+    return ["--config", str(cfg), *overrides_for(cfg), "--trainer.accelerator=cpu",
+            f"--trainer.devices={devices}", *strategy, f"--trainer.default_root_dir={root}",
+            *extra]
+
+
+def fit_here(config: str, root: Path, *extra: str) -> None:
+    """A one-process run in this process (the reference of a DDP run)."""
     root.mkdir(parents=True, exist_ok=True)
-    run = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env=env, timeout=240)
-    assert run.returncode == 0, run.stderr[-2000:]
-    return run
+    cwd = os.getcwd()
+    try:
+        os.chdir(root)
+        main(fit_args(config, root, *extra, devices=1))
+    finally:
+        os.chdir(cwd)
+
+
+class Sweep:
+    """The DDP runs, by name.
+
+    ``root(name)`` is where a run wrote; ``check(name)`` fails the test with the rank's traceback
+    if the run failed (or never ran), or if it did not run on every rank.
+    """
+
+    def __init__(self, base: Path, jobs: list[dict], log: str) -> None:
+        self.base, self.jobs, self.log = base, {j["name"]: j for j in jobs}, log
+
+    def root(self, name: str) -> Path:
+        self.check(name)
+        return Path(self.jobs[name]["root"])
+
+    def check(self, name: str) -> None:
+        root = Path(self.jobs[name]["root"])
+        for rank in range(WORLD_SIZE):
+            result = root / f"rank{rank}.json"
+            if not result.is_file():
+                pytest.fail(f"DDP run {name!r} did not run on rank {rank} (an earlier run "
+                            f"failed or the sweep timed out):\n{self.log[-2000:]}")
+            outcome = json.loads(result.read_text())
+            if not outcome["ok"]:
+                pytest.fail(f"DDP run {name!r} failed on rank {rank}:\n{outcome['error']}")
+            assert outcome["world_size"] == WORLD_SIZE, f"{name!r} did not run under DDP"
+
+
+@pytest.fixture(scope="module")
+def ddp(tmp_path_factory) -> Sweep:
+    """Run every DDP job of this file in one 2-rank sweep (and the one-process runs it needs)."""
+    base = tmp_path_factory.mktemp("ddp")
+    fit_here(DIFFUSION, base / "diffusion_one", "--trainer.max_steps=1")
+    (first,) = checkpoints(base / "diffusion_one")
+    jobs = [{"name": c, "root": str(base / c.replace("/", "_")),
+             "args": fit_args(c, base / c.replace("/", "_"))} for c in ALL]
+    ae = base / "lnca_ae" / "phase1_autoencoder.pt"
+    jobs += [
+        {"name": "lnca_ae", "root": str(base / "lnca_ae"),
+         "args": fit_args(LNCA, base / "lnca_ae", "--model.init_args.phase=ae")},
+        {"name": "lnca_nca", "root": str(base / "lnca_nca"),
+         "args": fit_args(LNCA, base / "lnca_nca", "--model.init_args.phase=nca",
+                          f"--model.init_args.ae_checkpoint={ae}")},
+        {"name": "diffusion_resume", "root": str(base / "diffusion_resume"),
+         "args": fit_args(DIFFUSION, base / "diffusion_resume", "--trainer.max_steps=3",
+                          f"--ckpt_path={first}")},
+    ]
+    jobs_file = base / "jobs.json"
+    jobs_file.write_text(json.dumps(jobs))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    workers = [subprocess.Popen([sys.executable, str(ROOT / "tests" / "ddp_worker.py"),
+                                 str(jobs_file), str(r), str(WORLD_SIZE)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                cwd=base, env=env) for r in range(WORLD_SIZE)]
+    logs = []
+    for w in workers:
+        try:
+            logs.append(w.communicate(timeout=1200)[0])
+        except subprocess.TimeoutExpired:
+            for other in workers:
+                other.kill()
+            logs.append(w.communicate()[0])
+    return Sweep(base, jobs, "\n".join(logs))
 
 
 def checkpoints(root: Path) -> list[Path]:
     return sorted(root.rglob("*.ckpt"))
 
 
-def test_gnca_ddp_shards_the_bank_and_matches_one_process(tmp_path):
+def test_gnca_ddp_shards_the_bank_and_matches_one_process(ddp, tmp_path):
     """update_rate 1.0: two ranks growing half the bank each give the one-process weights."""
-    fit("gnca/quickstart.yaml", tmp_path / "ddp")
-    fit("gnca/quickstart.yaml", tmp_path / "one", devices=1)
-    (ddp,), (one,) = checkpoints(tmp_path / "ddp"), checkpoints(tmp_path / "one")
-    a = torch.load(ddp, weights_only=False)["state_dict"]
+    ddp_root = ddp.root("gnca/quickstart.yaml")
+    fit_here("gnca/quickstart.yaml", tmp_path / "one")
+    (ddp_ckpt,), (one,) = checkpoints(ddp_root), checkpoints(tmp_path / "one")
+    a = torch.load(ddp_ckpt, weights_only=False)["state_dict"]
     b = torch.load(one, weights_only=False)["state_dict"]
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6, msg=k)
     # files are written once, by rank 0
-    assert len(list((tmp_path / "ddp").rglob("*.nca"))) == 1
-    assert len(list((tmp_path / "ddp").rglob("report.json"))) == 1
+    assert len(list(ddp_root.rglob("*.nca"))) == 1
+    assert len(list(ddp_root.rglob("report.json"))) == 1
     # a checkpoint written under DDP resumes in one process
-    fit("gnca/quickstart.yaml", tmp_path / "resume", "--trainer.max_steps=3",
-        f"--ckpt_path={ddp}", devices=1)
+    fit_here("gnca/quickstart.yaml", tmp_path / "resume", "--trainer.max_steps=3",
+             f"--ckpt_path={ddp_ckpt}")
     resumed = torch.load(checkpoints(tmp_path / "resume")[-1], weights_only=False)
     assert resumed["global_step"] == 3
 
 
-def test_lnca_both_phases_train_under_ddp(tmp_path):
+def test_lnca_both_phases_train_under_ddp(ddp):
     """Phase 1 then phase 2 in one DDP run: each phase steps only its part of the model."""
-    fit("lnca/lnca_nafca_denoise.yaml", tmp_path)
-    assert (tmp_path / "phase1_autoencoder.pt").is_file()
-    ckpt = torch.load(checkpoints(tmp_path)[-1], weights_only=False)
+    root = ddp.root(LNCA)
+    assert (root / "phase1_autoencoder.pt").is_file()
+    ckpt = torch.load(checkpoints(root)[-1], weights_only=False)
     assert ckpt["epoch"] == 1 and len(ckpt["state_dict"]) > 0
 
 
-def test_diffusion_trains_under_ddp_and_writes_samples_once(tmp_path):
-    fit("diffusion/quickstart.yaml", tmp_path)
-    grids = list(tmp_path.rglob("samples/step*.png"))
-    assert len(grids) == 1
-    assert checkpoints(tmp_path)
+def test_diffusion_trains_under_ddp_and_writes_samples_once(ddp):
+    root = ddp.root(DIFFUSION)
+    assert len(list(root.rglob("samples/step*.png"))) == 1
+    assert checkpoints(root)
 
 
-def test_lnca_phases_alone_under_ddp(tmp_path):
+def test_lnca_phases_alone_under_ddp(ddp):
     """Phase 1 alone writes the autoencoder file once; phase 2 alone starts from it."""
-    fit("lnca/lnca_nafca_denoise.yaml", tmp_path / "ae", "--model.init_args.phase=ae")
-    ae = tmp_path / "ae" / "phase1_autoencoder.pt"
+    ae = ddp.root("lnca_ae") / "phase1_autoencoder.pt"
     assert ae.is_file()
-    fit("lnca/lnca_nafca_denoise.yaml", tmp_path / "nca", "--model.init_args.phase=nca",
-        f"--model.init_args.ae_checkpoint={ae}")
-    state = torch.load(checkpoints(tmp_path / "nca")[-1], weights_only=False)["state_dict"]
+    state = torch.load(checkpoints(ddp.root("lnca_nca"))[-1], weights_only=False)["state_dict"]
     phase1 = torch.load(ae, weights_only=False)  # the autoencoder's own state dict
     assert phase1
     for k, v in phase1.items():  # phase 2 never moves the autoencoder, on any rank
         torch.testing.assert_close(state[f"model.autoencoder.{k}"], v, msg=k)
 
 
-def test_one_process_checkpoint_resumes_under_ddp(tmp_path):
+def test_one_process_checkpoint_resumes_under_ddp(ddp):
     """The reverse of the GNCA test: a single-process diffusion checkpoint resumes on 2 ranks."""
-    fit("diffusion/quickstart.yaml", tmp_path / "one", "--trainer.max_steps=1", devices=1)
-    (first,) = checkpoints(tmp_path / "one")
-    fit("diffusion/quickstart.yaml", tmp_path / "ddp", "--trainer.max_steps=3",
-        f"--ckpt_path={first}")
-    resumed = torch.load(checkpoints(tmp_path / "ddp")[-1], weights_only=False)
+    resumed = torch.load(checkpoints(ddp.root("diffusion_resume"))[-1], weights_only=False)
     assert resumed["global_step"] == 3
 
 
-COVERED = {"gnca/quickstart.yaml", "lnca/lnca_nafca_denoise.yaml", "diffusion/quickstart.yaml"}
-OTHERS = sorted(str(c.relative_to(ROOT / "configs")) for c in CONFIGS)
-OTHERS = [c for c in OTHERS if c not in COVERED]
-
-
-@pytest.mark.parametrize("config", OTHERS)
-def test_every_config_trains_under_ddp(config, tmp_path):
-    """Each remaining config runs to the end on 2 ranks; rank 0 alone writes its files."""
-    fit(config, tmp_path)
-    assert checkpoints(tmp_path)
+@pytest.mark.parametrize("config", ALL)
+def test_every_config_trains_under_ddp(config, ddp):
+    """Each config runs to the end on 2 ranks; rank 0 alone writes its files."""
+    root = ddp.root(config)
+    assert checkpoints(root)
     for pattern in ("*.nca", "report.json", "phase1_autoencoder.pt"):
-        assert len(list(tmp_path.rglob(pattern))) <= 1, pattern
-    assert len(list(tmp_path.rglob("samples/step*.png"))) <= 1
+        assert len(list(root.rglob(pattern))) <= 1, pattern
+    assert len(list(root.rglob("samples/step*.png"))) <= 1

@@ -3,6 +3,7 @@ import pytest
 import torch
 from torch import nn
 
+from nca_zoo import create_model
 from nca_zoo.automaton import Automaton
 from nca_zoo.cells.nafca import NAFCACell
 from nca_zoo.cells.vitca import LocalizedAttention, ViTCACell
@@ -103,6 +104,17 @@ def test_localized_attention_equals_dense_masked_attention():
 def test_vitca_head_is_zero_initialised_so_the_first_update_is_zero():
     cell = ViTCACell(3, 3, 4, embed_dim=16, heads=2, mlp_dim=8)
     assert torch.count_nonzero(cell(torch.rand(2, 10, 8, 8))) == 0
+
+
+def test_nafca_zero_head_option_starts_with_no_update():
+    state = torch.rand(2, 64, 8, 8)
+    assert torch.count_nonzero(NAFCACell(zero_head=True, embed_dim=16)(state)) == 0
+    assert torch.count_nonzero(NAFCACell(embed_dim=16)(state)) > 0  # the authors' init
+    # with the residual read-out, an untrained zero-head NCA returns its input exactly
+    model = create_model("lnca_nafca", embed_dim=16, zero_head=True, readout="residual",
+                         steps=[3, 3], eval_steps=3).eval()
+    x = torch.rand(1, 3, 16, 16)
+    assert torch.allclose(model(x), x, atol=1e-6)
 
 
 def test_attention_memory_is_linear_in_pixels():

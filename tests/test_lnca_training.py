@@ -16,7 +16,9 @@ from nca_zoo.data.degradations import (
 from nca_zoo.data.images import ImageError
 from nca_zoo.data.restoration import RestorationDataModule, tile_split_v0
 from nca_zoo.tasks.restoration import (
+    SWISH_MIN,
     AutoencoderLoss,
+    LatentNCALoss,
     LNCARestoration,
     ViTCARestoration,
     derangement,
@@ -186,6 +188,27 @@ def test_phase2_loss_terms_eq7_to_eq9():
     state[:, 32:] = 1.5  # hidden over [-1, 1] by 0.5 everywhere
     over_hidden = task.phase2_losses(state, clean, clean, skip, z_true)["overflow"]
     assert torch.isclose(over_hidden, over + 0.5)
+
+
+def test_eq9_output_bounds_can_follow_the_swish_latent():
+    """The paper's [0, 1] bound penalises the clean latent itself; swish bounds do not."""
+    paper = _lnca()
+    m = paper.model.eval()
+    clean = torch.rand(2, 3, 16, 16)
+    skip, z_true = m.autoencoder.encode(clean)
+    z_true = SWISH_MIN + 3 * torch.rand_like(z_true)  # a swish latent: >= SWISH_MIN, often > 1
+    assert z_true.min() >= SWISH_MIN and z_true.max() > 1
+    state = m.seed(z_true)
+    state[:, 16:32] = z_true
+    assert paper.phase2_losses(state, clean, clean, skip, z_true)["overflow"] > 0
+    swish = _lnca(nca_loss={"output_low": SWISH_MIN, "output_high": float("inf")})
+    swish.model.load_state_dict(m.state_dict())
+    assert swish.phase2_losses(state, clean, clean, skip, z_true)["overflow"] == 0
+    state[:, 16:32] = SWISH_MIN - 0.5  # below the swish range: penalised by 0.5
+    over = swish.phase2_losses(state, clean, clean, skip, z_true)["overflow"]
+    assert torch.isclose(over, torch.tensor(0.5))
+    with pytest.raises(ValueError, match="output_low .* must be below output_high"):
+        LatentNCALoss(output_low=1.0, output_high=0.0)
 
 
 def test_vitca_calloss():

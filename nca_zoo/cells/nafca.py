@@ -31,10 +31,14 @@ class NAFCACell(nn.Module):
         embed_dim: width after the first 1x1 conv (reference: 128).
         ffn_expand: expansion of the update block (reference: 4).
         dropout: dropout of both blocks (reference: 0.1).
+        zero_head: start the head's 1x1 conv at zero, so the untrained cell proposes no update
+            (an option of this library; the authors' head is initialised like any conv).  With
+            LNCA's residual read-out an untrained NCA then returns its input exactly.
     """
 
     def __init__(self, in_channels: int = 16, out_channels: int = 16, hidden_channels: int = 32,
-                 embed_dim: int = 128, ffn_expand: int = 4, dropout: float = 0.1) -> None:
+                 embed_dim: int = 128, ffn_expand: int = 4, dropout: float = 0.1,
+                 zero_head: bool = False) -> None:
         super().__init__()
         c = in_channels + out_channels + hidden_channels
         self.in_channels, self.out_channels = in_channels, out_channels
@@ -57,6 +61,9 @@ class NAFCACell(nn.Module):
         # head
         self.head = nn.Sequential(LayerNorm2d(c, eps=1e-6),
                                   nn.Conv2d(c, out_channels + hidden_channels, 1))
+        if zero_head:
+            nn.init.zeros_(self.head[1].weight)
+            nn.init.zeros_(self.head[1].bias)
 
     def forward(self, state: Tensor, cond=None) -> Tensor:
         """``state`` ``(B, channels, H, W)`` -> update ``(B, out + hidden, H, W)`` (no ``cond``)."""

@@ -61,14 +61,16 @@ def restoration_metrics(model: nn.Module, task: str = "noise", image_size: int =
 
 @torch.no_grad()
 def held_out_metrics(model: nn.Module, task: str = "noise", sizes=HELD_OUT_SIZES,
-                     seed: int = 1234, tile: Optional[int] = None) -> dict:
+                     seed: int = 1234, tile: Optional[int] = None,
+                     photos: Optional[dict] = None) -> dict:
     """PSNR (pooled pixels) and mean SSIM over the held-out photos at each size, model vs input.
 
     Each photo is centre-cropped to a square and resized (Lanczos) to the size, or kept whole for
     ``"full"``; degraded at the task's fixed strength (seeded per photo); restored by
     :func:`~nca_zoo.restoration.restore` (``tile``: the model's training size if it encodes
-    absolute positions).  Returns ``{size: {psnr_input, psnr_model, ssim_input, ssim_model,
-    n}}``.
+    absolute positions).  ``photos`` (name -> ``uint8 (H, W, 3)``) replaces the held-out photos,
+    e.g. to compare with the training photos.  Returns ``{size: {psnr_input, psnr_model,
+    ssim_input, ssim_model, n}}``.
     """
     strength = Curriculum(task).strength(None)
     tile = tile if tile is not None else default_tile(model)
@@ -78,7 +80,7 @@ def held_out_metrics(model: nn.Module, task: str = "noise", sizes=HELD_OUT_SIZES
         meters = {k: (PeakSignalNoiseRatio(data_range=1.0),
                       StructuralSimilarityIndexMeasure(data_range=1.0))
                   for k in ("model", "input")}
-        for i, photo in enumerate(held_out_photos().values()):
+        for i, photo in enumerate((photos or held_out_photos()).values()):
             clean = to_tensor(photo if size == "full" else resize_square(photo, int(size)))
             gen = torch.Generator().manual_seed(seed + i)
             degraded = degrade(clean[None], task, strength, gen)[0]

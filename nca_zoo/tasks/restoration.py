@@ -60,12 +60,24 @@ class AutoencoderLoss:
 class LatentNCALoss:
     """Phase-2 loss weights of LNCA (§3.2.2).
 
-    ``rec`` Eq. 7, ``latent`` Eq. 8, ``overflow`` Eq. 9.
+    ``rec`` Eq. 7, ``latent`` Eq. 8, ``overflow`` Eq. 9.  Eq. 9 keeps the hidden channels in
+    [-1, 1] and the output channels in ``[output_low, output_high]``: [0, 1] in the paper and the
+    authors' code, although the output channels must match the autoencoder's swish latent
+    (Eq. 8), which leaves [0, 1] (minimum ``SWISH_MIN``, no upper bound).  Bounds of
+    ``[SWISH_MIN, inf]`` (``output_low: -0.2785, output_high: .inf`` in YAML) stop Eq. 9 from
+    fighting Eq. 8.
     """
 
     rec: float = 100.0
     latent: float = 100.0
     overflow: float = 1.0
+    output_low: float = 0.0
+    output_high: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.output_low < self.output_high:
+            raise ValueError(f"nca_loss output_low ({self.output_low}) must be below "
+                             f"output_high ({self.output_high})")
 
 
 def _loss_weights(cls, value):
@@ -77,6 +89,11 @@ def _loss_weights(cls, value):
     if not isinstance(value, cls):
         raise ValueError(f"expected {cls.__name__} weights, got {type(value).__name__}")
     return value
+
+
+#: the minimum of swish, ``x * sigmoid(x)`` (at ``x = -1.2785``): the lowest latent value of the
+#: LNCA autoencoder, whose latent comes out of a swish
+SWISH_MIN = -0.2785
 
 
 def overflow(x: Tensor, low: float, high: float) -> Tensor:
@@ -467,7 +484,7 @@ class LNCARestoration(RestorationTask):
         out, hidden = m.output(state), m.hidden(state)
         l_rec = F.mse_loss(m.read_out(degraded, state, skip), clean)
         l_lat = F.mse_loss(out, z_true)
-        l_over = overflow(out, 0.0, 1.0) + overflow(hidden, -1.0, 1.0)
+        l_over = overflow(out, w.output_low, w.output_high) + overflow(hidden, -1.0, 1.0)
         total = w.rec * l_rec + w.latent * l_lat + w.overflow * l_over
         return {"rec_nca": l_rec, "latent": l_lat, "overflow": l_over, "loss_nca": total}
 
