@@ -1,4 +1,4 @@
-"""Helpers shared by the two LNCA benchmark scripts: machine info, result files, tables."""
+"""Helpers shared by the LNCA benchmark scripts: machine info, result files, tables, training."""
 from __future__ import annotations
 
 import csv
@@ -48,3 +48,24 @@ def write_results(name: str, payload: dict, rows: list[dict], markdown: str) -> 
             w.writeheader()
             w.writerows(rows)
     (RESULTS / f"{name}.md").write_text(markdown.rstrip() + "\n")
+
+
+def fit_on_embedded(module, data_args: dict, task: str, epochs: int, root: str | None = None,
+                    validate: bool = True) -> float:
+    """Train an LNCA-style ``module`` on the embedded photos (32 px tiles, batch 8) on CPU.
+
+    ``data_args`` go to :class:`~nca_zoo.data.RestorationDataModule`; no logger, checkpoints or
+    progress bar; ``validate=False`` skips validation.  Returns the seconds it took.
+    """
+    import lightning as L
+
+    from nca_zoo.data import RestorationDataModule
+
+    dm = RestorationDataModule(task=task, image_size=32, batch_size=8, **data_args)
+    trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False,
+                        enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, num_sanity_val_steps=0,
+                        limit_val_batches=None if validate else 0, default_root_dir=root)
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=dm)
+    return time.perf_counter() - start

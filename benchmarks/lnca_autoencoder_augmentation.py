@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
-import lightning as L
 import torch
 from _common import md_table, write_results
+from _lnca import fit_on_embedded
 from lnca_autoencoder_ceiling import ceiling
 
-from nca_zoo.data import RestorationDataModule
 from nca_zoo.tasks import LNCARestoration
 
 VARIANTS = {"plain": {}, "augmented": {"augment": True, "scales": [1, 2, 4], "textures": True}}
@@ -30,13 +28,8 @@ def train_autoencoder(epochs: int, data_args: dict, task: str) -> tuple:
     """Phase 1 for ``epochs`` epochs (seed 0); the model and the seconds it took."""
     torch.manual_seed(0)
     module = LNCARestoration(model="lnca_nafca", phase="ae")
-    dm = RestorationDataModule(task=task, image_size=32, batch_size=8, **data_args)
-    trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0)
-    start = time.perf_counter()
-    trainer.fit(module, datamodule=dm)
-    return module.model.eval(), time.perf_counter() - start
+    seconds = fit_on_embedded(module, data_args, task, epochs, validate=False)
+    return module.model.eval(), seconds
 
 
 def main(argv: list | None = None) -> None:

@@ -1,7 +1,7 @@
 """Which LNCA deblurring recipe improves photos it never saw?  Recipes side by side, held-out.
 
     python benchmarks/lnca_deblur_recipes.py                       # all recipes, 40 + 20 epochs
-    python benchmarks/lnca_deblur_recipes.py --ae-epochs 2 --nca-epochs 1   # a smoke run
+    python benchmarks/lnca_deblur_recipes.py --ae-epochs 1 --nca-epochs 1 --out smoke  # smoke
 
 Each recipe trains ``lnca_nafca`` on the embedded photos (photo-level split, seed 0): phase 1 for
 ``--ae-epochs`` epochs (best autoencoder by the recipe's ``ae_monitor`` on the validation photo;
@@ -28,14 +28,13 @@ import argparse
 import json
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import lightning as L
 from _common import RESULTS, md_table, write_results
+from _lnca import fit_on_embedded
 from lnca_autoencoder_augmentation import VARIANTS
 
-from nca_zoo.data import RestorationDataModule
 from nca_zoo.data.restoration import embedded_sources, photo_split
 from nca_zoo.restoration import held_out_metrics, ships
 from nca_zoo.tasks import LNCARestoration
@@ -55,18 +54,6 @@ RECIPES = {
 }
 
 
-def fit(module: LNCARestoration, data_args: dict, task: str, epochs: int, root: str) -> float:
-    """Train ``module`` for ``epochs`` on the embedded photos; the seconds it took."""
-    dm = RestorationDataModule(task=task, image_size=32, batch_size=8, **data_args)
-    trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False,
-                        enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, num_sanity_val_steps=0,
-                        default_root_dir=root)
-    start = time.perf_counter()
-    trainer.fit(module, datamodule=dm)
-    return time.perf_counter() - start
-
-
 def train(recipe: str, ae_epochs: int, nca_epochs: int, task: str, work: Path,
           autoencoders: dict) -> tuple:
     """Both phases of one recipe (seed 0); the model and the seconds it took.
@@ -81,13 +68,14 @@ def train(recipe: str, ae_epochs: int, nca_epochs: int, task: str, work: Path,
         L.seed_everything(0, verbose=False)
         module = LNCARestoration(model="lnca_nafca", phase="ae",
                                  ae_monitor=task_args["ae_monitor"])
-        seconds += fit(module, data_args, task, ae_epochs, str(root))
+        seconds += fit_on_embedded(module, data_args, task, ae_epochs, str(root))
         autoencoders[key] = (root / "phase1_autoencoder.pt", seconds)
     ae_file, ae_seconds = autoencoders[key]
     L.seed_everything(0, verbose=False)
     module = LNCARestoration(model="lnca_nafca", phase="nca", ae_checkpoint=str(ae_file),
                              lr_nca=1e-3, model_args=model_args or None, **task_args)
-    seconds = ae_seconds + fit(module, data_args, task, nca_epochs, str(work / recipe))
+    seconds = ae_seconds + fit_on_embedded(module, data_args, task, nca_epochs,
+                                            str(work / recipe))
     return module.model.eval(), seconds
 
 
@@ -105,10 +93,12 @@ def main(argv: list | None = None) -> None:
     ap.add_argument("--ae-epochs", type=int, default=40)
     ap.add_argument("--nca-epochs", type=int, default=20)
     ap.add_argument("--task", default="blur", choices=["noise", "blur"])
+    ap.add_argument("--out", default="lnca_deblur_recipes",
+                    help="results name (a smoke run elsewhere keeps the real results)")
     args = ap.parse_args(argv)
     os.environ.setdefault("WANDB_MODE", "disabled")
     settings = {"task": args.task, "ae_epochs": args.ae_epochs, "nca_epochs": args.nca_epochs}
-    previous = RESULTS / "lnca_deblur_recipes.json"
+    previous = RESULTS / f"{args.out}.json"
     results = {}
     if previous.is_file():
         old = json.loads(previous.read_text())
@@ -139,7 +129,7 @@ def main(argv: list | None = None) -> None:
           f"epochs, embedded photos, photo-level split, seed 0), degraded → restored on the "
           f"held-out photos. Ships = beats the input in PSNR and SSIM at 64 and 128 px.\n\n")
     md += md_table(["recipe", "photos, px", "PSNR dB", "SSIM", "ships"], rows)
-    print(write_results("lnca_deblur_recipes", {**settings, "results": results}, md))
+    print(write_results(args.out, {**settings, "results": results}, md))
 
 
 if __name__ == "__main__":
