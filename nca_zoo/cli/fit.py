@@ -7,6 +7,7 @@ Model and data are chosen by ``class_path`` in the YAML (subclass mode); ``--pri
 from __future__ import annotations
 
 import contextvars
+import gc
 import logging
 import os
 import re
@@ -82,7 +83,12 @@ def main(args: Optional[list] = None) -> Optional[LightningCLI]:
     ``fast_dev_run``.  Each call runs in its own copy of the context variables: jsonargparse keeps
     its parser state in them, and a parse left unfinished by an earlier failed run in the same
     process (a notebook, the test suite) could otherwise reset them in the middle of this one.
+    For the same reason garbage left by earlier runs is collected first, and the collector pauses
+    while the command line is parsed: a parser context left suspended and finalised mid-parse
+    resets jsonargparse's variables under the running parse (seen once as a ``LookupError`` on
+    ``load_value_mode`` in the test suite).
     """
+    gc.collect()
     return contextvars.copy_context().run(_main, args)
 
 
@@ -98,6 +104,8 @@ def _main(args: Optional[list]) -> Optional[LightningCLI]:
     import nca_zoo.data  # noqa: F401
     import nca_zoo.tasks  # noqa: F401
 
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         cli = ZooCLI(
             L.LightningModule, L.LightningDataModule,
@@ -109,6 +117,9 @@ def _main(args: Optional[list]) -> Optional[LightningCLI]:
     except (ArgumentError, ValueError, MisconfigurationException) as exc:  # parse errors, and
         # errors building the objects (e.g. a Trainer argument out of range)
         raise ConfigError(one_line(str(exc))) from None
+    finally:
+        if collecting:
+            gc.enable()
     ckpt = cli.config.get("ckpt_path")
     if ckpt is not None and not os.path.isfile(ckpt):
         raise ConfigError(f"--ckpt_path: no such checkpoint: {ckpt}")
