@@ -147,3 +147,16 @@ def test_augmentation_touches_training_batches_only():
     clean, degraded = dm.val_pairs[0][:2], dm.val_pairs[1][:2]
     out = dm.on_after_batch_transfer([clean, degraded], 0)  # no trainer: not training
     assert torch.equal(out[0], clean) and torch.equal(out[1], degraded)
+
+
+def test_held_out_protocol_runs_on_any_photo_set():
+    """``photos=`` swaps the held-out photos (e.g. for the training photos); none is an error."""
+    from nca_zoo.restoration import held_out_metrics
+
+    model = nca_zoo.create_model("lnca_nafca", embed_dim=16, steps=[2, 2], eval_steps=2)
+    rng = np.random.default_rng(0)
+    photos = {f"p{i}": rng.integers(0, 256, (48, 64, 3), dtype=np.uint8) for i in range(2)}
+    out = held_out_metrics(model, "blur", sizes=("32",), photos=photos)
+    assert out["32"]["n"] == 2 and out["32"]["psnr_input"] > 0
+    with pytest.raises(ValueError, match="no photos"):
+        held_out_metrics(model, "blur", sizes=("32",), photos={})

@@ -75,12 +75,15 @@ def held_out_metrics(model: nn.Module, task: str = "noise", sizes=HELD_OUT_SIZES
     strength = Curriculum(task).strength(None)
     tile = tile if tile is not None else default_tile(model)
     model = model.eval()
+    photo_set = held_out_photos() if photos is None else photos
+    if not photo_set:
+        raise ValueError("held_out_metrics: no photos to measure")
     out = {}
     for size in sizes:
         meters = {k: (PeakSignalNoiseRatio(data_range=1.0),
                       StructuralSimilarityIndexMeasure(data_range=1.0))
                   for k in ("model", "input")}
-        for i, photo in enumerate((photos or held_out_photos()).values()):
+        for i, photo in enumerate(photo_set.values()):
             clean = to_tensor(photo if size == "full" else resize_square(photo, int(size)))
             gen = torch.Generator().manual_seed(seed + i)
             degraded = degrade(clean[None], task, strength, gen)[0]
