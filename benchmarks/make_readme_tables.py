@@ -401,7 +401,8 @@ SECTIONS = [
         ("lnca_deblur_recipes", "Deblurring recipes on held-out photos",
          "benchmarks/lnca_deblur_recipes.py",
          "cd benchmarks && python lnca_deblur_recipes.py --ae-epochs 40 --nca-epochs 6 "
-         "--recipes residual residual_swish_zero residual_swish augmented_swish augmented",
+         "--recipes residual residual_zero residual_swish_zero residual_swish augmented_swish "
+         "augmented",
          "Short CPU runs (about a minute per NCA epoch). The residual read-out with a "
          "zero-initialised head is the best so far: better at 32 px, level at 64 px, still "
          "worse at 128 px -- on the training photos too, so it under-fits rather than "
