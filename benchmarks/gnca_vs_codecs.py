@@ -69,20 +69,24 @@ def held_out_files(folder: Path) -> list[str]:
     return paths
 
 
-def ms_ssim(reference: np.ndarray, test: np.ndarray) -> tuple[float, int]:
-    """MS-SSIM of two ``uint8`` images with as many scales as their size allows; (value, scales)."""
-    import torch
+def ms_ssim_scales(side: int) -> tuple[int, int]:
+    """(kernel size, number of scales) MS-SSIM can use on images whose short side is ``side``."""
+    kernel = 11 if side >= 176 else 7
+    return kernel, max(1, min(5, int(np.floor(np.log2(side / kernel))) + 1))
+
+
+def ms_ssim(reference: np.ndarray, test: np.ndarray) -> float:
+    """MS-SSIM of two ``uint8`` images with as many scales as their size allows."""
     from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
 
-    side = min(reference.shape[:2])
-    kernel = 11 if side >= 176 else 7
-    scales = max(1, min(5, int(np.floor(np.log2(side / kernel))) + 1))
+    from nca_zoo.layers import to_tensor
+
+    kernel, scales = ms_ssim_scales(min(reference.shape[:2]))
     betas = np.array(MS_SSIM_BETAS[:scales])
-    to = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float() / 255  # noqa: E731
     value = multiscale_structural_similarity_index_measure(
-        to(test), to(reference), data_range=1.0, kernel_size=kernel,
+        to_tensor(test)[None], to_tensor(reference)[None], data_range=1.0, kernel_size=kernel,
         betas=tuple(float(b) for b in betas / betas.sum()), normalize="relu")
-    return float(value), scales
+    return float(value)
 
 
 def codec_curves(originals: list[np.ndarray]) -> dict:
@@ -104,7 +108,7 @@ def codec_curves(originals: list[np.ndarray]) -> dict:
                 rec["decoding_time"].append(time.perf_counter() - start)
                 rec["bpp"].append(8 * len(data) / (img.shape[0] * img.shape[1]))
                 rec["psnr-rgb"].append(image_quality(img, decoded)["psnr"])
-                rec["ms-ssim-rgb"].append(ms_ssim(img, decoded)[0])
+                rec["ms-ssim-rgb"].append(ms_ssim(img, decoded))
             points.append({k: float(np.mean(v)) for k, v in rec.items()})
         curves[codec] = sorted(points, key=lambda p: p["bpp"])
     return curves
@@ -211,7 +215,6 @@ def run_gnca(dm, names: list[str], size: int, model: str, init: str, iterations:
     once per size).
     """
     from nca_zoo.compression.compare import compare_with_codecs
-    from nca_zoo.compression.metrics import image_quality
     from nca_zoo.compression.nca_file import decode, decode_image
     from nca_zoo.compression.train import train_bank
 
@@ -229,10 +232,11 @@ def run_gnca(dm, names: list[str], size: int, model: str, init: str, iterations:
         patches = dm.layout[i][1]
         rec["encoding_time"].append(train_seconds * patches / dm.num_patches)
         rec["bpp"].append(8 * len(data) / (original.shape[0] * original.shape[1]))
-        rec["psnr-rgb"].append(image_quality(original, decoded)["psnr"])
-        rec["ms-ssim-rgb"].append(ms_ssim(original, decoded)[0])
-        for r in compare_with_codecs(original, len(data), params_per_patch * patches, decoded,
-                                     method=name):
+        rows = compare_with_codecs(original, len(data), params_per_patch * patches, decoded,
+                                   method=name)
+        rec["psnr-rgb"].append(rows[0]["psnr"])  # the GNCA row
+        rec["ms-ssim-rgb"].append(ms_ssim(original, decoded))
+        for r in rows:
             if r["protocol"] == "max quality" and not keep_max_quality:
                 continue
             tag = {"-": "-", "matched bytes": f"matched to {name}"}.get(r["protocol"],
@@ -334,8 +338,7 @@ def main(argv: list | None = None) -> None:
     t2 = table2(per_image)
     files = []
     for size, curves in rd.items():
-        scales = ms_ssim(np.zeros((size, size, 3), np.uint8),
-                         np.zeros((size, size, 3), np.uint8))[1]
+        scales = ms_ssim_scales(size)[1]
         where = args.images or "held-out photos"
         files += write_compressai(curves, size, (
             f"{len(srcs)} images at {size}x{size} px ({where}); "

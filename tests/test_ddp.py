@@ -51,8 +51,8 @@ class Sweep:
     if the run failed (or never ran), or if it did not run on every rank.
     """
 
-    def __init__(self, base: Path, jobs: list[dict], log: str) -> None:
-        self.base, self.jobs, self.log = base, {j["name"]: j for j in jobs}, log
+    def __init__(self, jobs: list[dict], log: str) -> None:
+        self.jobs, self.log = {j["name"]: j for j in jobs}, log
 
     def root(self, name: str) -> Path:
         self.check(name)
@@ -106,7 +106,7 @@ def ddp(tmp_path_factory) -> Sweep:
             for other in workers:
                 other.kill()
             logs.append(w.communicate()[0])
-    return Sweep(base, jobs, "\n".join(logs))
+    return Sweep(jobs, "\n".join(logs))
 
 
 def checkpoints(root: Path) -> list[Path]:
