@@ -51,8 +51,8 @@ def write_results(name: str, payload: dict, rows: list[dict], markdown: str) -> 
 
 
 def fit_on_embedded(module, data_args: dict, task: str, epochs: int, root: str | None = None,
-                    validate: bool = True) -> float:
-    """Train an LNCA-style ``module`` on the embedded photos (32 px tiles, batch 8) on CPU.
+                    validate: bool = True, image_size: int = 32) -> float:
+    """Train an LNCA-style ``module`` on the embedded photos (``image_size`` tiles, batch 8), CPU.
 
     ``data_args`` go to :class:`~nca_zoo.data.RestorationDataModule`; no logger, checkpoints or
     progress bar; ``validate=False`` skips validation.  Returns the seconds it took.
@@ -61,7 +61,8 @@ def fit_on_embedded(module, data_args: dict, task: str, epochs: int, root: str |
 
     from nca_zoo.data import RestorationDataModule
 
-    dm = RestorationDataModule(task=task, image_size=32, batch_size=8, **data_args)
+    dm = RestorationDataModule(task=task, image_size=image_size, batch_size=8,
+                               **data_args)
     trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", logger=False,
                         enable_checkpointing=False, enable_progress_bar=False,
                         enable_model_summary=False, num_sanity_val_steps=0,

@@ -30,6 +30,7 @@ Reported:
 
     python benchmarks/gnca_vs_codecs.py --quick       # 6 held-out photos at 40 px, ~30 CPU-min
     python benchmarks/gnca_vs_codecs.py --images coco30/ --iterations 5000 --inits random  # paper
+    python benchmarks/gnca_vs_codecs.py --quick --n 1 --iterations 2 --out smoke  # smoke run
 """
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ from _common import RESULTS, md_table, write_results
 from scipy import stats
 
 METRICS = ("psnr", "mse", "ssim", "cr", "cr_file", "bytes")
+#: results name of the published run (``--out``)
+DEFAULT_OUT = "gnca_vs_codecs"
 MODELS = ("small", "medium", "large")
 #: quality settings of each codec's rate-distortion sweep
 SWEEPS = {"JPEG": [10, 30, 50, 70, 85, 95, 100], "WebP": [5, 20, 40, 60, 80, 95, 100],
@@ -191,9 +194,12 @@ def paired_tests(per_image: list[dict], inits: list[str]) -> list[dict]:
     return rows
 
 
-def write_compressai(curves: dict, size: int, description: str) -> list[str]:
-    """One CompressAI-style JSON file per method (``results/compressai/<size>px``)."""
-    folder = RESULTS / "compressai" / f"{size}px"
+def write_compressai(curves: dict, size: int, description: str, out: str) -> list[str]:
+    """One CompressAI-style JSON file per method in ``results/compressai/<size>px``.
+
+    With another ``--out``: ``results/compressai/<out>/<size>px``.
+    """
+    folder = RESULTS / "compressai" / ("" if out == DEFAULT_OUT else out) / f"{size}px"
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for method, points in curves.items():
@@ -300,6 +306,9 @@ def main(argv: list | None = None) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="a CPU run (~30 min): the 6 held-out photos at 40 px, 300 "
                              "iterations")
+    parser.add_argument("--out", default=DEFAULT_OUT,
+                        help="results name (a smoke run under another name keeps the real "
+                             "results)")
     args = parser.parse_args(argv)
     defaults = {"sizes": [40], "iterations": 300} if args.quick else \
         {"n": 30, "sizes": [40, 80, 120], "iterations": 2000}
@@ -343,8 +352,10 @@ def main(argv: list | None = None) -> None:
         files += write_compressai(curves, size, (
             f"{len(srcs)} images at {size}x{size} px ({where}); "
             f"GNCA: {args.iterations} iterations, patch {args.patch}, one point per GNCA size; "
-            f"codecs: Pillow over a quality sweep; MS-SSIM with {scales} of 5 scales"))
-    plot(rd, RESULTS / "gnca_rate_distortion.png")
+            f"codecs: Pillow over a quality sweep; MS-SSIM with {scales} of 5 scales"), args.out)
+    figure = "gnca_rate_distortion.png" if args.out == DEFAULT_OUT else \
+        f"{args.out}_rate_distortion.png"
+    plot(rd, RESULTS / figure)
 
     fmt = lambda v: f"{v[0]:.2f}±{v[1]:.2f}"  # noqa: E731
     md2 = md_table(["size", "method", "protocol", "n", "PSNR", "MSE", "SSIM", "CR %", "CR file %",
@@ -373,8 +384,8 @@ def main(argv: list | None = None) -> None:
           f"## Bjøntegaard deltas (GNCA against each codec; pchip; negative BD-rate = fewer "
           f"bits than the anchor)\n\n{md_bd}\n\n"
           f"Curves in CompressAI's JSON layout: {', '.join(f'`{f}`' for f in files)}.\n\n"
-          f"![GNCA vs codecs, rate-distortion](gnca_rate_distortion.png)\n")
-    write_results("gnca_vs_codecs", {"args": vars(args), "images": names, "per_image": per_image,
+          f"![GNCA vs codecs, rate-distortion]({figure})\n")
+    write_results(args.out, {"args": vars(args), "images": names, "per_image": per_image,
                                      "table2": t2, "tests": tests, "bd": bd_rows,
                                      "rate_distortion": {str(k): v for k, v in rd.items()},
                                      "compressai_files": files}, md)

@@ -17,7 +17,9 @@ Recipes:
 * ``residual``: ``augmented`` + the residual read-out (``x + D(o, skip) - D(z, skip)``);
 * ``*_swish``: Eq. 9 bounds the output channels to the swish latent's range ``[SWISH_MIN, inf]``
   instead of the paper's [0, 1] (which the clean latent itself breaks: Eq. 9 fights Eq. 8);
-* ``*_zero``: + a zero-initialised NAFCA head (the untrained NCA is the identity).
+* ``*_zero``: + a zero-initialised NAFCA head (the untrained NCA is the identity);
+* ``*_64`` / ``*_128``: phase 2 on 64 / 128 px tiles (the autoencoder still trains on 32 px): at
+  32 px the latent is 8 x 8 cells, nearly all border, while a 128 px photo's is 32 x 32.
 
 Writes ``results/lnca_deblur_recipes.{json,md}``; recipes run before with the same epochs and
 task are kept.
@@ -54,6 +56,10 @@ RECIPES = {
     "residual_swish_zero": (AUGMENTED, {"ae_monitor": "psnr", **SWISH},
                             {"readout": "residual", "zero_head": True}),
 }
+for _size in (64, 128):
+    RECIPES[f"residual_zero_{_size}"] = RECIPES["residual_zero"]
+#: recipe -> side of the phase-2 training tiles (default 32, the paper's)
+PHASE2_SIZE = {"residual_zero_64": 64, "residual_zero_128": 128}
 
 
 def train(recipe: str, ae_epochs: int, nca_epochs: int, task: str, work: Path,
@@ -77,7 +83,8 @@ def train(recipe: str, ae_epochs: int, nca_epochs: int, task: str, work: Path,
     module = LNCARestoration(model="lnca_nafca", phase="nca", ae_checkpoint=str(ae_file),
                              lr_nca=1e-3, model_args=model_args or None, **task_args)
     seconds = ae_seconds + fit_on_embedded(module, data_args, task, nca_epochs,
-                                            str(work / recipe))
+                                            str(work / recipe),
+                                            image_size=PHASE2_SIZE.get(recipe, 32))
     return module.model.eval(), seconds
 
 
