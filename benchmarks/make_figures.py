@@ -69,7 +69,10 @@ def gnca_growth() -> None:
 
 
 def restoration(photo: str) -> None:
-    names = [n for n in nca_zoo.list_pretrained() if n not in generators()]
+    # restorers only: the card task is "noise" or "blur" (the GNCA priors and generators are not)
+    names = [n for n in nca_zoo.list_pretrained()
+             if json.loads((nca_zoo._pretrained.SHIPPED / n / "card.json").read_text())
+             .get("task") in ("noise", "blur")]
     if not names:
         print("restoration.png skipped: no shipped restoration module")
         return
