@@ -24,6 +24,7 @@ from pathlib import Path
 import _common  # noqa: F401  (puts the repo on sys.path)
 import torch
 import torch.nn.functional as F
+from restoration_held_out import restorers
 from torchvision.utils import make_grid
 
 import nca_zoo
@@ -69,10 +70,7 @@ def gnca_growth() -> None:
 
 
 def restoration(photo: str) -> None:
-    # restorers only: the card task is "noise" or "blur" (the GNCA priors and generators are not)
-    names = [n for n in nca_zoo.list_pretrained()
-             if json.loads((nca_zoo._pretrained.SHIPPED / n / "card.json").read_text())
-             .get("task") in ("noise", "blur")]
+    names = restorers()  # by card task: the GNCA priors and the generators are not restorers
     if not names:
         print("restoration.png skipped: no shipped restoration module")
         return

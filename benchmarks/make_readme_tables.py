@@ -167,8 +167,8 @@ def headline_lnca() -> str:
             "per 128×128 photo from `benchmarks/results/restore_speed.json`")
     if speed is not None:
         note += f" ({speed['machine']['device']}, {speed['machine']['torch_threads']} threads)"
-    note += (". `vitca-denoise` is the pixel-space ViTCA baseline; ViTCA models restore tile by "
-             "tile, so their full size is not measured. "
+    note += (". `vitca-denoise` is the pixel-space ViTCA baseline; ViTCA models with the raster "
+             "position table restore tile by tile, so their full size is not measured. "
              "A restorer ships only if it beats its input in PSNR and SSIM at 64 and 128 px")
     if refused:
         note += (": **not shipped**, because they make held-out photos worse: "
