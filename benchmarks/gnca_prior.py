@@ -39,12 +39,23 @@ def measure(size: str, n: int, at: list[int], seed: int) -> dict:
     runs = {init: psnr_curve(targets, size, init, at, prior=prior, seed=seed)
             for init in ("random", "prior")}
     gain = {i: runs["prior"]["psnr"][i] - runs["random"]["psnr"][i] for i in at}
+    p = {i: paired_p(runs["prior"]["psnr_per_patch"][i], runs["random"]["psnr_per_patch"][i])
+         for i in at}
     secs = {init: {i: r["seconds"][i] / n for i in at} for init, r in runs.items()}
     return {"n_patches": n, "at": at, "psnr_random": runs["random"]["psnr"],
             "psnr_prior": runs["prior"]["psnr"], "gain_db": gain,
+            "wilcoxon_p": p,
             "per_patch": {k: v["psnr_per_patch"] for k, v in runs.items()},
             "seconds_per_patch": secs, "prior_card": {k: prior.card.get(k) for k in
                                                        ("name", "recipe_config", "meta_steps")}}
+
+
+def paired_p(prior: list, random: list) -> float:
+    """Two-sided paired Wilcoxon signed-rank p of prior vs random PSNR over the same patches."""
+    from scipy import stats
+
+    diff = [a - b for a, b in zip(prior, random)]
+    return float("nan") if all(d == 0 for d in diff) else float(stats.wilcoxon(diff).pvalue)
 
 
 def update_card(size: str, block: dict, settings: dict) -> None:
@@ -57,7 +68,8 @@ def update_card(size: str, block: dict, settings: dict) -> None:
     card = json.loads(path.read_text())
     card["held_out_gain"] = {"settings": settings, "measured_by": "benchmarks/gnca_prior.py",
                              **{k: block[k] for k in ("n_patches", "psnr_random", "psnr_prior",
-                                                      "gain_db", "seconds_per_patch")}}
+                                                      "gain_db", "wilcoxon_p",
+                                                      "seconds_per_patch") if k in block}}
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(card, indent=2, sort_keys=True))
 
@@ -100,16 +112,19 @@ def main() -> None:
         for k in b["gain_db"]:
             rows.append([f"GNCA-{s}", b["n_patches"], int(k), f"{b['psnr_random'][k]:.2f}",
                          f"{b['psnr_prior'][k]:.2f}", f"{b['gain_db'][k]:+.2f}",
+                         f"{b['wilcoxon_p'][k]:.3g}" if "wilcoxon_p" in b else "-",
                          f"{b['seconds_per_patch']['random'][k]:.1f}",
                          f"{b['seconds_per_patch']['prior'][k]:.1f}"])
     md = ("# GNCA: meta-learned prior vs random initialisation\n\n"
           "Held-out patches (40 px, photos resized to 120 px, "
           "`nca_zoo.data.held_out.held_out_patches`), PSNR after 8-bit quantisation, compress's "
           "recipe at a constant lr 1e-2; one run per init and size, read at each iteration "
-          "count. Encode time: training seconds per patch (one CPU thread, shared machine). "
+          "count; p: two-sided paired Wilcoxon signed-rank test over the patches (n patches: "
+          "p >= 2 / 2^n, so 4 patches cannot reach 0.05). Encode time: training seconds per "
+          "patch (one CPU thread, shared machine). "
           "`python benchmarks/gnca_prior.py` (settings per size in gnca_prior.json).\n\n"
           + md_table(["model", "patches", "iterations", "PSNR random", "PSNR prior", "gain dB",
-                      "s / patch random", "s / patch prior"], rows) + "\n")
+                      "p", "s / patch random", "s / patch prior"], rows) + "\n")
     write_results("gnca_prior", {"per_size": per_size}, md)
     print(md)
 
