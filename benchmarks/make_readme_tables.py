@@ -244,7 +244,9 @@ def prior_gain(card: dict) -> str:
     """A GNCA prior's measured gain over random initialisation on held-out patches."""
     g = card["held_out_gain"]
     steps = [s for s in ("100", "300", "1000") if s in g["gain_db"]]
-    return ("PSNR vs random init after " + ", ".join(
+    w = g.get("settings", {}).get("prior_weight", 1.0)
+    start = "prior start" if w == 1.0 else f"start {w} x prior + {1 - w:g} x random"
+    return (f"PSNR vs random init ({start}) after " + ", ".join(
         f"{s} it.: {g['gain_db'][s]:+.2f} dB" for s in steps)
         + f", {g['n_patches']} held-out patches")
 

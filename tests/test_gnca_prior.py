@@ -5,6 +5,7 @@ import torch
 
 import nca_zoo
 from nca_zoo.compression.prior import (
+    DEFAULT_PRIOR_WEIGHT,
     PRIOR_NAMES,
     PriorError,
     adapt,
@@ -141,7 +142,8 @@ def test_compress_with_random_init_is_unchanged(tiny_image):
 def test_init_prior_loads_the_shipped_prior_of_the_right_size(size):
     prior = load_prior(*GNCA_SIZES[size])
     assert prior.card["name"] == PRIOR_NAMES[size]
-    task = GNCACompression(model=f"gnca_{size}", init="prior", num_patches=3, patch_size=8)
+    task = GNCACompression(model=f"gnca_{size}", init="prior", prior_weight=1.0, num_patches=3,
+                           patch_size=8)
     task.apply_init()
     for p, q in zip(task.bank.cell.parameters(), prior.cell.parameters()):
         assert torch.equal(p, q.expand_as(p))
@@ -150,10 +152,51 @@ def test_init_prior_loads_the_shipped_prior_of_the_right_size(size):
 def test_compress_starts_from_the_prior_by_default(tiny_image):
     _, task, _ = compress(tiny_image, "small", patch=8, iterations=1, steps=10)
     assert task.hparams.init == "prior"
+    assert task.hparams.prior_weight == DEFAULT_PRIOR_WEIGHT
+    _, task, _ = compress(tiny_image, "small", patch=8, iterations=1, steps=10, prior_weight=1.0)
     # one step of Adam from the prior: every model stays within lr of the prior's weights
     prior = load_prior(*GNCA_SIZES["small"])
     for p, q in zip(task.bank.cell.parameters(), prior.cell.parameters()):
         assert (p.detach() - q).abs().max() <= 1e-2 + 1e-6
+
+
+def test_prior_weight_blends_the_prior_with_each_models_random_init():
+    prior = load_prior(*GNCA_SIZES["small"])
+    torch.manual_seed(0)
+    bank = nca_zoo.create_model("gnca_small", num_models=3, patch_size=8)
+    random = [p.detach().clone() for p in bank.cell.parameters()]
+    init_from_prior(bank, prior, 0.25)
+    for p, r, q in zip(bank.cell.parameters(), random, prior.cell.parameters()):
+        torch.testing.assert_close(p.detach(), 0.25 * q.expand_as(p) + 0.75 * r)
+    assert not torch.equal(bank.cell.w1[0], bank.cell.w1[1])  # each model keeps its own noise
+    init_from_prior(bank, prior, 1.0)
+    assert all(torch.equal(p, q.expand_as(p))
+               for p, q in zip(bank.cell.parameters(), prior.cell.parameters()))
+    # the task blends its own random bank the same way
+    task = GNCACompression(model="gnca_small", init="prior", prior_weight=0.5, num_patches=2,
+                           patch_size=8)
+    random = [p.detach().clone() for p in task.bank.cell.parameters()]
+    task.apply_init()
+    for p, r, q in zip(task.bank.cell.parameters(), random, prior.cell.parameters()):
+        torch.testing.assert_close(p.detach(), 0.5 * q.expand_as(p) + 0.5 * r)
+    for bad in (0.0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match=r"prior_weight must be in \(0, 1\]"):
+            init_from_prior(bank, prior, bad)
+        with pytest.raises(ValueError, match=r"prior_weight must be in \(0, 1\]"):
+            GNCACompression(model="gnca_small", init="prior", prior_weight=bad)
+
+
+def test_bad_prior_weight_on_the_command_line_is_one_line(tmp_path, tiny_image, capsys):
+    from nca_zoo.cli import compress as compress_cli
+    from nca_zoo.cli import run_cli
+
+    out = tmp_path / "x.nca"
+    argv = [tiny_image, "-o", str(out), "--size", "small", "--patch", "8", "--iterations", "1",
+            "--prior-weight", "0", "--quiet"]
+    assert run_cli(compress_cli.main, argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: --prior-weight must be in (0, 1], got 0.0"
+    assert not out.exists()
 
 
 def test_wrong_prior_is_a_clear_error(tmp_path, tiny_image, capsys):

@@ -11,7 +11,7 @@ import time
 
 from ..compression.metrics import compression_rate, image_quality
 from ..compression.nca_file import VERSION, VERSIONS, decode, decode_image, transcode
-from ..compression.prior import INITS
+from ..compression.prior import DEFAULT_PRIOR_WEIGHT, INITS
 from ..compression.train import compress
 from ..layers import write_atomic
 from ..models.gnca import GNCA_SIZES
@@ -41,6 +41,9 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--prior", default=None,
                         help="prior for --init prior: shipped name or folder "
                              "(default gnca-SIZE-prior)")
+    parser.add_argument("--prior-weight", type=float, default=DEFAULT_PRIOR_WEIGHT,
+                        help="start from W * prior + (1 - W) * random weights, W in (0, 1]; "
+                             "1 copies the prior (default %(default)s)")
     parser.add_argument("--no-memory-check", action="store_true",
                         help="train even if the memory estimate exceeds the memory available")
     parser.add_argument("--format-version", type=int, choices=VERSIONS, default=VERSION,
@@ -53,7 +56,7 @@ def main(argv: list | None = None) -> int:
     data, task, dm = compress(args.image, args.size, args.patch, args.iterations, args.seed,
                               args.steps, progress=not args.quiet, background=args.background,
                               memory_check=not args.no_memory_check, init=args.init,
-                              prior=args.prior)
+                              prior=args.prior, prior_weight=args.prior_weight)
     for line in dm.notes:
         note(line)
     if args.format_version != VERSION:

@@ -11,6 +11,12 @@ rollout of grouped convolutions, no loop over patches).
 A prior is a GNCA bank of one model, saved as a pretrained folder (``gnca-<size>-prior``): its
 weights do not depend on the patch size or the number of growth steps.  Starting a bank from it
 copies the prior into every model, so the ``.nca`` file stays self-contained (full weights).
+
+A pure copy of the prior fits fast, but after a few hundred iterations fits from random weights
+can overtake it.  ``prior_weight`` < 1 starts from the blend ``w * prior + (1 - w) * random``
+instead (the bank's own random init; *shrink and perturb*, Ash & Adams 2020, "On Warm-Starting
+Neural Network Training"), trading some early gain for the long-run fit of random weights
+(measured per size and ``w`` by ``benchmarks/gnca_prior.py --prior-weights``).
 """
 from __future__ import annotations
 
@@ -26,6 +32,8 @@ from ..models.gnca import GNCA, GNCA_SIZES
 #: shipped prior of each GNCA size (Table 1)
 PRIOR_NAMES = {size: f"gnca-{size}-prior" for size in GNCA_SIZES}
 INITS = ("prior", "random")
+#: default ``prior_weight`` of compress and the quickstart (measured: benchmarks/gnca_prior.py)
+DEFAULT_PRIOR_WEIGHT = 1.0
 
 
 class PriorError(ValueError):
@@ -68,16 +76,29 @@ def load_prior(channels: int, hidden: int, source: Optional[str] = None) -> GNCA
     return model
 
 
+def check_prior_weight(weight: float) -> float:
+    """``weight`` if it lies in (0, 1], else a one-line ValueError."""
+    if not 0.0 < float(weight) <= 1.0:
+        raise ValueError(f"prior_weight must be in (0, 1], got {weight}")
+    return float(weight)
+
+
 @torch.no_grad()
-def init_from_prior(bank: GNCA, prior: GNCA) -> GNCA:
-    """Copy the one NCA of ``prior`` into every model of ``bank`` (in place); return the bank."""
+def init_from_prior(bank: GNCA, prior: GNCA, weight: float = 1.0) -> GNCA:
+    """Start every model of ``bank`` from ``prior`` (in place); return the bank.
+
+    ``weight`` 1 copies the prior; below 1 each model becomes ``weight * prior + (1 - weight) *
+    its current (random) weights``: shrink and perturb (module docstring).
+    """
+    weight = check_prior_weight(weight)
     if (prior.channels, prior.cell.hidden) != (bank.channels, bank.cell.hidden):
         raise PriorError(f"prior has {_describe(prior.channels, prior.cell.hidden)}, the bank "
                          f"needs {_describe(bank.channels, bank.cell.hidden)}")
     if prior.num_models != 1:
         raise PriorError(f"a prior is one NCA, got a bank of {prior.num_models}")
     for name, p in bank.cell.named_parameters():
-        p.copy_(getattr(prior.cell, name).to(p).expand_as(p))
+        theta = getattr(prior.cell, name).to(p).expand_as(p)
+        p.copy_(theta if weight == 1.0 else torch.lerp(p, theta, weight))
     return bank
 
 
@@ -151,11 +172,12 @@ def quantized_psnr(bank: GNCA, targets: Tensor, steps: int) -> Tensor:
 
 def psnr_curve(targets: Tensor, size: str, init: str, at: Sequence[int],
                prior: Optional[GNCA] = None, lr: float = 1e-2, steps: int = 48,
-               seed: int = 0) -> dict:
+               seed: int = 0, prior_weight: float = 1.0) -> dict:
     """Fit a bank to ``targets`` from ``init`` ("random" or "prior"); 8-bit PSNR at ``at``.
 
     One run of ``max(at)`` iterations of compress's recipe at a constant ``lr`` (no decay, so a
-    checkpoint equals a shorter run); ``prior`` defaults to the shipped prior of ``size``.
+    checkpoint equals a shorter run); ``prior`` defaults to the shipped prior of ``size``, blended
+    with the random init by ``prior_weight`` (:func:`init_from_prior`).
     Returns ``{"psnr": {iteration: mean dB}, "psnr_per_patch": {...}, "seconds": {...}}``,
     seconds of training (not evaluation) up to each checkpoint.
     """
@@ -170,7 +192,8 @@ def psnr_curve(targets: Tensor, size: str, init: str, at: Sequence[int],
     bank = create_model(f"gnca_{size}", num_models=len(targets), patch_size=targets.shape[-1],
                         steps=steps)
     if init == "prior":
-        init_from_prior(bank, prior if prior is not None else load_prior(channels, hidden))
+        init_from_prior(bank, prior if prior is not None else load_prior(channels, hidden),
+                        prior_weight)
     out = {"psnr": {}, "psnr_per_patch": {}, "seconds": {}}
     clock = {"train": 0.0, "since": time.perf_counter()}
 

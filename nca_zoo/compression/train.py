@@ -19,7 +19,7 @@ from ..data.patch_bank import PatchBankDataModule
 from ..models.gnca import GNCA_SIZES, default_steps
 from .memory import check_fits, training_bytes
 from .nca_file import DEFAULT_LIMITS, exceeded_limit
-from .prior import INITS, load_prior
+from .prior import DEFAULT_PRIOR_WEIGHT, INITS, load_prior
 
 
 def check_resources(dm: PatchBankDataModule, size: str, steps: int, memory: bool = True) -> None:
@@ -42,18 +42,22 @@ def check_resources(dm: PatchBankDataModule, size: str, steps: int, memory: bool
 def compress(image: str, size: str = "medium", patch: int = 40, iterations: int = 1500,
              seed: int = 0, steps: Optional[int] = None, lr: float = 1e-2, progress: bool = False,
              background: Optional[str] = None, memory_check: bool = True,
-             init: str = "prior", prior: Optional[str] = None):
+             init: str = "prior", prior: Optional[str] = None,
+             prior_weight: float = DEFAULT_PRIOR_WEIGHT):
     """Train a GNCA bank on ``image``; return ``(nca_bytes, task, datamodule)``.
 
     ``background``: colour for transparent images (see :class:`PatchBankDataModule`);
     ``memory_check``: refuse runs estimated not to fit in the memory available;
     ``init``: "prior" (start from ``prior``, default the shipped ``gnca-<size>-prior``) or
-    "random" (the paper).
+    "random" (the paper); ``prior_weight``: start from ``w * prior + (1 - w) * random``
+    (:func:`~nca_zoo.compression.prior.init_from_prior`).
     """
     if size not in GNCA_SIZES:
         raise ValueError(f"unknown size {size!r}; choose from {', '.join(GNCA_SIZES)}")
     if init not in INITS:
         raise ValueError(f"--init must be one of {', '.join(INITS)}, got {init!r}")
+    if not 0.0 < prior_weight <= 1.0:
+        raise ValueError(f"--prior-weight must be in (0, 1], got {prior_weight}")
     if not 3 <= patch <= DEFAULT_LIMITS.max_patch:
         raise ValueError(f"--patch must be between 3 and {DEFAULT_LIMITS.max_patch}, got {patch}")
     if iterations < 1 or (steps is not None and steps < 1):
@@ -65,14 +69,15 @@ def compress(image: str, size: str = "medium", patch: int = 40, iterations: int 
     if init == "prior":  # a missing or mismatched prior fails before the image is trained
         channels, hidden = GNCA_SIZES[size]
         load_prior(channels, hidden, prior)
-    task = train_bank(dm, size, iterations, steps, seed, lr, progress, init=init, prior=prior)
+    task = train_bank(dm, size, iterations, steps, seed, lr, progress, init=init, prior=prior,
+                      prior_weight=prior_weight)
     return task.to_nca(0), task, dm
 
 
 def train_bank(dm: PatchBankDataModule, size: str = "medium", iterations: int = 1500,
                steps: Optional[int] = None, seed: int = 0, lr: float = 1e-2,
                progress: bool = False, loss_over: str = "final", init: str = "random",
-               prior: Optional[str] = None):
+               prior: Optional[str] = None, prior_weight: float = DEFAULT_PRIOR_WEIGHT):
     """Train one GNCA bank on every patch of ``dm`` (one or several images); return the task.
 
     ``init``: "random" (the paper) or "prior" (see :class:`~nca_zoo.tasks.GNCACompression`).
@@ -81,7 +86,8 @@ def train_bank(dm: PatchBankDataModule, size: str = "medium", iterations: int = 
 
     L.seed_everything(seed, verbose=False)
     task = GNCACompression(model=f"gnca_{size}", steps=steps or default_steps(dm.patch_size),
-                           batch_size=1, lr=lr, loss_over=loss_over, init=init, prior=prior)
+                           batch_size=1, lr=lr, loss_over=loss_over, init=init, prior=prior,
+                           prior_weight=prior_weight)
     trainer = L.Trainer(max_steps=iterations, accelerator="auto", devices=1, logger=False,
                         enable_checkpointing=False, enable_progress_bar=progress,
                         enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,

@@ -20,7 +20,13 @@ from torch import Tensor
 from ..automaton import normalize_gradients
 from ..compression.metrics import image_quality
 from ..compression.nca_file import decode, encode
-from ..compression.prior import INITS, init_from_prior, load_prior
+from ..compression.prior import (
+    DEFAULT_PRIOR_WEIGHT,
+    INITS,
+    check_prior_weight,
+    init_from_prior,
+    load_prior,
+)
 from ..layers import stitch, to_uint8
 from ..layers.quantize import dequantize, quantize
 from ..models.gnca import GNCA
@@ -60,6 +66,8 @@ class GNCACompression(BaseTask):
             ``fit`` sets up (a resumed checkpoint's weights replace it).
         prior: the prior for ``init="prior"``: a shipped name or folder; None = the shipped
             ``gnca-<size>-prior`` of the model's size.
+        prior_weight: each NCA starts from ``w * prior + (1 - w) * random`` (shrink and perturb,
+            :func:`~nca_zoo.compression.prior.init_from_prior`); 1 copies the prior.
         num_patches, patch_size: filled from the datamodule; stored so checkpoints reload.
     """
 
@@ -70,13 +78,14 @@ class GNCACompression(BaseTask):
                  loss_over: Literal["all", "final"] = "all", normalize_gradients: bool = True,
                  checkpoint_every: int = 0, qat_from: Optional[float] = None,
                  init: Literal["random", "prior"] = "random", prior: Optional[str] = None,
-                 num_patches: Optional[int] = None,
+                 prior_weight: float = DEFAULT_PRIOR_WEIGHT, num_patches: Optional[int] = None,
                  patch_size: Optional[int] = None) -> None:
         super().__init__()
         if loss_over not in ("all", "final"):
             raise ValueError(f"loss_over must be 'all' or 'final', got {loss_over!r}")
         if init not in INITS:
             raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
+        check_prior_weight(prior_weight)
         if batch_size < 1 or steps < 1:
             raise ValueError("batch_size and steps must be >= 1")
         self.save_hyperparameters()
@@ -119,7 +128,7 @@ class GNCACompression(BaseTask):
         if self.hparams.get("init", "random") != "prior" or self._prior_applied:
             return
         prior = load_prior(self.bank.channels, self.bank.cell.hidden, self.hparams.prior)
-        init_from_prior(self.bank, prior)
+        init_from_prior(self.bank, prior, self.hparams.get("prior_weight", DEFAULT_PRIOR_WEIGHT))
         self._prior_applied = True
 
     def configure_optimizers(self):
