@@ -2,8 +2,9 @@
 
     python benchmarks/restore_speed.py            # 64 and 128 px crops of a bundled photo
 
-ViTCA models run tile by tile at their training size (``--tile auto``), LNCA-NAFCA on the whole
-image, exactly as ``python -m nca_zoo.restore`` does.  Median of 3 after one warm-up.
+ViTCA models with the raster position table run tile by tile at their training size (``--tile
+auto``), every other restorer on the whole image, exactly as ``python -m nca_zoo.restore`` does.
+Median of 3 after one warm-up.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import argparse
 
 import torch
 from _common import md_table, median_time, write_results
+from restoration_held_out import restorers
 
 import nca_zoo
 from nca_zoo.data.images import load_rgb_uint8, resize_square
@@ -24,10 +26,8 @@ def main() -> None:
     ap.add_argument("--photo", default="embedded:astronaut")
     a = ap.parse_args()
     rows = []
-    for name in nca_zoo.list_pretrained():
+    for name in restorers():  # shipped modules whose card task is noise or blur
         model = nca_zoo.load_pretrained(name)
-        if "diffusion" in model.pretrained_config:
-            continue
         tile = default_tile(model)
         for size in a.sizes:
             img = to_tensor(resize_square(load_rgb_uint8(a.photo), size))
