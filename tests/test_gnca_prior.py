@@ -13,7 +13,9 @@ from nca_zoo.compression.prior import (
     final_state_loss,
     init_from_prior,
     load_prior,
+    recycle_dormant,
     reptile_loss,
+    unit_activity,
 )
 from nca_zoo.compression.train import compress
 from nca_zoo.data.held_out import HELD_OUT_PHOTOS, held_out_patches
@@ -95,6 +97,57 @@ def test_tiny_meta_training_beats_random_init_on_its_patches(tmp_path):
     assert losses["prior"][0] < losses["random"][0]
     assert losses["prior"][-1] < losses["prior"][0]
     assert "val/psnr" in trainer.callback_metrics
+
+
+def test_unit_activity_finds_units_that_never_fire():
+    """Known case: a unit with a large negative bias and no input weights never fires."""
+    torch.manual_seed(0)
+    bank = nca_zoo.create_model("gnca_small", num_models=2, patch_size=8, steps=6)
+    with torch.no_grad():
+        bank.cell.w2.normal_(std=0.1)
+        bank.cell.w1[0, 3].zero_()
+        bank.cell.b1[0, 3] = -1.0
+        bank.cell.b1[1, 5] = 5.0  # always on
+    act = unit_activity(bank, steps=6)
+    assert act.shape == (2, bank.cell.hidden)
+    assert act[0, 3] == 0 and act[1, 5] > 0
+    torch.testing.assert_close(act.mean(dim=1), torch.ones(2))
+
+
+def test_recycling_dormant_units_keeps_the_image_and_revives_them():
+    """ReDo: same grown patch, recycled units fire again and receive gradients."""
+    torch.manual_seed(0)
+    bank = nca_zoo.create_model("gnca_small", num_models=2, patch_size=8, steps=6)
+    with torch.no_grad():
+        bank.cell.w2.normal_(std=0.1)
+        bank.cell.b1[:, :10] = -5.0  # half the units of both models dormant
+        bank.cell.w1[:, :10] = 0.0
+    before = bank(steps=6)
+    dead = unit_activity(bank, steps=6) == 0
+    gen = torch.Generator().manual_seed(0)
+    mask = recycle_dormant(bank, 0.0, steps=6, generator=gen)
+    assert torch.equal(mask, dead) and mask[:, :10].all()
+    torch.testing.assert_close(bank(steps=6), before)
+    assert (bank.cell.w2.transpose(1, 2)[mask] == 0).all()  # outgoing weights zeroed
+    assert (unit_activity(bank, steps=6)[mask] > 0).float().mean() > 0.5
+    bank.train()
+    final_state_loss(bank, torch.rand(2, 3, 8, 8), 6).backward()
+    assert bank.cell.w2.grad[:, :, :10].abs().sum() > 0
+
+
+def test_meta_training_with_recycling_leaves_fewer_dormant_units(tmp_path):
+    L.seed_everything(0, verbose=False)
+    dm = PriorPatchDataModule(["embedded:coffee"], size=32, patch_size=8, patches_per_step=4,
+                              iterations_per_epoch=4, val_patches=2)
+    task = GNCAPrior("gnca_small", steps=10, inner_steps=3, recycle_every=2)
+    trainer = L.Trainer(max_steps=4, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False,
+                        num_sanity_val_steps=0, limit_val_batches=0, default_root_dir=tmp_path)
+    trainer.fit(task, datamodule=dm)
+    assert (unit_activity(task.prior, 10) == 0).sum() == 0  # recycled at the last step
+    assert "train/recycled_units" in trainer.callback_metrics
+    with pytest.raises(ValueError, match="recycle_every"):
+        GNCAPrior("gnca_small", recycle_every=-1)
 
 
 def test_prior_save_load_round_trip(tmp_path):

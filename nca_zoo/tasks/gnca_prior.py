@@ -17,7 +17,7 @@ from typing import Optional
 
 import torch
 
-from ..compression.prior import adapt, bank_like, quantized_psnr, reptile_loss
+from ..compression.prior import adapt, bank_like, quantized_psnr, recycle_dormant, reptile_loss
 from ..models.gnca import GNCA
 from .base import BaseTask
 
@@ -34,18 +34,25 @@ class GNCAPrior(BaseTask):
         anneal: anneal ``outer_lr`` linearly to 0 over ``max_steps``.
         normalize_gradients: per-model ``g / ||g||`` in the inner loop, as compress does.
         val_inner_steps: inner iterations on the validation crops (default: ``inner_steps``).
+        recycle_every: every this many meta-steps, re-initialise the prior's dormant hidden
+            units (ReDo, :func:`~nca_zoo.compression.prior.recycle_dormant`); 0: never.
+        recycle_threshold: a unit is dormant when its normalised activity is ``<=`` this.
         patch_size: filled from the datamodule; stored so checkpoints reload.
     """
 
     def __init__(self, model: str = "gnca_medium", steps: int = 48, inner_steps: int = 10,
                  inner_lr: float = 1e-2, outer_lr: float = 1.0, anneal: bool = True,
                  normalize_gradients: bool = True, val_inner_steps: Optional[int] = None,
+                 recycle_every: int = 0, recycle_threshold: float = 0.0,
                  patch_size: int = 40) -> None:
         super().__init__()
         if min(steps, inner_steps, patch_size) < 1 or (val_inner_steps or 1) < 1:
             raise ValueError("steps, inner_steps, val_inner_steps and patch_size must be >= 1")
         if not (inner_lr > 0 and outer_lr > 0):
             raise ValueError(f"inner_lr and outer_lr must be > 0, got {inner_lr}, {outer_lr}")
+        if recycle_every < 0 or recycle_threshold < 0:
+            raise ValueError(f"recycle_every and recycle_threshold must be >= 0, got "
+                             f"{recycle_every}, {recycle_threshold}")
         self.save_hyperparameters()
         self.prior: GNCA = self.build_model(model, num_models=1, patch_size=patch_size,
                                             steps=steps)
@@ -81,6 +88,19 @@ class GNCAPrior(BaseTask):
         self.log("train/inner_loss_first", losses[0], prog_bar=True)
         self.log("train/inner_loss_last", losses[-1], prog_bar=True)
         return reptile_loss(self.prior, bank)
+
+    def on_train_batch_end(self, outputs, batch, batch_idx) -> None:
+        """Every ``recycle_every`` meta-steps, recycle the prior's dormant units (ReDo).
+
+        The fresh weights are drawn from a generator seeded by the step, so every DDP rank draws
+        the same and the replicas stay identical.
+        """
+        h = self.hparams
+        if not h.recycle_every or self.global_step % h.recycle_every:
+            return
+        gen = torch.Generator().manual_seed(int(self.global_step))
+        recycled = recycle_dormant(self.prior, h.recycle_threshold, h.steps, generator=gen)
+        self.log("train/recycled_units", recycled.float().sum())
 
     def validation_step(self, batch, batch_idx):
         """Fit the fixed validation crops from the prior; loss and 8-bit PSNR after adapting."""
