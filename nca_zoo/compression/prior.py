@@ -19,16 +19,19 @@ Neural Network Training"), meant to trade early gain for the long-run fit of ran
 Measured on GNCA-large (``benchmarks/gnca_prior.py --prior-weights 1 0.5``), w = 0.5 did worse
 than w = 1 at every iteration count, so the default stays 1.
 
-Why the prior loses its lead: the shipped priors are nearly *dormant* networks.  Over the growth
-from the seed, 14 of GNCA-small's 20 hidden units, 27 of medium's 32 and 27 of large's 40 never
-fire (:func:`unit_activity`), and after 300 iterations of fitting a bank from the prior still has
-52-64 % of its units silent where one from random weights has 38-41 % (4 held-out patches).
-ReDo (:func:`recycle_dormant`, Sokar et al. 2023) revives such units without changing the grown
-image.  Measured, neither use pays: recycling at the start of a fit (threshold 0.1) lost 2 dB at
-1000 iterations (GNCA-medium, 4 patches); recycling every 5 meta-steps (``GNCAPrior
-recycle_every``) leaves 2 dormant units instead of 27 but fits no better (8 held-out patches:
-+0.79 dB at 100, -0.62 dB at 1000, vs +1.18 / -0.77 for the shipped prior).  So recycling is an
-option of meta-training, off by default.
+Why the prior loses its lead: the priors are nearly *dormant* networks.  Over the growth from the
+seed, 14 of GNCA-small's 20 hidden units and 27 of large's 40 never fire (:func:`unit_activity`);
+so did 27 of medium's 32 after 44 meta-steps (18 after the shipped 200).  After 300 iterations of
+fitting, a bank from the 44-step medium or the large prior still had 52-64 % of its units silent
+where one from random weights had 38-41 % (4 held-out patches).  ReDo (:func:`recycle_dormant`,
+Sokar et al. 2023) revives such units without changing the grown image.  Measured, neither use
+pays: recycling at the start of a fit (threshold 0.1) lost 2 dB at 1000 iterations (GNCA-medium,
+4 patches); recycling every 5 meta-steps (``GNCAPrior recycle_every``, 44 meta-steps) leaves 2
+dormant units instead of 27 but fits no better (8 held-out patches: +0.79 dB at 100, -0.62 dB at
+1000, vs +1.18 / -0.77 without).  So recycling is an option of meta-training, off by default.
+What did pay is longer meta-training: 200 meta-steps instead of 44 (medium) or 60 (small) moved
+the held-out gain at 1000 fitting iterations from -0.77 to -0.02 dB (medium) and from -1.18 to
++1.19 dB (small), and raised it at 100 (cards, ``benchmarks/gnca_prior.py``).
 """
 from __future__ import annotations
 
