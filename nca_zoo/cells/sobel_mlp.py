@@ -83,13 +83,23 @@ class SobelMLPCell(nn.Module):
         return (k3.reshape(m * self.hidden, c, 3, 3), b1.reshape(-1),
                 w2.reshape(m * c, self.hidden, 1, 1))
 
-    def forward(self, state: Tensor, cond: Optional[Tensor] = None) -> Tensor:
-        """Update for a bank state ``(b, m * channels, h, w)``; ``cond`` selects the m models."""
-        k3, bias, k1 = self.fused_kernels(cond)
-        m = k1.shape[0] // self.channels
+    def hidden_units(self, state: Tensor, cond: Optional[Tensor] = None,
+                     kernels: Optional[tuple] = None) -> Tensor:
+        """The update MLP's ReLU hidden layer for a bank state: ``(b, m * hidden, h, w)``.
+
+        ``kernels``: :meth:`fused_kernels` already computed for this step.
+        """
+        k3, bias, _ = self.fused_kernels(cond) if kernels is None else kernels
+        m = bias.numel() // self.hidden
         if state.shape[1] != m * self.channels:
             raise ValueError(f"state has {state.shape[1]} channels, expected {m} models x "
                              f"{self.channels} channels")
-        hidden = F.relu(F.conv2d(state, k3, bias, padding=1, groups=m),
-                        inplace=not torch.is_grad_enabled())
-        return F.conv2d(hidden, k1, groups=m)
+        return F.relu(F.conv2d(state, k3, bias, padding=1, groups=m),
+                      inplace=not torch.is_grad_enabled())
+
+    def forward(self, state: Tensor, cond: Optional[Tensor] = None) -> Tensor:
+        """Update for a bank state ``(b, m * channels, h, w)``; ``cond`` selects the m models."""
+        kernels = self.fused_kernels(cond)
+        k1 = kernels[2]
+        return F.conv2d(self.hidden_units(state, kernels=kernels), k1,
+                        groups=k1.shape[0] // self.channels)

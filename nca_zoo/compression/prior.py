@@ -122,17 +122,18 @@ def unit_activity(bank: GNCA, steps: int = 48) -> Tensor:
     """Normalised activity of every hidden unit over the bank's growth: ``(num_models, hidden)``.
 
     The score of ReDo (Sokar et al. 2023, "The Dormant Neuron Phenomenon in Deep Reinforcement
-    Learning"): a unit's mean ReLU output over all steps and pixels of the rollout from the seed,
-    divided by the mean over the model's units.  0: the unit never fires (*dormant*).
+    Learning"): a unit's mean ReLU output over the seed and every state of the rollout, all
+    pixels, divided by the mean over the model's units.  0: the unit never fires (*dormant*).
     """
-    cell, m = bank.cell, bank.num_models
-    k3, bias, k1 = cell.fused_kernels(None)
-    state, total = bank.seed(m), 0.0
-    for _ in range(steps):
-        hidden = torch.relu(torch.nn.functional.conv2d(state, k3, bias, padding=1, groups=m))
-        total = total + hidden.mean(dim=(0, 2, 3))
-        state = state + torch.nn.functional.conv2d(hidden, k1, groups=m)
-    total = total.view(m, cell.hidden)
+    cell = bank.cell
+    sums = [cell.hidden_units(bank.seed(bank.num_models)).mean(dim=(0, 2, 3))]
+
+    def observe(state: Tensor, t: int) -> Tensor:
+        sums.append(cell.hidden_units(state).mean(dim=(0, 2, 3)))
+        return state.new_zeros(())
+
+    bank.grow(steps=steps, step_loss=observe)
+    total = torch.stack(sums).sum(dim=0).view(bank.num_models, cell.hidden)
     return total / total.mean(dim=1, keepdim=True).clamp_min(1e-12)
 
 
