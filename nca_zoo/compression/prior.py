@@ -91,10 +91,10 @@ def load_prior(channels: int, hidden: int, source: Optional[str] = None) -> GNCA
     return model
 
 
-def check_prior_weight(weight: float) -> float:
-    """``weight`` if it lies in (0, 1], else a one-line ValueError."""
+def check_prior_weight(weight: float, name: str = "prior_weight") -> float:
+    """``weight`` if it lies in (0, 1], else a one-line ValueError naming ``name``."""
     if not 0.0 < float(weight) <= 1.0:
-        raise ValueError(f"prior_weight must be in (0, 1], got {weight}")
+        raise ValueError(f"{name} must be in (0, 1], got {weight}")
     return float(weight)
 
 

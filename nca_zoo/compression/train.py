@@ -19,7 +19,7 @@ from ..data.patch_bank import PatchBankDataModule
 from ..models.gnca import GNCA_SIZES, default_steps
 from .memory import check_fits, training_bytes
 from .nca_file import DEFAULT_LIMITS, exceeded_limit
-from .prior import DEFAULT_PRIOR_WEIGHT, INITS, load_prior
+from .prior import DEFAULT_PRIOR_WEIGHT, INITS, check_prior_weight, load_prior
 
 
 def check_resources(dm: PatchBankDataModule, size: str, steps: int, memory: bool = True) -> None:
@@ -56,8 +56,7 @@ def compress(image: str, size: str = "medium", patch: int = 40, iterations: int 
         raise ValueError(f"unknown size {size!r}; choose from {', '.join(GNCA_SIZES)}")
     if init not in INITS:
         raise ValueError(f"--init must be one of {', '.join(INITS)}, got {init!r}")
-    if not 0.0 < prior_weight <= 1.0:
-        raise ValueError(f"--prior-weight must be in (0, 1], got {prior_weight}")
+    check_prior_weight(prior_weight, "--prior-weight")
     if not 3 <= patch <= DEFAULT_LIMITS.max_patch:
         raise ValueError(f"--patch must be between 3 and {DEFAULT_LIMITS.max_patch}, got {patch}")
     if iterations < 1 or (steps is not None and steps < 1):
