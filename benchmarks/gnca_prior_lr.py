@@ -1,16 +1,18 @@
-"""Which fitting learning rate keeps a GNCA prior's head start: 8-bit PSNR vs Adam lr, held out.
+"""The learning rate to fit from each GNCA prior, chosen on meta-validation crops.
 
-Adam's first updates move every weight by about ``lr`` whatever its gradient, so the lr that is
-right from random weights (compress's 1e-2) may throw a meta-learned start away.  For each GNCA
-size and each lr, one bank of held-out patches (``held_out_patches``, as
-``benchmarks/gnca_prior.py``) is fitted from the shipped prior and one from random weights, with
-compress's recipe at that constant lr; the PSNR after the ``.nca`` file's 8-bit round trip is
-read at each checkpoint of the one run.
+For every size, the shipped ``gnca-<size>-prior`` fits the meta-validation crops of its training
+photos (``PriorPatchDataModule(val_patches=n).val_targets``: the embedded photos minus the
+held-out ones, at the prior configs' 96 / 160 / 256 px) at each learning rate of
+``nca_zoo.compression.prior.FIT_LRS`` with compress's recipe at a constant lr;
+``select_fit_lr`` keeps the lr with the best mean 8-bit PSNR over the checkpoints.  The held-out
+patches that ``benchmarks/gnca_prior.py`` reports on are never used here.
 
-    python benchmarks/gnca_prior_lr.py --sizes small large --lrs 1e-3 3e-3 1e-2 --iterations 300
+    python benchmarks/gnca_prior_lr.py --update-cards          # 8 crops, 100 / 300 iterations
+    python benchmarks/gnca_prior_lr.py --sizes small --quick   # 2 crops, 20 iterations
 
-Writes ``results/gnca_prior_lr.{json,md}``; last line: ``best=<size>:<init>:<lr>,...`` (the lr
-with the highest PSNR at the last checkpoint, per size and init).
+``--update-cards`` writes ``fit_lr`` (what compress and ``gnca_prior.py`` then use) and the sweep
+into each prior's ``card.json``; run it after ``export_pretrained.py``, which writes a new card.
+Last line: ``fit_lr_<size>=<lr>`` per size.
 """
 from __future__ import annotations
 
@@ -18,56 +20,77 @@ import argparse
 import json
 
 import torch
-from _common import md_table, write_results
+from _common import RESULTS, md_table, write_results
 
-CHECKPOINTS = (10, 50, 100, 300, 1000)
+
+def update_card(size: str, sweep: dict, settings: dict) -> None:
+    """Write ``fit_lr`` and the sweep into the shipped prior's card (atomic)."""
+    from nca_zoo._pretrained import SHIPPED
+    from nca_zoo.compression.prior import PRIOR_NAMES
+    from nca_zoo.layers import atomic_path
+
+    path = SHIPPED / PRIOR_NAMES[size] / "card.json"
+    card = json.loads(path.read_text())
+    card["fit_lr"] = sweep["fit_lr"]
+    card["fit_lr_sweep"] = {"settings": settings, "measured_by": "benchmarks/gnca_prior_lr.py",
+                            "psnr": sweep["psnr"]}
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(card, indent=2, sort_keys=True))
 
 
 def main() -> None:
-    from nca_zoo.compression.prior import load_prior, psnr_curve
-    from nca_zoo.data.held_out import held_out_patches
+    from nca_zoo.compression.prior import FIT_LRS, load_prior, select_fit_lr
+    from nca_zoo.data import PriorPatchDataModule
     from nca_zoo.models.gnca import GNCA_SIZES
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", nargs="+", default=["small", "medium", "large"],
-                    choices=list(GNCA_SIZES))
-    ap.add_argument("--lrs", nargs="+", type=float, default=[1e-3, 3e-3, 1e-2])
-    ap.add_argument("--inits", nargs="+", default=["prior", "random"], choices=["prior", "random"])
-    ap.add_argument("--n", type=int, default=4, help="held-out patches")
-    ap.add_argument("--iterations", type=int, default=300, help="last checkpoint")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sizes", nargs="+", default=["small", "medium", "large"])
+    ap.add_argument("--n", type=int, help="meta-validation crops (default 8; quick: 2)")
+    ap.add_argument("--at", type=int, nargs="+", help="checkpoints scored (default 100 300)")
+    ap.add_argument("--lrs", type=float, nargs="+", default=list(FIT_LRS))
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="2 crops, 20 iterations")
+    ap.add_argument("--update-cards", action="store_true",
+                    help="write fit_lr into the shipped priors' cards")
     args = ap.parse_args()
-    if args.iterations < 1 or args.n < 1 or min(args.lrs) <= 0:
-        ap.error("--iterations, --n and every --lrs value must be > 0")
+    n = args.n or (2 if args.quick else 8)
+    at = args.at or ([20] if args.quick else [100, 300])
     torch.set_num_threads(args.threads)
-    at = sorted({i for i in CHECKPOINTS if i < args.iterations} | {args.iterations})
-    targets = held_out_patches(args.n)
+    targets = PriorPatchDataModule(val_patches=n).val_targets
+    settings = {"n_crops": n, "at": at, "lrs": args.lrs, "patch": 40, "threads": args.threads,
+                "crops": "PriorPatchDataModule(val_patches=n).val_targets"}
 
-    runs, rows, best = [], [], []
+    measured = {}
     for size in args.sizes:
-        prior = load_prior(*GNCA_SIZES[size])
-        for init in args.inits:
-            scores = {}
-            for lr in args.lrs:
-                curve = psnr_curve(targets, size, init, at, prior=prior, lr=lr, seed=args.seed)
-                curve = json.loads(json.dumps(curve))  # int keys -> str, as read back
-                runs.append({"size": size, "init": init, "lr": lr, **curve})
-                scores[lr] = curve["psnr"][str(at[-1])]
-                rows.append([f"GNCA-{size}", init, f"{lr:g}"]
-                            + [f"{curve['psnr'][str(i)]:.2f}" for i in at])
-                print(rows[-1], flush=True)
-            best.append(f"{size}:{init}:{max(scores, key=scores.get):g}")
+        sweep = select_fit_lr(load_prior(*GNCA_SIZES[size]), targets, args.lrs, at)
+        sweep = json.loads(json.dumps(sweep))  # float / int keys -> str, as read back
+        measured[size] = {"settings": settings, **sweep}
+        print(f"{size}: fit_lr={sweep['fit_lr']:g}", flush=True)
+        if args.update_cards:
+            update_card(size, sweep, settings)
+    old = RESULTS / "gnca_prior_lr.json"  # read last: another size may have finished meanwhile
+    per_size = json.loads(old.read_text()).get("per_size", {}) if old.is_file() else {}
+    per_size.update(measured)
 
-    md = ("# GNCA: fitting learning rate from the prior vs from random weights\n\n"
-          f"{args.n} held-out patches (40 px, `held_out_patches`), PSNR (dB) after 8-bit "
-          "quantisation, compress's recipe (Adam, final-state loss, normalised gradients) at a "
-          f"constant lr, one run per row read at each iteration count; seed {args.seed}, "
-          f"{args.threads} CPU thread(s). `python benchmarks/gnca_prior_lr.py`.\n\n"
-          + md_table(["model", "init", "lr"] + [f"{i} it." for i in at], rows) + "\n")
-    write_results("gnca_prior_lr", {"settings": vars(args), "at": at, "runs": runs}, md)
+    rows = []
+    for size in (s for s in ("small", "medium", "large") if s in per_size):
+        block = per_size[size]
+        for lr, curve in block["psnr"].items():
+            chosen = "**chosen**" if float(lr) == block["fit_lr"] else ""
+            rows.append([f"GNCA-{size}", block["settings"]["n_crops"], f"{float(lr):g}"]
+                        + [f"{curve[str(i)]:.2f}" for i in block["at"]] + [chosen])
+    at_cols = sorted({i for b in per_size.values() for i in b["at"]})
+    md = ("# GNCA: learning rate to fit from each prior\n\n"
+          "Meta-validation crops of the training photos (40 px, "
+          "`PriorPatchDataModule(val_patches=n).val_targets`; never the held-out photos), 8-bit "
+          "PSNR of a fit from the shipped prior at a constant Adam lr (compress's recipe); the lr "
+          "with the best mean PSNR over the checkpoints becomes the card's `fit_lr`. "
+          "`python benchmarks/gnca_prior_lr.py --update-cards`.\n\n"
+          + md_table(["model", "crops", "lr"] + [f"PSNR @{i}" for i in at_cols] + [""], rows)
+          + "\n")
+    write_results("gnca_prior_lr", {"per_size": per_size}, md)
     print(md)
-    print("best=" + ",".join(best))
+    print(" ".join(f"fit_lr_{s}={b['fit_lr']:g}" for s, b in per_size.items()))
 
 
 if __name__ == "__main__":

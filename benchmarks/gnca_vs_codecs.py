@@ -374,7 +374,8 @@ def main(argv: list | None = None) -> None:
                        show(r["bd_psnr"], " dB")] for r in bd_rows])
     md = (f"# GNCA vs codecs ({'quick' if args.quick else 'full'}): {len(srcs)} images, "
           f"{args.iterations} iterations, patch {args.patch}, inits {', '.join(args.inits)}; "
-          f"recipe of nca_zoo.compression.train_bank (Adam lr 1e-2, final-state loss, batch 1), "
+          f"recipe of nca_zoo.compression.train_bank (Adam at lr 1e-2 from random weights, at "
+          f"the prior's fit_lr from a prior; final-state loss, batch 1), "
           f"`.nca` version 2\n\n"
           f"Images: {', '.join(names)}"
           f"{' (held out: no GNCA prior was trained on them)' if not args.images else ''}\n\n"

@@ -6,15 +6,20 @@ import torch
 import nca_zoo
 from nca_zoo.compression.prior import (
     DEFAULT_PRIOR_WEIGHT,
+    FIT_LRS,
     PRIOR_NAMES,
+    RANDOM_FIT_LR,
     PriorError,
     adapt,
     bank_like,
     final_state_loss,
+    fit_lr,
     init_from_prior,
     load_prior,
+    psnr_curve,
     recycle_dormant,
     reptile_loss,
+    select_fit_lr,
     unit_activity,
 )
 from nca_zoo.compression.train import compress
@@ -207,10 +212,56 @@ def test_compress_starts_from_the_prior_by_default(tiny_image):
     assert task.hparams.init == "prior"
     assert task.hparams.prior_weight == DEFAULT_PRIOR_WEIGHT
     _, task, _ = compress(tiny_image, "small", patch=8, iterations=1, steps=10, prior_weight=1.0)
-    # one step of Adam from the prior: every model stays within lr of the prior's weights
+    # one step of Adam from the prior at the prior's fit lr: every weight moves by at most lr
     prior = load_prior(*GNCA_SIZES["small"])
+    assert task.hparams.lr == fit_lr(prior)
     for p, q in zip(task.bank.cell.parameters(), prior.cell.parameters()):
-        assert (p.detach() - q).abs().max() <= 1e-2 + 1e-6
+        assert (p.detach() - q).abs().max() <= fit_lr(prior) + 1e-6
+
+
+def test_compress_fits_at_the_priors_lr_unless_told(tiny_image, tmp_path, capsys):
+    from nca_zoo.cli import compress as compress_cli
+    from nca_zoo.cli import run_cli
+
+    prior = nca_zoo.create_model("gnca_small", num_models=1)
+    folder = nca_zoo.save_pretrained(prior, tmp_path / "prior", "gnca_small", {"num_models": 1},
+                                     card={"fit_lr": 4e-3})
+    assert fit_lr(load_prior(*GNCA_SIZES["small"], str(folder))) == 4e-3
+    assert fit_lr(prior) == RANDOM_FIT_LR  # no card: the random-init lr
+    kw = dict(patch=8, iterations=1, steps=10)
+    assert compress(tiny_image, "small", prior=str(folder), **kw)[1].hparams.lr == 4e-3
+    assert compress(tiny_image, "small", prior=str(folder), lr=2e-2, **kw)[1].hparams.lr == 2e-2
+    assert compress(tiny_image, "small", init="random", **kw)[1].hparams.lr == RANDOM_FIT_LR
+    out = tmp_path / "x.nca"
+    argv = [tiny_image, "-o", str(out), "--size", "small", "--patch", "8", "--iterations", "1",
+            "--lr", "0", "--quiet"]
+    assert run_cli(compress_cli.main, argv) == 2
+    assert capsys.readouterr().err.strip() == "error: --lr must be > 0, got 0.0"
+    assert not out.exists()
+
+
+def test_select_fit_lr_keeps_the_lr_with_the_best_psnr():
+    prior = load_prior(*GNCA_SIZES["small"])
+    targets = held_out_patches(2, patch=8, size=32)
+    lrs = (1e-3, 1e-2)
+    sweep = select_fit_lr(prior, targets, lrs, at=(2, 4), steps=10)
+    assert set(sweep["psnr"]) == set(lrs) and sweep["at"] == [2, 4]
+    means = {lr: sum(c.values()) / 2 for lr, c in sweep["psnr"].items()}
+    assert sweep["fit_lr"] == max(means, key=means.get)
+    # the sweep's curves are psnr_curve's: the same fit, read at the same checkpoints
+    again = psnr_curve(targets, "small", "prior", (2, 4), prior=prior, lr=1e-3, steps=10)
+    assert again["psnr"] == sweep["psnr"][1e-3]
+    with pytest.raises(ValueError, match="lrs must be positive"):
+        select_fit_lr(prior, targets, (0.0,), at=(1,), steps=10)
+
+
+@pytest.mark.parametrize("size", list(GNCA_SIZES))
+def test_every_shipped_prior_names_its_fit_lr(size):
+    card = load_prior(*GNCA_SIZES[size]).card
+    assert card["fit_lr"] in FIT_LRS
+    sweep = card["fit_lr_sweep"]["psnr"]  # chosen = best mean PSNR on meta-validation crops
+    assert card["fit_lr"] == max((float(k) for k in sweep),
+                                 key=lambda k: sum(sweep[str(k)].values()))
 
 
 def test_prior_weight_blends_the_prior_with_each_models_random_init():
@@ -297,3 +348,14 @@ def test_crops_are_deterministic_and_cover_the_patch():
     assert not torch.equal(x[0], x[1])
     with pytest.raises(ValueError, match="smaller than a 40 px patch"):
         PriorPatchDataModule(["embedded:coffee"], size=32, patch_size=40)
+
+
+def test_quickstart_fits_at_the_medium_priors_lr():
+    from pathlib import Path
+
+    import yaml
+
+    config = Path(__file__).resolve().parents[1] / "configs" / "gnca" / "quickstart.yaml"
+    args = yaml.safe_load(config.read_text())["model"]["init_args"]
+    assert args["init"] == "prior" and args["model"] == "gnca_medium"
+    assert args["lr"] == fit_lr(load_prior(*GNCA_SIZES["medium"]))

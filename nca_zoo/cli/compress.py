@@ -44,6 +44,9 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--prior-weight", type=float, default=DEFAULT_PRIOR_WEIGHT,
                         help="start from W * prior + (1 - W) * random weights, W in (0, 1]; "
                              "1 copies the prior (default %(default)s)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="Adam learning rate (default: the prior's fit_lr from its card with "
+                             "--init prior, 1e-2 with --init random)")
     parser.add_argument("--no-memory-check", action="store_true",
                         help="train even if the memory estimate exceeds the memory available")
     parser.add_argument("--format-version", type=int, choices=VERSIONS, default=VERSION,
@@ -54,7 +57,8 @@ def main(argv: list | None = None) -> int:
     out = check_output(args.output)
     start = time.perf_counter()
     data, task, dm = compress(args.image, args.size, args.patch, args.iterations, args.seed,
-                              args.steps, progress=not args.quiet, background=args.background,
+                              args.steps, lr=args.lr, progress=not args.quiet,
+                              background=args.background,
                               memory_check=not args.no_memory_check, init=args.init,
                               prior=args.prior, prior_weight=args.prior_weight)
     for line in dm.notes:

@@ -29,9 +29,27 @@ pays: recycling at the start of a fit (threshold 0.1) lost 2 dB at 1000 iteratio
 4 patches); recycling every 5 meta-steps (``GNCAPrior recycle_every``, 44 meta-steps) leaves 2
 dormant units instead of 27 but fits no better (8 held-out patches: +0.79 dB at 100, -0.62 dB at
 1000, vs +1.18 / -0.77 without).  So recycling is an option of meta-training, off by default.
-What did pay is longer meta-training: 200 meta-steps instead of 44 (medium) or 60 (small) moved
-the held-out gain at 1000 fitting iterations from -0.77 to -0.02 dB (medium) and from -1.18 to
-+1.19 dB (small), and raised it at 100 (cards, ``benchmarks/gnca_prior.py``).
+What did pay, in order of size:
+
+1. A smaller learning rate when fitting from the prior.  Adam's first steps move every weight by
+   about ``lr`` whatever its gradient, which throws much of a good start away at compress's 1e-2.
+   :func:`select_fit_lr` picks the lr per prior on meta-validation crops of the training photos
+   (never the held-out ones) and the card stores it as ``fit_lr`` (:func:`fit_lr`; compress's
+   default).  200-step priors meta-trained at 1e-2, 8 held-out patches, gain over random weights
+   at 1e-2 after 100 / 1000 iterations: medium +2.05 / -0.02 dB fitted at 1e-2 -> +3.04 / +1.46
+   at 3e-3; large +0.65 / -2.43 (80 meta-steps, 1e-2) -> +2.63 / -0.05 at 5e-3.  Most of it is
+   the prior's, not the lr's: over random weights fitted at the prior's own lr (the control
+   ``benchmarks/gnca_prior.py`` reports) the gains were medium +2.86 / +2.03, large +2.53 /
+   -0.50 dB.
+2. Meta-training at a similar lr (``GNCAPrior inner_lr``: the inner loop is then the fit it
+   prepares for): on the meta-validation crops, at the best fit lr, mean PSNR over 100 / 300
+   iterations +0.36 dB (small, meta-trained at 5e-3) and +0.90 dB (medium, at 3e-3) over
+   meta-training at 1e-2; held out, 100 / 1000 iterations, small +2.77 / +2.64 -> +3.63 / +1.72,
+   medium +3.04 / +1.46 -> +4.08 / +2.58 dB (the shipped priors).
+3. Longer meta-training, up to a point: 200 meta-steps instead of 44 (medium) or 60 (small)
+   moved the held-out gain at 1000 iterations from -0.77 to -0.02 dB (medium) and from -1.18 to
+   +1.19 dB (small), at lr 1e-2; 500 meta-steps (small) were worse than 200 on the
+   meta-validation crops (25.08 / 27.23 dB vs 27.53 / 30.11 at 100 / 300 iterations).
 """
 from __future__ import annotations
 
@@ -49,6 +67,11 @@ PRIOR_NAMES = {size: f"gnca-{size}-prior" for size in GNCA_SIZES}
 INITS = ("prior", "random")
 #: default ``prior_weight`` of compress and the quickstart (measured: benchmarks/gnca_prior.py)
 DEFAULT_PRIOR_WEIGHT = 1.0
+#: Adam learning rate of a fit from random weights (compress's recipe), and from a prior whose
+#: card names no ``fit_lr``
+RANDOM_FIT_LR = 1e-2
+#: learning rates :func:`select_fit_lr` tries
+FIT_LRS = (3e-3, 5e-3, 7e-3, 1e-2)
 
 
 class PriorError(ValueError):
@@ -264,3 +287,36 @@ def psnr_curve(targets: Tensor, size: str, init: str, at: Sequence[int],
 
     adapt(bank.train(), targets, max(at), lr, steps, at=at, callback=record)
     return out
+
+
+def fit_lr(prior: GNCA) -> float:
+    """The Adam learning rate to fit from ``prior``.
+
+    Its card's ``fit_lr`` (:func:`select_fit_lr`), else :data:`RANDOM_FIT_LR`.
+    """
+    return float((getattr(prior, "card", None) or {}).get("fit_lr", RANDOM_FIT_LR))
+
+
+def select_fit_lr(prior: GNCA, targets: Tensor, lrs: Sequence[float] = FIT_LRS,
+                  at: Sequence[int] = (100, 300), steps: int = 48, seed: int = 0) -> dict:
+    """Pick the Adam lr for fits from ``prior``: the best mean 8-bit PSNR on ``targets``.
+
+    ``targets`` are meta-validation crops (photos the prior trains on, never the held-out ones
+    the benchmarks test on).  Each lr in ``lrs`` fits the crops from the prior (:func:`psnr_curve`)
+    and scores the mean PSNR over the checkpoints ``at``.  Returns ``{"fit_lr": best lr,
+    "psnr": {lr: {iteration: dB}}, "at": at}``.
+    """
+    size = size_name(prior.channels, prior.cell.hidden)
+    if size is None:
+        raise PriorError(f"select_fit_lr needs a Table 1 size, got "
+                         f"{_describe(prior.channels, prior.cell.hidden)}")
+    if not lrs or min(lrs) <= 0:
+        raise ValueError(f"lrs must be positive, got {list(lrs)}")
+    psnr = {float(lr): psnr_curve(targets, size, "prior", at, prior=prior, lr=lr, steps=steps,
+                                  seed=seed)["psnr"] for lr in lrs}
+
+    def score(lr: float) -> float:  # a diverged fit (nan) ranks last
+        mean = sum(psnr[lr].values()) / len(psnr[lr])
+        return mean if mean == mean else float("-inf")
+
+    return {"fit_lr": max(psnr, key=score), "psnr": psnr, "at": list(at)}

@@ -1,10 +1,10 @@
 """Compress an image: train one GNCA per patch (all patches as one bank) and return its file.
 
-The defaults are a fast-convergence recipe for few iterations (lr 1e-2, loss on the final
-state) that starts every patch's NCA from the shipped Reptile prior of its size
-(:mod:`~nca_zoo.compression.prior`, ``init="prior"``); ``init="random"`` starts from random
-weights as the paper does, whose recipe (lr 2e-3, Eq. 2 over all steps) is
-``configs/gnca/paper_*.yaml``.
+The defaults are a fast-convergence recipe for few iterations (Adam at lr 1e-2 from random
+weights, at the prior's ``fit_lr`` from a prior; loss on the final state) that starts every
+patch's NCA from the shipped Reptile prior of its size (:mod:`~nca_zoo.compression.prior`,
+``init="prior"``); ``init="random"`` starts from random weights as the paper does, whose recipe
+(lr 2e-3, Eq. 2 over all steps) is ``configs/gnca/paper_*.yaml``.
 The same image and seed give a byte-identical file.  Before training, :func:`compress` refuses
 a run that would not fit in memory (:mod:`~nca_zoo.compression.memory`) or whose file the
 decoder would refuse (:class:`~nca_zoo.compression.nca_file.DecodeLimits`).
@@ -19,7 +19,14 @@ from ..data.patch_bank import PatchBankDataModule
 from ..models.gnca import GNCA_SIZES, default_steps
 from .memory import check_fits, training_bytes
 from .nca_file import DEFAULT_LIMITS, exceeded_limit
-from .prior import DEFAULT_PRIOR_WEIGHT, INITS, check_prior_weight, load_prior
+from .prior import (
+    DEFAULT_PRIOR_WEIGHT,
+    INITS,
+    RANDOM_FIT_LR,
+    check_prior_weight,
+    fit_lr,
+    load_prior,
+)
 
 
 def check_resources(dm: PatchBankDataModule, size: str, steps: int, memory: bool = True) -> None:
@@ -40,7 +47,8 @@ def check_resources(dm: PatchBankDataModule, size: str, steps: int, memory: bool
 
 
 def compress(image: str, size: str = "medium", patch: int = 40, iterations: int = 1500,
-             seed: int = 0, steps: Optional[int] = None, lr: float = 1e-2, progress: bool = False,
+             seed: int = 0, steps: Optional[int] = None, lr: Optional[float] = None,
+             progress: bool = False,
              background: Optional[str] = None, memory_check: bool = True,
              init: str = "prior", prior: Optional[str] = None,
              prior_weight: float = DEFAULT_PRIOR_WEIGHT):
@@ -50,7 +58,9 @@ def compress(image: str, size: str = "medium", patch: int = 40, iterations: int 
     ``memory_check``: refuse runs estimated not to fit in the memory available;
     ``init``: "prior" (start from ``prior``, default the shipped ``gnca-<size>-prior``) or
     "random" (the paper); ``prior_weight``: start from ``w * prior + (1 - w) * random``
-    (:func:`~nca_zoo.compression.prior.init_from_prior`).
+    (:func:`~nca_zoo.compression.prior.init_from_prior`); ``lr``: Adam's learning rate, by
+    default the prior's ``fit_lr`` (:func:`~nca_zoo.compression.prior.fit_lr`) or, from random
+    weights, :data:`~nca_zoo.compression.prior.RANDOM_FIT_LR`.
     """
     if size not in GNCA_SIZES:
         raise ValueError(f"unknown size {size!r}; choose from {', '.join(GNCA_SIZES)}")
@@ -65,28 +75,39 @@ def compress(image: str, size: str = "medium", patch: int = 40, iterations: int 
                              iterations_per_epoch=iterations, background=background)
     steps = steps or default_steps(patch)
     check_resources(dm, size, steps, memory_check)
+    if lr is not None and not lr > 0:
+        raise ValueError(f"--lr must be > 0, got {lr}")
     if init == "prior":  # a missing or mismatched prior fails before the image is trained
-        channels, hidden = GNCA_SIZES[size]
-        load_prior(channels, hidden, prior)
+        load_prior(*GNCA_SIZES[size], prior)
     task = train_bank(dm, size, iterations, steps, seed, lr, progress, init=init, prior=prior,
                       prior_weight=prior_weight)
     return task.to_nca(0), task, dm
 
 
+def default_lr(size: str, init: str, prior: Optional[str] = None) -> float:
+    """The Adam lr of compress: the prior's ``fit_lr`` with ``init="prior"``, else 1e-2.
+
+    :func:`~nca_zoo.compression.prior.fit_lr` reads it from the prior's card; from random weights
+    it is :data:`~nca_zoo.compression.prior.RANDOM_FIT_LR`.
+    """
+    return fit_lr(load_prior(*GNCA_SIZES[size], prior)) if init == "prior" else RANDOM_FIT_LR
+
+
 def train_bank(dm: PatchBankDataModule, size: str = "medium", iterations: int = 1500,
-               steps: Optional[int] = None, seed: int = 0, lr: float = 1e-2,
+               steps: Optional[int] = None, seed: int = 0, lr: Optional[float] = None,
                progress: bool = False, loss_over: str = "final", init: str = "random",
                prior: Optional[str] = None, prior_weight: float = DEFAULT_PRIOR_WEIGHT):
     """Train one GNCA bank on every patch of ``dm`` (one or several images); return the task.
 
-    ``init``: "random" (the paper) or "prior" (see :class:`~nca_zoo.tasks.GNCACompression`).
+    ``init``: "random" (the paper) or "prior" (see :class:`~nca_zoo.tasks.GNCACompression`);
+    ``lr`` None: :func:`default_lr`.
     """
     from ..tasks.compression import GNCACompression  # the task imports the codec: import late
 
     L.seed_everything(seed, verbose=False)
     task = GNCACompression(model=f"gnca_{size}", steps=steps or default_steps(dm.patch_size),
-                           batch_size=1, lr=lr, loss_over=loss_over, init=init, prior=prior,
-                           prior_weight=prior_weight)
+                           batch_size=1, lr=lr or default_lr(size, init, prior),
+                           loss_over=loss_over, init=init, prior=prior, prior_weight=prior_weight)
     trainer = L.Trainer(max_steps=iterations, accelerator="auto", devices=1, logger=False,
                         enable_checkpointing=False, enable_progress_bar=progress,
                         enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,
