@@ -43,9 +43,10 @@ What did pay, in order of size:
    -0.50 dB.
 2. Meta-training at a similar lr (``GNCAPrior inner_lr``: the inner loop is then the fit it
    prepares for): on the meta-validation crops, at the best fit lr, mean PSNR over 100 / 300
-   iterations +0.36 dB (small, meta-trained at 5e-3) and +0.90 dB (medium, at 3e-3) over
-   meta-training at 1e-2; held out, 100 / 1000 iterations, small +2.77 / +2.64 -> +3.63 / +1.72,
-   medium +3.04 / +1.46 -> +4.08 / +2.58 dB (the shipped priors).
+   iterations +0.36 dB (small, meta-trained at 5e-3), +0.90 dB (medium, at 3e-3) and +2.1 dB
+   (large, at 5e-3) over meta-training at 1e-2; held out, 100 / 1000 iterations, small +2.77 /
+   +2.64 -> +3.63 / +1.72, medium +3.04 / +1.46 -> +4.08 / +2.58, large +2.63 / -0.05 -> +4.71 /
+   +3.82 dB (the shipped priors).
 3. Longer meta-training, up to a point: 200 meta-steps instead of 44 (medium) or 60 (small)
    moved the held-out gain at 1000 iterations from -0.77 to -0.02 dB (medium) and from -1.18 to
    +1.19 dB (small), at lr 1e-2; 500 meta-steps (small) were worse than 200 on the

@@ -30,8 +30,8 @@ class GNCAPrior(BaseTask):
         steps: growth steps from the seed (as in compression: 1.2 x the patch side).
         inner_steps: Adam iterations of the inner loop (per patch, all patches at once).
         inner_lr: inner Adam learning rate (compress's from random weights: 1e-2; the shipped
-            small / medium priors meta-train at 5e-3 / 3e-3, near the lr they are then fitted
-            at, which measured better: :mod:`nca_zoo.compression.prior`).
+            small / medium / large priors meta-train at 5e-3 / 3e-3 / 5e-3, near the lr they
+            are then fitted at, which measured better: :mod:`nca_zoo.compression.prior`).
         outer_lr: Reptile step size ``eps`` (1.0: the prior jumps to the mean adapted weights).
         anneal: anneal ``outer_lr`` linearly to 0 over ``max_steps``.
         normalize_gradients: per-model ``g / ||g||`` in the inner loop, as compress does.
