@@ -34,6 +34,18 @@ def write_results(name: str, payload: dict, markdown: str) -> Path:
     return path
 
 
+def update_prior_card(size: str, fields: dict) -> None:
+    """Set ``fields`` in the shipped ``gnca-<size>-prior``'s ``card.json`` (atomic)."""
+    from nca_zoo._pretrained import SHIPPED
+    from nca_zoo.compression.prior import PRIOR_NAMES
+    from nca_zoo.layers import atomic_path
+
+    path = SHIPPED / PRIOR_NAMES[size] / "card.json"
+    card = {**json.loads(path.read_text()), **fields}
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(card, indent=2, sort_keys=True))
+
+
 def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
     """Median wall time of ``fn`` in seconds, after ``warmup`` discarded calls."""
     for _ in range(warmup):

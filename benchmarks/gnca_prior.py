@@ -28,7 +28,7 @@ import argparse
 import json
 
 import torch
-from _common import RESULTS, md_table, write_results
+from _common import RESULTS, md_table, update_prior_card, write_results
 
 from nca_zoo.compression.prior import DEFAULT_PRIOR_WEIGHT, RANDOM_FIT_LR
 
@@ -95,21 +95,12 @@ def paired_p(prior: list, random: list) -> float:
 
 
 def update_card(size: str, block: dict, settings: dict) -> None:
-    """Write the measured block into the shipped prior's card (atomic)."""
-    from nca_zoo._pretrained import SHIPPED
-    from nca_zoo.compression.prior import PRIOR_NAMES
-    from nca_zoo.layers import atomic_path
-
-    path = SHIPPED / PRIOR_NAMES[size] / "card.json"
-    card = json.loads(path.read_text())
-    card["held_out_gain"] = {"settings": settings, "measured_by": "benchmarks/gnca_prior.py",
-                             **{k: block[k] for k in ("n_patches", "lr_prior", "psnr_random",
-                                                      "psnr_prior", "psnr_random_at_prior_lr",
-                                                      "gain_db_same_lr", "wilcoxon_p_same_lr",
-                                                      "gain_db", "wilcoxon_p",
-                                                      "seconds_per_patch") if k in block}}
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(card, indent=2, sort_keys=True))
+    """Write the measured block into the shipped prior's card as ``held_out_gain``."""
+    keys = ("n_patches", "lr_prior", "psnr_random", "psnr_prior", "psnr_random_at_prior_lr",
+            "gain_db_same_lr", "wilcoxon_p_same_lr", "gain_db", "wilcoxon_p", "seconds_per_patch")
+    update_prior_card(size, {"held_out_gain": {
+        "settings": settings, "measured_by": "benchmarks/gnca_prior.py",
+        **{k: block[k] for k in keys if k in block}}})
 
 
 def main() -> None:

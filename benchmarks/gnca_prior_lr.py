@@ -20,22 +20,7 @@ import argparse
 import json
 
 import torch
-from _common import RESULTS, md_table, write_results
-
-
-def update_card(size: str, sweep: dict, settings: dict) -> None:
-    """Write ``fit_lr`` and the sweep into the shipped prior's card (atomic)."""
-    from nca_zoo._pretrained import SHIPPED
-    from nca_zoo.compression.prior import PRIOR_NAMES
-    from nca_zoo.layers import atomic_path
-
-    path = SHIPPED / PRIOR_NAMES[size] / "card.json"
-    card = json.loads(path.read_text())
-    card["fit_lr"] = sweep["fit_lr"]
-    card["fit_lr_sweep"] = {"settings": settings, "measured_by": "benchmarks/gnca_prior_lr.py",
-                            "psnr": sweep["psnr"]}
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(card, indent=2, sort_keys=True))
+from _common import RESULTS, md_table, update_prior_card, write_results
 
 
 def main() -> None:
@@ -67,7 +52,10 @@ def main() -> None:
         measured[size] = {"settings": settings, **sweep}
         print(f"{size}: fit_lr={sweep['fit_lr']:g}", flush=True)
         if args.update_cards:
-            update_card(size, sweep, settings)
+            update_prior_card(size, {
+                "fit_lr": sweep["fit_lr"],
+                "fit_lr_sweep": {"settings": settings, "measured_by": "benchmarks/gnca_prior_lr.py",
+                                 "psnr": sweep["psnr"]}})
     old = RESULTS / "gnca_prior_lr.json"  # read last: another size may have finished meanwhile
     per_size = json.loads(old.read_text()).get("per_size", {}) if old.is_file() else {}
     per_size.update(measured)

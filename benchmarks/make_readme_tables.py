@@ -243,18 +243,19 @@ def pretrained_short() -> str:
 def prior_gain(card: dict) -> str:
     """A GNCA prior's measured gain over random initialisation on held-out patches.
 
-    Against random weights at their own lr (1e-2) and, when measured, at the prior's ``fit_lr``
-    (the control: the gain that is the prior's and not the lr's).
+    Against random weights at their own lr (the settings' ``lr_random``) and, when measured, at
+    the prior's ``fit_lr`` (the control: the gain that is the prior's and not the lr's).
     """
     g = card["held_out_gain"]
     steps = [s for s in ("100", "300", "1000") if s in g["gain_db"]]
     w = g.get("settings", {}).get("prior_weight", 1.0)
     start = "prior start" if w == 1.0 else f"start {w} x prior + {1 - w:g} x random"
     gains = lambda key: " / ".join(f"{g[key][s]:+.2f}" for s in steps)  # noqa: E731
-    lr = g.get("lr_prior", 1e-2)
+    lr_random = g.get("settings", {}).get("lr_random", 1e-2)
+    lr = g.get("lr_prior", lr_random)
     out = (f"PSNR vs random init ({start}, lr {lr:g}) after {' / '.join(steps)} it.: "
-           f"{gains('gain_db')} dB over random at lr 0.01")
-    if "gain_db_same_lr" in g and lr != 1e-2:
+           f"{gains('gain_db')} dB over random at lr {lr_random:g}")
+    if "gain_db_same_lr" in g and lr != lr_random:
         out += f", {gains('gain_db_same_lr')} dB over random at lr {lr:g}"
     return out + f"; {g['n_patches']} held-out patches"
 

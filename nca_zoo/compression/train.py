@@ -77,8 +77,8 @@ def compress(image: str, size: str = "medium", patch: int = 40, iterations: int 
     check_resources(dm, size, steps, memory_check)
     if lr is not None and not lr > 0:
         raise ValueError(f"--lr must be > 0, got {lr}")
-    if init == "prior":  # a missing or mismatched prior fails before the image is trained
-        load_prior(*GNCA_SIZES[size], prior)
+    # a missing or mismatched prior fails here, before the image is trained
+    lr = lr or default_lr(size, init, prior)
     task = train_bank(dm, size, iterations, steps, seed, lr, progress, init=init, prior=prior,
                       prior_weight=prior_weight)
     return task.to_nca(0), task, dm
