@@ -13,6 +13,13 @@ patches that ``benchmarks/gnca_prior.py`` reports on are never used here.
 ``--update-cards`` writes ``fit_lr`` (what compress and ``gnca_prior.py`` then use) and the sweep
 into each prior's ``card.json``; run it after ``export_pretrained.py``, which writes a new card.
 Last line: ``fit_lr_<size>=<lr>`` per size.
+
+``--prior`` compares candidate priors (``GNCAPrior`` training checkpoints or pretrained folders,
+all of one ``--sizes`` size) with the shipped one on the same crops, each at its own best lr: how
+a change to meta-training is judged before a prior is shipped.  Results go to
+``results/gnca_prior_candidates.{json,md}`` (cards untouched); last line ``best=<source>``.
+
+    python benchmarks/gnca_prior_lr.py --sizes large --prior runs/prior_large_200/last.ckpt
 """
 from __future__ import annotations
 
@@ -37,7 +44,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="2 crops, 20 iterations")
     ap.add_argument("--update-cards", action="store_true",
                     help="write fit_lr into the shipped priors' cards")
+    ap.add_argument("--prior", nargs="+", metavar="SOURCE",
+                    help="candidate priors (.ckpt or folder) to compare with the shipped one")
     args = ap.parse_args()
+    if args.prior and (len(args.sizes) != 1 or args.update_cards):
+        ap.error("--prior compares priors of one --sizes size and never updates cards")
     n = args.n or (2 if args.quick else 8)
     at = args.at or ([20] if args.quick else [100, 300])
     torch.set_num_threads(args.threads)
@@ -45,6 +56,8 @@ def main() -> None:
     settings = {"n_crops": n, "at": at, "lrs": args.lrs, "patch": 40, "threads": args.threads,
                 "crops": "PriorPatchDataModule(val_patches=n).val_targets"}
 
+    if args.prior:
+        return compare_candidates(args.sizes[0], args.prior, targets, args.lrs, at, settings)
     measured = {}
     for size in args.sizes:
         sweep = select_fit_lr(load_prior(*GNCA_SIZES[size]), targets, args.lrs, at)
@@ -79,6 +92,40 @@ def main() -> None:
     write_results("gnca_prior_lr", {"per_size": per_size}, md)
     print(md)
     print(" ".join(f"fit_lr_{s}={b['fit_lr']:g}" for s, b in per_size.items()))
+
+
+def compare_candidates(size: str, sources: list[str], targets, lrs, at, settings) -> None:
+    """Sweep the lr of the shipped prior and of each candidate; rank them by their best lr."""
+    from nca_zoo.compression.prior import PRIOR_NAMES, load_prior, select_fit_lr
+    from nca_zoo.models.gnca import GNCA_SIZES
+
+    try:
+        priors = {s: load_prior(*GNCA_SIZES[size], s) for s in [PRIOR_NAMES[size], *sources]}
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    measured = {}
+    for source, prior in priors.items():
+        sweep = json.loads(json.dumps(select_fit_lr(prior, targets, lrs, at)))
+        best = sweep["psnr"][str(sweep["fit_lr"])]
+        measured[source] = {**sweep, "mean_psnr_at_fit_lr": sum(best.values()) / len(best)}
+        print(f"{source}: fit_lr={sweep['fit_lr']:g} "
+              f"mean={measured[source]['mean_psnr_at_fit_lr']:.2f} dB", flush=True)
+    shipped = measured[PRIOR_NAMES[size]]["mean_psnr_at_fit_lr"]
+    rows = [[f"`{source}`", f"{m['fit_lr']:g}"]
+            + [f"{m['psnr'][str(m['fit_lr'])][str(i)]:.2f}" for i in at]
+            + [f"{m['mean_psnr_at_fit_lr']:.2f}", f"{m['mean_psnr_at_fit_lr'] - shipped:+.2f}"]
+            for source, m in measured.items()]
+    md = (f"# GNCA-{size}: candidate priors on meta-validation crops\n\n"
+          f"{settings['n_crops']} meta-validation crops (never the held-out photos), each prior "
+          f"fitted at its best lr of {', '.join(f'{lr:g}' for lr in lrs)} (constant Adam lr, "
+          f"compress's recipe), 8-bit PSNR. `python benchmarks/gnca_prior_lr.py --sizes {size} "
+          f"--prior {' '.join(sources)}`.\n\n"
+          + md_table(["prior", "best lr"] + [f"PSNR @{i}" for i in at]
+                     + ["mean", "vs shipped"], rows) + "\n")
+    write_results("gnca_prior_candidates", {"size": size, "settings": settings,
+                                            "candidates": measured}, md)
+    print(md)
+    print(f"best={max(measured, key=lambda s: measured[s]['mean_psnr_at_fit_lr'])}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import torch
 
 import nca_zoo
 from nca_zoo.cells.sobel_mlp import SobelMLPCell, sobel_perception
-from nca_zoo.compression.nca_file import NCAFormatError, decode, decode_image, encode, transcode
+from nca_zoo.compression.nca_file import NCAFormatError, decode, decode_image, encode
 from nca_zoo.data.patch_bank import PatchBankDataModule
 from nca_zoo.layers import cut_patches, stitch
 from nca_zoo.layers.quantize import dequantize, quantize
@@ -73,10 +73,24 @@ def test_tile_stitch_round_trip(h, w, p):
 
 def test_quantisation_error_is_half_a_step():
     w = torch.randn(5, 20, 30)
-    codes, scale = quantize(w)
+    codes, scale = quantize(w, "tensor")
     assert codes.dtype == torch.int8 and scale.dtype == torch.float16 and scale.shape == (5,)
     err = (dequantize(codes, scale) - w).abs().flatten(1).amax(1)
     assert torch.all(err <= scale.float() * 0.5 + 1e-3 * w.abs().flatten(1).amax(1))
+
+
+def test_per_column_quantisation_has_a_scale_per_input_and_a_smaller_error():
+    w = torch.randn(5, 20, 30) * torch.linspace(0.01, 1.0, 30)  # columns of very different size
+    codes, scale = quantize(w)  # default: per column
+    assert codes.shape == w.shape and scale.shape == (5, 30) and scale.dtype == torch.float16
+    err = (dequantize(codes, scale) - w).abs()
+    assert torch.all(err <= scale.float()[:, None] * 0.5 + 1e-3 * w.abs().amax(1, keepdim=True))
+    per_tensor = (dequantize(*quantize(w, "tensor")) - w).pow(2).mean()
+    assert err.pow(2).mean() < 0.5 * per_tensor
+    b_codes, b_scale = quantize(torch.randn(5, 20))  # vectors: one scale per model
+    assert b_scale.shape == (5,) and b_codes.shape == (5, 20)
+    with pytest.raises(ValueError, match="per must be one of"):
+        quantize(w, "row")
 
 
 def _trained_task(iterations=40, size=16, patch=8, steps=10, seed=0, **kw):
@@ -95,8 +109,9 @@ def test_nca_file_round_trip_and_header_size():
     task, dm, _ = _trained_task(iterations=3)
     data = task.to_nca(0)
     n = dm.num_patches
-    assert len(transcode(data, 1)) == 16 + 4 + n * (6 + 1140)  # version 1: raw int8 weights
-    assert len(data) - n * 1140 <= 64 + 6 * n  # version 2 (default): header + scales: small
+    assert len(task.to_nca(0, version=1)) == 16 + 4 + n * (6 + 1140)  # raw int8 weights
+    # version 3 (default): entropy-coded weights, 3 n_c + 1 + h_s float16 scales per patch
+    assert len(data) - n * 1140 <= 64 + 2 * (3 * 14 + 1 + 20) * n
     nca = decode(data)
     assert (nca.height, nca.width, nca.patch_size, nca.channels, nca.hidden, nca.steps) == \
         (16, 16, 8, 14, 20, 10)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from ..compression.metrics import compression_rate, image_quality
-from ..compression.nca_file import VERSION, VERSIONS, decode, decode_image, transcode
+from ..compression.nca_file import VERSION, VERSIONS, decode, decode_image
 from ..compression.prior import DEFAULT_PRIOR_WEIGHT, INITS
 from ..compression.train import compress
 from ..layers import write_atomic
@@ -50,7 +50,8 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--no-memory-check", action="store_true",
                         help="train even if the memory estimate exceeds the memory available")
     parser.add_argument("--format-version", type=int, choices=VERSIONS, default=VERSION,
-                        help=".nca format: 2 entropy-codes the weights, 1 stores them raw "
+                        help=".nca format: 3 entropy-codes the weights with one scale per "
+                             "column, 2 with one per tensor, 1 stores them raw "
                              "(default %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     args = parser.parse_args(argv)
@@ -60,11 +61,10 @@ def main(argv: list | None = None) -> int:
                               args.steps, lr=args.lr, progress=not args.quiet,
                               background=args.background,
                               memory_check=not args.no_memory_check, init=args.init,
-                              prior=args.prior, prior_weight=args.prior_weight)
+                              prior=args.prior, prior_weight=args.prior_weight,
+                              version=args.format_version)
     for line in dm.notes:
         note(line)
-    if args.format_version != VERSION:
-        data = transcode(data, args.format_version, limits=None)  # same weights, other layout
     write_atomic(data, out)
     if not args.quiet:
         original = dm.originals[0]

@@ -90,10 +90,11 @@ def _describe(channels: int, hidden: int) -> str:
 
 
 def load_prior(channels: int, hidden: int, source: Optional[str] = None) -> GNCA:
-    """The prior for banks of ``channels`` x ``hidden`` NCAs: shipped name, folder or default.
+    """The prior for banks of ``channels`` x ``hidden`` NCAs: shipped name, folder, checkpoint.
 
-    ``source`` None picks the shipped prior of that Table 1 size.  A prior of another size or
-    with other state channels is a one-line :class:`PriorError`.
+    ``source`` None picks the shipped prior of that Table 1 size; a ``.ckpt`` file is a
+    :class:`~nca_zoo.tasks.GNCAPrior` training checkpoint (to try a prior before exporting it).
+    A prior of another size or with other state channels is a one-line :class:`PriorError`.
     """
     from .._pretrained import load_pretrained
 
@@ -103,7 +104,7 @@ def load_prior(channels: int, hidden: int, source: Optional[str] = None) -> GNCA
             raise PriorError(f"no shipped prior for {_describe(channels, hidden)}; pass a prior "
                              f"folder, or init='random'")
         source = PRIOR_NAMES[size]
-    model = load_pretrained(source)
+    model = _load_checkpoint(source) if str(source).endswith(".ckpt") else load_pretrained(source)
     if not isinstance(model, GNCA):
         raise PriorError(f"{source} is not a GNCA prior (it holds a {type(model).__name__})")
     if model.num_models != 1:
@@ -113,6 +114,22 @@ def load_prior(channels: int, hidden: int, source: Optional[str] = None) -> GNCA
                          f"the bank needs {_describe(channels, hidden)}: use the prior of that "
                          f"size")
     return model
+
+
+def _load_checkpoint(path: str) -> GNCA:
+    """The prior inside a GNCAPrior training checkpoint (eval mode, on the CPU)."""
+    from pathlib import Path
+
+    from ..tasks.gnca_prior import GNCAPrior
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no prior checkpoint {path}")
+    try:
+        task = GNCAPrior.load_from_checkpoint(path, map_location="cpu")
+    except Exception as exc:  # a checkpoint of another task, or a corrupted file
+        raise PriorError(f"{path} is not a GNCAPrior checkpoint ({type(exc).__name__}: "
+                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    return task.prior.eval()
 
 
 def check_prior_weight(weight: float, name: str = "prior_weight") -> float:

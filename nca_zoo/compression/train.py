@@ -18,7 +18,7 @@ import lightning as L
 from ..data.patch_bank import PatchBankDataModule
 from ..models.gnca import GNCA_SIZES, default_steps
 from .memory import check_fits, training_bytes
-from .nca_file import DEFAULT_LIMITS, exceeded_limit
+from .nca_file import DEFAULT_LIMITS, VERSION, VERSIONS, exceeded_limit
 from .prior import (
     DEFAULT_PRIOR_WEIGHT,
     INITS,
@@ -51,7 +51,7 @@ def compress(image: str, size: str = "medium", patch: int = 40, iterations: int 
              progress: bool = False,
              background: Optional[str] = None, memory_check: bool = True,
              init: str = "prior", prior: Optional[str] = None,
-             prior_weight: float = DEFAULT_PRIOR_WEIGHT):
+             prior_weight: float = DEFAULT_PRIOR_WEIGHT, version: int = VERSION):
     """Train a GNCA bank on ``image``; return ``(nca_bytes, task, datamodule)``.
 
     ``background``: colour for transparent images (see :class:`PatchBankDataModule`);
@@ -60,8 +60,12 @@ def compress(image: str, size: str = "medium", patch: int = 40, iterations: int 
     "random" (the paper); ``prior_weight``: start from ``w * prior + (1 - w) * random``
     (:func:`~nca_zoo.compression.prior.init_from_prior`); ``lr``: Adam's learning rate, by
     default the prior's ``fit_lr`` (:func:`~nca_zoo.compression.prior.fit_lr`) or, from random
-    weights, :data:`~nca_zoo.compression.prior.RANDOM_FIT_LR`.
+    weights, :data:`~nca_zoo.compression.prior.RANDOM_FIT_LR`; ``version``: the ``.nca``
+    format version written.
     """
+    if version not in VERSIONS:
+        raise ValueError(f"--format-version must be one of {', '.join(map(str, VERSIONS))}, "
+                         f"got {version}")
     if size not in GNCA_SIZES:
         raise ValueError(f"unknown size {size!r}; choose from {', '.join(GNCA_SIZES)}")
     if init not in INITS:
@@ -81,7 +85,7 @@ def compress(image: str, size: str = "medium", patch: int = 40, iterations: int 
     lr = lr or default_lr(size, init, prior)
     task = train_bank(dm, size, iterations, steps, seed, lr, progress, init=init, prior=prior,
                       prior_weight=prior_weight)
-    return task.to_nca(0), task, dm
+    return task.to_nca(0, version), task, dm
 
 
 def default_lr(size: str, init: str, prior: Optional[str] = None) -> float:

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from ..automaton import normalize_gradients
 from ..compression.metrics import image_quality
-from ..compression.nca_file import decode, encode
+from ..compression.nca_file import VERSION, decode, encode
 from ..compression.prior import (
     DEFAULT_PRIOR_WEIGHT,
     INITS,
@@ -212,9 +212,13 @@ class GNCACompression(BaseTask):
                 self.log_images("val/reconstruction", images)
 
     # ------------------------------------------------------------------ export
-    def to_nca(self, image_index: int = 0) -> bytes:
-        """The ``.nca`` bytes of one image of the bank (its patches' quantised weights)."""
+    def to_nca(self, image_index: int = 0, version: int = VERSION) -> bytes:
+        """The ``.nca`` bytes of one image of the bank (its patches' quantised weights).
+
+        ``version`` < 3 stores one scale per tensor, so its image differs from the one the
+        metrics here report (one scale per column, :mod:`nca_zoo.layers.quantize`).
+        """
         start, n, h, w = self.layout[image_index]
-        data = encode(self.bank.subset(start, n).cpu(), h, w, self.hparams.steps)
+        data = encode(self.bank.subset(start, n).cpu(), h, w, self.hparams.steps, version)
         decode(data, limits=None)  # self-check: what we write must read back
         return data

@@ -1,0 +1,122 @@
+""".nca format version 3: one float16 scale per weight column, the default; older files convert."""
+import lzma
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from nca_zoo.compression.nca_file import (
+    VERSION,
+    NCAFormatError,
+    _parse,
+    decode,
+    decode_image,
+    encode,
+    scales_per_patch,
+    transcode,
+)
+from nca_zoo.models.gnca import GNCA
+
+SHIPPED = Path(__file__).resolve().parents[1] / "examples" / "gnca" / "astronaut_120.nca"
+NC, HS, PATCHES = 16, 32, 9  # the shipped example: GNCA-medium, 120x120 px, 40 px patches
+
+
+def with_crc(body: bytes) -> bytes:
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def skewed_bank(seed: int = 0) -> GNCA:
+    """A bank whose weight columns differ in size by 100x, as trained banks' do (less so)."""
+    torch.manual_seed(seed)
+    model = GNCA(NC, HS, 4, 8, 4)
+    with torch.no_grad():
+        model.cell.w1.mul_(torch.logspace(-2, 0, 3 * NC))
+        model.cell.w2.normal_().mul_(torch.logspace(-2, 0, HS))
+    return model
+
+
+def test_version_3_is_the_default_with_a_scale_per_column():
+    model = skewed_bank()
+    data = encode(model, 16, 16, 4)
+    assert VERSION == 3 and data[4] == 3
+    assert scales_per_patch(3, NC, HS) == 3 * NC + 1 + HS and scales_per_patch(2, NC, HS) == 3
+    payload = struct.unpack_from("<I", data, 16 + 2 * (3 * NC + 1 + HS) * 4 + 1)[0]
+    assert len(data) == 16 + 2 * (3 * NC + 1 + HS) * 4 + 5 + payload + 4
+    nca = decode(data)
+    assert nca.version == 3
+    for name, p in model.cell.named_parameters():
+        err = (nca.state_dict[name] - p).abs()
+        column_max = p.abs().amax(dim=1, keepdim=True) if p.dim() == 3 else p.abs().amax()
+        assert torch.all(err <= column_max / 127 * 0.5 + 1e-3 * column_max)
+    assert encode(nca.build(), 16, 16, 4) == data  # re-encoding the decoded weights is stable
+
+
+def test_version_3_keeps_skewed_weights_more_exactly_than_version_2():
+    model = skewed_bank()
+    errors = {}
+    for version in (2, 3):
+        state = decode(encode(model, 16, 16, 4, version=version)).state_dict
+        errors[version] = sum(float((state[n] - p).pow(2).sum())
+                              for n, p in model.cell.named_parameters())
+    assert errors[3] < 0.2 * errors[2]
+
+
+def test_older_versions_convert_to_version_3_exactly():
+    v1 = SHIPPED.read_bytes()
+    v3 = transcode(v1, 3)
+    assert v3[4] == 3 and v3[5:16] == v1[5:16]
+    (_, a), (_, b) = _parse(v1, None), _parse(v3, None)
+    assert np.array_equal(a.codes, b.codes)
+    assert b.scales.shape == (PATCHES, 3 * NC + 1 + HS)  # the tensor's scale, per column
+    assert np.array_equal(b.scales, np.repeat(a.scales, [3 * NC, 1, HS], axis=1))
+    shipped_png = np.asarray(Image.open(SHIPPED.with_suffix(".decoded.png")).convert("RGB"))
+    assert np.array_equal(decode_image(decode(v3)), shipped_png)
+    # scales that are equal within each tensor go back without loss
+    assert transcode(v3, 1) == v1 and transcode(v3, 2) == transcode(v1, 2)
+
+
+def test_per_column_scales_cannot_be_written_as_an_older_version():
+    v3 = encode(skewed_bank(), 16, 16, 4)
+    for version in (1, 2):
+        with pytest.raises(ValueError, match="one scale per column.*--format-version") as err:
+            transcode(v3, version)
+        assert "\n" not in str(err.value)
+
+
+def test_truncated_or_padded_version_3_files_give_one_line_errors():
+    v3 = encode(skewed_bank(), 16, 16, 4)
+    scales_end = 16 + 2 * (3 * NC + 1 + HS) * 4
+    for bad in (with_crc(v3[:scales_end - 2]), with_crc(v3[:-4] + b"\0"),
+                with_crc(v3[:scales_end])):
+        with pytest.raises(NCAFormatError, match="header implies") as err:
+            decode(bad)
+        assert "\n" not in str(err.value)
+
+
+def test_the_documented_layout_reads_version_3():
+    """docs/nca-format.md, version 3: scales per column, then version 2's payload."""
+    model = skewed_bank(1)
+    data = encode(model, 16, 16, 4)
+    _, version, h, w, p, nc, hs, _ = struct.unpack_from("<4sBHHHBHH", data)
+    patches, per = -(-h // p) * -(-w // p), 3 * nc + 1 + hs
+    scales = np.frombuffer(data, "<f2", per * patches, 16).reshape(patches, per).astype(np.float32)
+    s_w1, s_b1, s_w2 = scales[:, : 3 * nc], scales[:, 3 * nc], scales[:, 3 * nc + 1 :]
+    layout, size = struct.unpack_from("<BI", data, 16 + 2 * per * patches)
+    start = 16 + 2 * per * patches + 5
+    filters = [{"id": lzma.FILTER_LZMA2, "dict_size": 1 << 20}]
+    if layout == 1:
+        filters = [{"id": lzma.FILTER_DELTA, "dist": 1}, *filters]
+    d = np.frombuffer(lzma.decompress(data[start : start + size], lzma.FORMAT_RAW,
+                                      filters=filters), np.int8)
+    _, ours = _parse(data, None)
+    assert d.size == ours.codes.size
+    state = decode(data).state_dict
+    w1 = ours.codes[:, : hs * 3 * nc].reshape(patches, hs, 3 * nc) * s_w1[:, None, :]
+    b1 = ours.codes[:, hs * 3 * nc : hs * (3 * nc + 1)] * s_b1[:, None]
+    w2 = ours.codes[:, hs * (3 * nc + 1) :].reshape(patches, nc, hs) * s_w2[:, None, :]
+    for name, value in (("w1", w1), ("b1", b1), ("w2", w2)):
+        assert np.array_equal(state[name].numpy(), value.astype(np.float32)), name
