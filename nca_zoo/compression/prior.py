@@ -254,12 +254,14 @@ def reptile_loss(prior: GNCA, adapted: GNCA) -> Tensor:
 
 
 @torch.no_grad()
-def quantized_psnr(bank: GNCA, targets: Tensor, steps: int) -> Tensor:
+def quantized_psnr(bank: GNCA, targets: Tensor, steps: int, per: str = "column") -> Tensor:
     """PSNR (dB, 0-255 scale, per model) of each grown patch after the 8-bit weight round trip.
 
-    The patch is rounded to 8 bits like a decoded image, so this is the ``.nca`` file's PSNR.
+    The patch is rounded to 8 bits like a decoded image, so this is the ``.nca`` file's PSNR
+    (``per``: the scales' grouping, :func:`~nca_zoo.layers.quantize.quantize`: "column" as in
+    ``.nca`` version 3, "tensor" as in versions 1 and 2, "none" for the float weights).
     """
-    q = bank.subset(transform=lambda w: dequantize(*quantize(w)))
+    q = bank if per == "none" else bank.subset(transform=lambda w: dequantize(*quantize(w, per)))
     state, _ = q.grow(steps=steps)
     grown = (q.rgb(state)[0].float().clamp(0, 1) * 255).round()
     ref = (targets.float().clamp(0, 1) * 255).round()
