@@ -51,7 +51,6 @@ CANDIDATES = ("v1", "zlib", "zlib-lm", "lzma", "lzma-lm", "lzma-lm-delta", "v2",
 
 def trained_bank(name: str, cache: Path) -> bytes:
     """The version-1 file of bank ``name`` (trained once, then read from ``cache``)."""
-    from nca_zoo.compression.nca_file import transcode
     from nca_zoo.compression.train import train_bank
     from nca_zoo.data.patch_bank import PatchBankDataModule
 
@@ -63,9 +62,9 @@ def trained_bank(name: str, cache: Path) -> bytes:
         if name == "shared":
             data = shared_init_bank(dm, size, iterations)
         else:
-            data = train_bank(dm, size, iterations, None, seed=0).to_nca(0)
+            data = train_bank(dm, size, iterations, None, seed=0).to_nca(0, version=1)
         cache.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(transcode(data, 1))
+        path.write_bytes(data)
     return path.read_bytes()
 
 
@@ -83,7 +82,7 @@ def shared_init_bank(dm, size: str, iterations: int) -> bytes:
                      dm.patch_size, steps)
     adapt(bank, dm.targets, iterations, 1e-2, steps)
     _, _, h, w = dm.layout[0]
-    return encode(bank.eval(), h, w, steps)
+    return encode(bank.eval(), h, w, steps, version=1)
 
 
 def _lzma(lc: int):

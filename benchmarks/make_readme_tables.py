@@ -410,6 +410,11 @@ SECTIONS = [
          "benchmarks/gnca_entropy_coding.py",
          "cd benchmarks && OMP_NUM_THREADS=1 python gnca_entropy_coding.py",
          "The format byte by byte: [docs/nca-format.md](../../docs/nca-format.md)."),
+        ("gnca_quantisation", "What 8-bit weights cost: one scale per tensor or per column",
+         "benchmarks/gnca_quantisation.py",
+         "cd benchmarks && OMP_NUM_THREADS=1 python gnca_quantisation.py",
+         "Version 3 (the default since this table) stores one float16 scale per weight column; "
+         "versions 1 and 2 one per tensor."),
         ("automaton_memory", "Checkpointed BPTT: peak training memory",
          "benchmarks/automaton_memory.py", "python benchmarks/automaton_memory.py", None),
     ]),
