@@ -2,16 +2,17 @@
 
 For every size, a bank fits ``--n`` held-out 40 px patches (``nca_zoo.data.held_out``) from the
 shipped prior at its card's ``fit_lr`` for ``--iterations`` iterations (compress's recipe at a
-constant lr), then the same patches are scored as floats, after the 8-bit round trip with one
-scale per tensor (``.nca`` versions 1 and 2) and with one per column (version 3, the default);
-the file bytes of both versions are those of the bank written as one image.  A second fit of the
+constant lr), then the same patches are scored as floats and after the 8-bit round trip of each
+``.nca`` version: one float16 scale per tensor (versions 1 and 2), one float16 scale per column
+(version 3), one entropy-coded one-byte scale per column (version 4, the default); the file
+bytes are those of the bank written as one image in that version.  A second fit of the
 same patches turns on quantisation-aware training (straight-through, per-column scales, as
 ``GNCACompression qat_from``) for the last ``--qat-from`` fraction of the iterations.
 
     cd benchmarks && OMP_NUM_THREADS=1 python gnca_quantisation.py          # 8 patches, 1000 it.
     cd benchmarks && python gnca_quantisation.py --sizes small --quick      # 2 patches, 20 it.
 
-Last line: ``gain_db_<size>=<per column - per tensor>`` per size.
+Last line: ``bytes_v4_vs_v3_<size>=<relative size>`` per size.
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ import argparse
 
 import torch
 from _common import md_table, write_results
+
+VERSIONS = (2, 3, 4)  # version 1 holds the same weights as 2, raw
 
 
 def image_psnr(per_patch: torch.Tensor) -> float:
@@ -30,7 +33,7 @@ def image_psnr(per_patch: torch.Tensor) -> float:
 def fit(size: str, targets: torch.Tensor, iterations: int, qat_from: float | None) -> dict:
     """Fit a bank from the shipped prior; PSNR float / per tensor / per column, file bytes."""
     from nca_zoo._registry import create_model
-    from nca_zoo.compression.nca_file import encode
+    from nca_zoo.compression.nca_file import encode, grouping, scale_format
     from nca_zoo.compression.prior import adapt, fit_lr, init_from_prior, load_prior, quantized_psnr
     from nca_zoo.models.gnca import GNCA_SIZES, default_steps
 
@@ -49,9 +52,11 @@ def fit(size: str, targets: torch.Tensor, iterations: int, qat_from: float | Non
         bank.cell.fake_quant = False
     bank.eval()
     out = {"lr": lr, "iterations": iterations, "qat_from": qat_from}
-    for per in ("none", "tensor", "column"):
-        out[f"psnr_{per}"] = image_psnr(quantized_psnr(bank, targets, steps, per))
-    for version in (2, 3):
+    out["psnr_none"] = image_psnr(quantized_psnr(bank, targets, steps, "none"))
+    for version in VERSIONS:
+        out[f"psnr_v{version}"] = image_psnr(quantized_psnr(bank, targets, steps,
+                                                            grouping(version),
+                                                            scale_format(version)))
         out[f"bytes_v{version}"] = len(encode(bank, patch, patch * len(targets), steps, version))
     return out
 
@@ -79,32 +84,36 @@ def main() -> None:
         plain = fit(size, targets, iterations, None)
         qat = fit(size, targets, iterations, args.qat_from)
         per_size[size] = {"plain": plain, "qat": qat}
-        print(f"{size}: float {plain['psnr_none']:.2f}, per tensor {plain['psnr_tensor']:.2f}, "
-              f"per column {plain['psnr_column']:.2f}, QAT {qat['psnr_column']:.2f} dB",
-              flush=True)
+        print(f"{size}: float {plain['psnr_none']:.2f}, "
+              + ", ".join(f"v{v} {plain[f'psnr_v{v}']:.2f} dB {plain[f'bytes_v{v}']:,} B"
+                          for v in VERSIONS)
+              + f", v4 with QAT {qat['psnr_v4']:.2f} dB", flush=True)
     rows = []
     for size, m in per_size.items():
         p, q = m["plain"], m["qat"]
-        rows.append([f"GNCA-{size}", f"{p['psnr_none']:.2f}", f"{p['psnr_tensor']:.2f}",
-                     f"{p['bytes_v2']:,}", f"{p['psnr_column']:.2f}", f"{p['bytes_v3']:,}",
-                     f"{p['psnr_column'] - p['psnr_tensor']:+.2f}",
-                     f"{(p['bytes_v3'] / p['bytes_v2'] - 1) * 100:+.1f} %",
-                     f"{q['psnr_column']:.2f}"])
+        rows.append([f"GNCA-{size}", f"{p['psnr_none']:.2f}"]
+                    + [x for v in VERSIONS for x in (f"{p[f'psnr_v{v}']:.2f}",
+                                                     f"{p[f'bytes_v{v}']:,}")]
+                    + [f"{(p['bytes_v4'] / p['bytes_v3'] - 1) * 100:+.1f} %",
+                       f"{(p['bytes_v4'] / p['bytes_v2'] - 1) * 100:+.1f} %",
+                       f"{q['psnr_v4']:.2f}"])
     md = ("# GNCA: what 8-bit weights cost, per tensor vs per column scales\n\n"
           f"{n} held-out 40 px patches, fitted from each shipped prior at its `fit_lr` for "
           f"{iterations} iterations (constant lr, {args.threads} thread(s)); PSNR of the "
-          "patches as one image. Version 2 files store one float16 scale per tensor, version 3 "
-          "(the default) one per column of `w1` and `w2`. QAT: a second fit with "
-          f"quantisation-aware training (per-column, straight-through) for the last "
-          f"{args.qat_from:.0%} of the iterations. `cd benchmarks && OMP_NUM_THREADS=1 python "
-          "gnca_quantisation.py`.\n\n"
-          + md_table(["model", "float PSNR", "v2 PSNR", "v2 bytes", "v3 PSNR", "v3 bytes",
-                      "v3 - v2", "bytes", "v3 PSNR with QAT"], rows) + "\n")
+          "patches as one image after each `.nca` version's round trip, and its file bytes. "
+          "v2: one float16 scale per tensor; v3: one float16 scale per column of `w1` and `w2`; "
+          "v4 (the default): one per column, stored as an entropy-coded one-byte exponent. "
+          "QAT: a second fit with quantisation-aware training (v4's round trip, "
+          f"straight-through) for the last {args.qat_from:.0%} of the iterations. "
+          "`cd benchmarks && OMP_NUM_THREADS=1 python gnca_quantisation.py`.\n\n"
+          + md_table(["model", "float PSNR"]
+                     + [x for v in VERSIONS for x in (f"v{v} PSNR", f"v{v} bytes")]
+                     + ["v4 bytes vs v3", "v4 bytes vs v2", "v4 PSNR with QAT"], rows) + "\n")
     settings = {"n_patches": n, "iterations": iterations, "qat_from": args.qat_from,
                 "threads": args.threads, "patch": 40}
     write_results("gnca_quantisation", {"settings": settings, "per_size": per_size}, md)
     print(md)
-    print(" ".join(f"gain_db_{s}={m['plain']['psnr_column'] - m['plain']['psnr_tensor']:.2f}"
+    print(" ".join(f"bytes_v4_vs_v3_{s}={m['plain']['bytes_v4'] / m['plain']['bytes_v3']:.3f}"
                    for s, m in per_size.items()))
 
 

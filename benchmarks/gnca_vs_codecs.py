@@ -2,8 +2,8 @@
 
 For every image size (40, 80, 120 px like the paper), GNCA size (small / medium / large) and start
 (``--inits``: the meta-learned ``prior`` that ``compress`` uses, and/or the paper's ``random``),
-one bank is trained over the patches of all images, each image's ``.nca`` file (version 2, entropy
-coded) is written and decoded, and the codecs run at
+one bank is trained over the patches of all images, each image's ``.nca`` file (the default
+version, entropy coded) is written and decoded, and the codecs run at
 
 * matched bytes: the codec setting whose file lands nearest the ``.nca`` file's size, and
 * the paper's "maximum quality" protocol.
@@ -319,6 +319,7 @@ def main(argv: list | None = None) -> None:
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
+    from nca_zoo.compression.nca_file import VERSION as NCA_VERSION
     from nca_zoo.data.images import list_images
     from nca_zoo.data.patch_bank import PatchBankDataModule
 
@@ -376,7 +377,7 @@ def main(argv: list | None = None) -> None:
           f"{args.iterations} iterations, patch {args.patch}, inits {', '.join(args.inits)}; "
           f"recipe of nca_zoo.compression.train_bank (Adam at lr 1e-2 from random weights, at "
           f"the prior's fit_lr from a prior; final-state loss, batch 1), "
-          f"`.nca` version 2\n\n"
+          f"`.nca` version {NCA_VERSION}\n\n"
           f"Images: {', '.join(names)}"
           f"{' (held out: no GNCA prior was trained on them)' if not args.images else ''}\n\n"
           f"## Table 2 style (mean ± std)\n\n{md2}\n\n"

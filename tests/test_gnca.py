@@ -71,18 +71,19 @@ def test_tile_stitch_round_trip(h, w, p):
     assert torch.equal(stitch(patches, h, w), img)
 
 
-def test_quantisation_error_is_half_a_step():
+@pytest.mark.parametrize("scales, dtype", [("log", torch.float32), ("float16", torch.float16)])
+def test_quantisation_error_is_half_a_step(scales, dtype):
     w = torch.randn(5, 20, 30)
-    codes, scale = quantize(w, "tensor")
-    assert codes.dtype == torch.int8 and scale.dtype == torch.float16 and scale.shape == (5,)
+    codes, scale = quantize(w, "tensor", scales)
+    assert codes.dtype == torch.int8 and scale.dtype == dtype and scale.shape == (5,)
     err = (dequantize(codes, scale) - w).abs().flatten(1).amax(1)
     assert torch.all(err <= scale.float() * 0.5 + 1e-3 * w.abs().flatten(1).amax(1))
 
 
 def test_per_column_quantisation_has_a_scale_per_input_and_a_smaller_error():
     w = torch.randn(5, 20, 30) * torch.linspace(0.01, 1.0, 30)  # columns of very different size
-    codes, scale = quantize(w)  # default: per column
-    assert codes.shape == w.shape and scale.shape == (5, 30) and scale.dtype == torch.float16
+    codes, scale = quantize(w)  # default: per column, one-byte log scales (.nca version 4)
+    assert codes.shape == w.shape and scale.shape == (5, 30) and scale.dtype == torch.float32
     err = (dequantize(codes, scale) - w).abs()
     assert torch.all(err <= scale.float()[:, None] * 0.5 + 1e-3 * w.abs().amax(1, keepdim=True))
     per_tensor = (dequantize(*quantize(w, "tensor")) - w).pow(2).mean()
@@ -91,6 +92,8 @@ def test_per_column_quantisation_has_a_scale_per_input_and_a_smaller_error():
     assert b_scale.shape == (5,) and b_codes.shape == (5, 20)
     with pytest.raises(ValueError, match="per must be one of"):
         quantize(w, "row")
+    with pytest.raises(ValueError, match="scales must be one of"):
+        quantize(w, "column", "bfloat16")
 
 
 def _trained_task(iterations=40, size=16, patch=8, steps=10, seed=0, **kw):
@@ -110,8 +113,8 @@ def test_nca_file_round_trip_and_header_size():
     data = task.to_nca(0)
     n = dm.num_patches
     assert len(task.to_nca(0, version=1)) == 16 + 4 + n * (6 + 1140)  # raw int8 weights
-    # version 3 (default): entropy-coded weights, 3 n_c + 1 + h_s float16 scales per patch
-    assert len(data) - n * 1140 <= 64 + 2 * (3 * 14 + 1 + 20) * n
+    # version 4 (default): entropy-coded weights and 3 n_c + 1 + h_s one-byte scales per patch
+    assert data[4] == 4 and len(data) - n * 1140 <= 64 + (3 * 14 + 1 + 20) * n
     nca = decode(data)
     assert (nca.height, nca.width, nca.patch_size, nca.channels, nca.hidden, nca.steps) == \
         (16, 16, 8, 14, 20, 10)

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import nca_zoo
+from nca_zoo.automaton import normalize_gradients
 from nca_zoo.compression.prior import (
     DEFAULT_PRIOR_WEIGHT,
     FIT_LRS,
@@ -71,6 +72,28 @@ def test_the_bank_adapts_every_patch_as_if_alone():
         adapt(alone, targets[k : k + 1], 3, 1e-2, 6)
         for a, b in zip(alone.cell.parameters(), bank.cell.parameters()):
             torch.testing.assert_close(a[0], b[k], rtol=1e-4, atol=1e-6)
+
+
+def test_adapt_drops_the_lr_tenfold_like_compress():
+    """``lr_decay_at``: Adam at lr, then lr / 10 -- the same steps as a MultiStepLR schedule."""
+    torch.manual_seed(0)
+    prior = nca_zoo.create_model("gnca_small", num_models=1, patch_size=8, steps=6)
+    targets = torch.rand(2, 3, 8, 8)
+    banks = [bank_like(prior, 2, 8, 6) for _ in range(3)]
+    adapt(banks[0], targets, 4, 1e-2, 6, lr_decay_at=0.5)
+    adapt(banks[1], targets, 2, 1e-2, 6)
+    opt = torch.optim.Adam(banks[2].parameters(), lr=1e-2)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, [2], 0.1)
+    for _ in range(4):
+        opt.zero_grad()
+        final_state_loss(banks[2], targets, 6).backward()
+        normalize_gradients(banks[2], leading_dims=1)
+        opt.step()
+        sched.step()
+    for a, b in zip(banks[0].cell.parameters(), banks[2].cell.parameters()):
+        torch.testing.assert_close(a, b)
+    assert any(not torch.equal(a, b) for a, b in zip(banks[0].cell.parameters(),
+                                                     banks[1].cell.parameters()))
 
 
 def _meta_train(tmp_path, max_steps=12):

@@ -53,7 +53,7 @@ def v2_with_payload(v2: bytes, payload: bytes) -> bytes:
 
 
 def test_version_2_round_trips_bit_identically(v1, v2):
-    assert VERSION == 3 and v1[4] == 1 and v2[4] == 2
+    assert VERSION == 4 and v1[4] == 1 and v2[4] == 2
     (_, a), (_, b) = _parse(v1, None), _parse(v2, None)
     assert a.fields == b.fields
     assert np.array_equal(a.codes, b.codes) and a.codes.dtype == b.codes.dtype == np.int8
@@ -139,7 +139,7 @@ def test_corrupted_version_2_files_give_one_line_errors(v2):
         with_crc(v2[:-104]): "header implies",  # payload cut short, byte count kept
         with_crc(v2[: 16 + 54 + 3]): "header implies",  # not even the byte count
         with_crc(v2[:70] + b"\x07" + v2[71:-4]): "unknown weight layout 7",
-        with_crc(v2[:4] + b"\x09" + v2[5:-4]): r"version 9 \(this build reads 1, 2, 3\)",
+        with_crc(v2[:4] + b"\x09" + v2[5:-4]): r"version 9 \(this build reads 1, 2, 3, 4\)",
         v2_with_payload(v2, b""): "not a valid LZMA2 stream|does not hold",
         v2_with_payload(v2, b"\x05" + bytes(range(256))): "not a valid LZMA2 stream",
         v2_with_payload(v2, _raw_lzma2(bytes(weights - 1))): "does not hold the 18,720",
@@ -176,8 +176,8 @@ def test_limits_are_checked_before_the_payload_is_decoded(v2):
 
 
 def test_encode_refuses_unknown_versions():
-    with pytest.raises(ValueError, match="unknown .nca format version 4"):
-        encode(GNCA(16, 32, 1, 8, 4), 8, 8, 4, version=4)
+    with pytest.raises(ValueError, match="unknown .nca format version 5"):
+        encode(GNCA(16, 32, 1, 8, 4), 8, 8, 4, version=5)
 
 
 def test_cli_decompresses_version_2_and_refuses_unknown_format_versions(v2, tmp_path, capsys):
@@ -187,10 +187,10 @@ def test_cli_decompresses_version_2_and_refuses_unknown_format_versions(v2, tmp_
     shipped_png = Image.open(SHIPPED.with_suffix(".decoded.png")).convert("RGB")
     assert np.array_equal(np.asarray(Image.open(png).convert("RGB")), np.asarray(shipped_png))
     capsys.readouterr()
-    argv = ["embedded:astronaut", "-o", str(tmp_path / "x.nca"), "--format-version", "4"]
+    argv = ["embedded:astronaut", "-o", str(tmp_path / "x.nca"), "--format-version", "5"]
     assert cli.run("compress", argv) == 2
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and err.startswith("error:") and "invalid choice: 4" in err
+    assert "\n" not in err and err.startswith("error:") and "invalid choice: 5" in err
     assert not (tmp_path / "x.nca").exists()
 
 

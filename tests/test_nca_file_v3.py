@@ -1,4 +1,4 @@
-""".nca format version 3: one float16 scale per weight column, the default; older files convert."""
+""".nca format version 3: one float16 scale per weight column; versions 1 and 2 convert to it."""
 import lzma
 import struct
 import zlib
@@ -10,7 +10,6 @@ import torch
 from PIL import Image
 
 from nca_zoo.compression.nca_file import (
-    VERSION,
     NCAFormatError,
     _parse,
     decode,
@@ -39,10 +38,10 @@ def skewed_bank(seed: int = 0) -> GNCA:
     return model
 
 
-def test_version_3_is_the_default_with_a_scale_per_column():
+def test_version_3_has_a_float16_scale_per_column():
     model = skewed_bank()
-    data = encode(model, 16, 16, 4)
-    assert VERSION == 3 and data[4] == 3
+    data = encode(model, 16, 16, 4, version=3)
+    assert data[4] == 3
     assert scales_per_patch(3, NC, HS) == 3 * NC + 1 + HS and scales_per_patch(2, NC, HS) == 3
     payload = struct.unpack_from("<I", data, 16 + 2 * (3 * NC + 1 + HS) * 4 + 1)[0]
     assert len(data) == 16 + 2 * (3 * NC + 1 + HS) * 4 + 5 + payload + 4
@@ -52,7 +51,7 @@ def test_version_3_is_the_default_with_a_scale_per_column():
         err = (nca.state_dict[name] - p).abs()
         column_max = p.abs().amax(dim=1, keepdim=True) if p.dim() == 3 else p.abs().amax()
         assert torch.all(err <= column_max / 127 * 0.5 + 1e-3 * column_max)
-    assert encode(nca.build(), 16, 16, 4) == data  # re-encoding the decoded weights is stable
+    assert encode(nca.build(), 16, 16, 4, version=3) == data  # stable
 
 
 def test_version_3_keeps_skewed_weights_more_exactly_than_version_2():
@@ -80,7 +79,7 @@ def test_older_versions_convert_to_version_3_exactly():
 
 
 def test_per_column_scales_cannot_be_written_as_an_older_version():
-    v3 = encode(skewed_bank(), 16, 16, 4)
+    v3 = encode(skewed_bank(), 16, 16, 4, version=3)
     for version in (1, 2):
         with pytest.raises(ValueError, match="one scale per column.*--format-version") as err:
             transcode(v3, version)
@@ -88,7 +87,7 @@ def test_per_column_scales_cannot_be_written_as_an_older_version():
 
 
 def test_truncated_or_padded_version_3_files_give_one_line_errors():
-    v3 = encode(skewed_bank(), 16, 16, 4)
+    v3 = encode(skewed_bank(), 16, 16, 4, version=3)
     scales_end = 16 + 2 * (3 * NC + 1 + HS) * 4
     for bad in (with_crc(v3[:scales_end - 2]), with_crc(v3[:-4] + b"\0"),
                 with_crc(v3[:scales_end])):
@@ -100,7 +99,7 @@ def test_truncated_or_padded_version_3_files_give_one_line_errors():
 def test_the_documented_layout_reads_version_3():
     """docs/nca-format.md, version 3: scales per column, then version 2's payload."""
     model = skewed_bank(1)
-    data = encode(model, 16, 16, 4)
+    data = encode(model, 16, 16, 4, version=3)
     _, version, h, w, p, nc, hs, _ = struct.unpack_from("<4sBHHHBHH", data)
     patches, per = -(-h // p) * -(-w // p), 3 * nc + 1 + hs
     scales = np.frombuffer(data, "<f2", per * patches, 16).reshape(patches, per).astype(np.float32)

@@ -50,8 +50,9 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--no-memory-check", action="store_true",
                         help="train even if the memory estimate exceeds the memory available")
     parser.add_argument("--format-version", type=int, choices=VERSIONS, default=VERSION,
-                        help=".nca format: 3 entropy-codes the weights with one scale per "
-                             "column, 2 with one per tensor, 1 stores them raw "
+                        help=".nca format: 4 entropy-codes the weights and their one-byte "
+                             "scales, one per column; 3 the weights, with float16 scales per "
+                             "column; 2 with one per tensor; 1 stores them raw "
                              "(default %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     args = parser.parse_args(argv)

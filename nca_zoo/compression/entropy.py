@@ -1,4 +1,4 @@
-"""Lossless coding of a bank's int8 weights for ``.nca`` version 2: layer-major order + LZMA2.
+"""Lossless coding of a bank's int8 weights (``.nca`` versions 2 to 4): layer-major order + LZMA2.
 
 The codes are first reordered *layer-major*: five sections, each holding one kind of weight of
 every patch (input-state columns of ``w1``, its Sobel-gradient columns, ``b1``, the RGB rows of
@@ -70,12 +70,20 @@ def patch_major(flat: np.ndarray, patches: int, channels: int, hidden: int,
 
 
 def compress_codes(codes: np.ndarray, channels: int, hidden: int,
-                   layout: Optional[int] = None) -> tuple[int, bytes]:
-    """``(layout, payload)`` of ``(patches, n)`` int8 codes; ``layout`` None: the smaller."""
+                   layout: Optional[int] = None,
+                   exponents: Optional[np.ndarray] = None) -> tuple[int, bytes]:
+    """``(layout, payload)`` of ``(patches, n)`` int8 codes; ``layout`` None: the smaller.
+
+    ``exponents`` (``.nca`` version 4): ``(patches, S)`` uint8 scale exponents, coded in the
+    same stream ahead of the codes, position by position (scale ``j`` of every patch, then
+    ``j + 1``): the same column's scale varies little from patch to patch.
+    """
     codes = np.ascontiguousarray(codes, np.int8)
+    head = b"" if exponents is None else np.ascontiguousarray(
+        np.asarray(exponents, np.uint8).T).tobytes()
     best = None
     for lay in LAYOUTS if layout is None else (layout,):
-        flat = layer_major(codes, channels, hidden, lay).tobytes()
+        flat = head + layer_major(codes, channels, hidden, lay).tobytes()
         payload = lzma.compress(flat, format=lzma.FORMAT_RAW, filters=_FILTERS[lay])
         if best is None or len(payload) < len(best[1]):
             best = (lay, payload)
@@ -88,10 +96,22 @@ def decompress_codes(payload: bytes, layout: int, patches: int, channels: int,
 
     Never produces more than the ``patches x n`` bytes the header implies.
     """
+    return decompress_payload(payload, layout, patches, channels, hidden, 0)[1]
+
+
+def decompress_payload(payload: bytes, layout: int, patches: int, channels: int, hidden: int,
+                       exponents_per_patch: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(exponents (patches, S) uint8, codes (patches, n) int8)`` of a version 4 payload.
+
+    Inverse of :func:`compress_codes` with ``exponents`` (``S = exponents_per_patch``; 0: none,
+    as in versions 2 and 3); ValueError (one line) if ``payload`` is not one.  Never produces
+    more than the bytes the header implies.
+    """
     if layout not in LAYOUTS:
         raise ValueError(f"unknown weight layout {layout} (this build reads "
                          f"{' and '.join(map(str, LAYOUTS))})")
-    expected = patches * hidden * (4 * channels + 1)
+    head = patches * exponents_per_patch
+    expected = head + patches * hidden * (4 * channels + 1)
     decoder = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=_DECODE_FILTERS[layout])
     try:
         raw = decoder.decompress(payload, max_length=expected)
@@ -100,6 +120,10 @@ def decompress_codes(payload: bytes, layout: int, patches: int, channels: int,
     except lzma.LZMAError as err:
         raise ValueError(f"weight payload is not a valid LZMA2 stream ({err})") from None
     if len(raw) != expected or not decoder.eof or decoder.unused_data:
-        raise ValueError(f"weight payload does not hold the {expected:,} weights the header "
-                         f"implies")
-    return patch_major(np.frombuffer(raw, np.int8), patches, channels, hidden, layout)
+        what = f"{patches * exponents_per_patch:,} scales and " if exponents_per_patch else ""
+        raise ValueError(f"weight payload does not hold the {what}"
+                         f"{expected - head:,} weights the header implies")
+    exponents = np.frombuffer(raw, np.uint8, head).reshape(exponents_per_patch, patches).T
+    codes = patch_major(np.frombuffer(raw, np.int8, offset=head), patches, channels, hidden,
+                        layout)
+    return np.ascontiguousarray(exponents), codes

@@ -214,16 +214,18 @@ def final_state_loss(bank: GNCA, targets: Tensor, steps: int) -> Tensor:
 
 def adapt(bank: GNCA, targets: Tensor, iterations: int, lr: float, steps: int,
           normalize: bool = True, at: Sequence[int] = (),
-          callback=None) -> list[float]:
+          callback=None, lr_decay_at: Optional[float] = None) -> list[float]:
     """Train every model of ``bank`` on its target patch (``(num_models, 3, p, p)``), in place.
 
     The recipe of :func:`~nca_zoo.compression.train.compress`: Adam at ``lr``, final-state loss,
-    per-model normalised gradients.  Adam is element-wise, so one optimiser over the bank is one
-    independent optimiser per model.  ``callback(bank, i)`` runs after iteration ``i`` for each
-    ``i`` in ``at``.  Returns the loss (mean per model, a detached 0-d tensor: no host sync)
-    before each iteration.
+    per-model normalised gradients; ``lr_decay_at``: the lr drops 10x after that fraction of
+    the iterations (None: constant).  Adam is element-wise, so one optimiser over the bank is
+    one independent optimiser per model.  ``callback(bank, i)`` runs after iteration ``i`` for
+    each ``i`` in ``at``.  Returns the loss (mean per model, a detached 0-d tensor: no host
+    sync) before each iteration.
     """
     opt = torch.optim.Adam(bank.parameters(), lr=lr)
+    drop = None if lr_decay_at is None else max(1, int(lr_decay_at * iterations))
     losses, at = [], set(int(a) for a in at)
     with torch.enable_grad():
         for i in range(1, iterations + 1):
@@ -233,6 +235,9 @@ def adapt(bank: GNCA, targets: Tensor, iterations: int, lr: float, steps: int,
             if normalize:
                 normalize_gradients(bank, leading_dims=1)
             opt.step()
+            if i == drop:
+                for group in opt.param_groups:
+                    group["lr"] = lr * 0.1
             losses.append(loss.detach() / bank.num_models)
             if callback is not None and i in at:
                 callback(bank, i)
@@ -254,14 +259,17 @@ def reptile_loss(prior: GNCA, adapted: GNCA) -> Tensor:
 
 
 @torch.no_grad()
-def quantized_psnr(bank: GNCA, targets: Tensor, steps: int, per: str = "column") -> Tensor:
+def quantized_psnr(bank: GNCA, targets: Tensor, steps: int, per: str = "column",
+                   scales: str = "log") -> Tensor:
     """PSNR (dB, 0-255 scale, per model) of each grown patch after the 8-bit weight round trip.
 
     The patch is rounded to 8 bits like a decoded image, so this is the ``.nca`` file's PSNR
-    (``per``: the scales' grouping, :func:`~nca_zoo.layers.quantize.quantize`: "column" as in
-    ``.nca`` version 3, "tensor" as in versions 1 and 2, "none" for the float weights).
+    (:func:`~nca_zoo.layers.quantize.quantize`'s ``per`` and ``scales``: "column" and "log" as in
+    ``.nca`` version 4, "column" and "float16" as in version 3, "tensor" and "float16" as in
+    versions 1 and 2; ``per="none"`` for the float weights).
     """
-    q = bank if per == "none" else bank.subset(transform=lambda w: dequantize(*quantize(w, per)))
+    q = bank if per == "none" else bank.subset(
+        transform=lambda w: dequantize(*quantize(w, per, scales)))
     state, _ = q.grow(steps=steps)
     grown = (q.rgb(state)[0].float().clamp(0, 1) * 255).round()
     ref = (targets.float().clamp(0, 1) * 255).round()

@@ -1,23 +1,35 @@
 """One byte per parameter (GNCA §4.2: "a quantisation of one byte per parameter").
 
-Symmetric linear int8 quantisation, ``q = round(w / s)`` with ``s = max|w| / 127`` over a group
-of weights, stored as float16 (the scale is rounded to float16 first, so encoder and decoder
-agree exactly).  Two groupings, per model of a bank (leading dimension):
+Symmetric linear int8 quantisation, ``q = round(w / s)``, ``s >= max|w| / 127`` over a group of
+weights.  Two groupings, per model of a bank (leading dimension):
 
-* ``"column"`` (the default, ``.nca`` version 3): one scale per input column of a matrix
+* ``"column"`` (the default, ``.nca`` versions 3 and 4): one scale per input column of a matrix
   ``(models, out, in)`` -- per input feature of ``w1``, per hidden unit of ``w2`` -- and one per
   vector (``b1``).  A GNCA grows its image over ~50 recurrent steps, so small weight errors
   compound: on 8 held-out 40x40 patches fitted 1000 iterations from each shipped prior
   (``benchmarks/gnca_quantisation.py``) the 8-bit round trip costs 0.8 / 1.1 / 2.6 dB
-  (small / medium / large) with one scale per tensor and 0.2 / 0.4 / 0.5 dB with one per
-  column (on the quickstart's astronaut, GNCA-medium: per output row sits in between), for
-  ``2 (3 n_c + h_s + 1)`` bytes of scales per patch instead of 6; files grow ~21 %.
+  (small / medium / large) with one scale per tensor and 0.2 / 0.4 / 0.5 dB with one per column
+  (on the quickstart's astronaut, GNCA-medium: per output row sits in between).
 * ``"tensor"``: one scale per tensor (``.nca`` versions 1 and 2).
+
+And two ways to store a scale (``scales``):
+
+* ``"log"`` (the default, ``.nca`` version 4): one byte, an exponent ``e`` on a grid of 1/16
+  octave, ``s = 2^(e // 16 - 14) * M[e % 16]`` with ``M[j] = 2^(j / 16)`` in float32
+  (:func:`log_scale_table`); ``e`` is the smallest code with ``s >= max|w| / 127``, so no weight
+  clips and the step is at most 4.4 % coarser than ``max|w| / 127``.  Range: ``2^-14`` to
+  ``3.8``, i.e. ``max|w|`` up to 486.
+* ``"float16"`` (versions 1 to 3): ``s = max|w| / 127`` rounded to float16.
+
+Either way the encoder and the decoder compute the same float32 scale exactly.  Per column, the
+float16 scales are 7.5 % of a GNCA-medium file (8 fitted 40 px patches); as entropy-coded
+exponents they cost 2.7 %, at the same PSNR (``benchmarks/gnca_quantisation.py``).
 
 Every metric the library reports is measured after dequantisation.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 import torch
@@ -26,21 +38,60 @@ from torch import Tensor
 QMAX = 127
 Grouping = Literal["column", "tensor"]
 GROUPINGS = ("column", "tensor")
+ScaleFormat = Literal["log", "float16"]
+SCALE_FORMATS = ("log", "float16")
+#: ``"log"`` scales: ``s = 2^(e // 16 - LOG_SCALE_BIAS) * M[e % 16]``, ``e`` in 0..255
+LOG_SCALE_STEPS, LOG_SCALE_BIAS = 16, 14
 
 
-def quantize(weight: Tensor, per: Grouping = "column") -> tuple[Tensor, Tensor]:
-    """``(models, ...)`` float -> (int8 codes of the same shape, float16 scales).
+@lru_cache(maxsize=1)
+def log_scale_table() -> Tensor:
+    """The 256 float32 scales a ``"log"`` exponent ``e`` stands for, increasing."""
+    mantissa = torch.tensor([2.0 ** (j / LOG_SCALE_STEPS) for j in range(LOG_SCALE_STEPS)],
+                            dtype=torch.float32)
+    octave = torch.tensor([2.0 ** (k - LOG_SCALE_BIAS) for k in range(256 // LOG_SCALE_STEPS)],
+                          dtype=torch.float32)
+    return (octave[:, None] * mantissa[None, :]).flatten()  # exact: times a power of two
+
+
+def log_scale_exponents(scale: Tensor, strict: bool = True) -> Tensor:
+    """uint8 ``e`` of float32 ``"log"`` scales (inverse of :func:`log_scale_table`).
+
+    Also: the exponent of the smallest grid scale ``>= scale`` for any positive scale.  A
+    scale beyond the grid is a one-line ValueError (``strict``; a host sync) or, with
+    ``strict=False``, the largest grid scale (the weights beyond it clip).
+    """
+    table = log_scale_table().to(scale.device)
+    e = torch.searchsorted(table, scale.float().contiguous())
+    if strict and bool((e > 255).any()):
+        raise ValueError(f"a weight of magnitude {float(scale.max()) * QMAX:.4g} is beyond the "
+                         f"log scales' range ({float(table[-1]) * QMAX:.4g}); use float16 scales "
+                         f"(.nca --format-version 3)")
+    return e.clamp_max(255).to(torch.uint8)
+
+
+def quantize(weight: Tensor, per: Grouping = "column", scales: ScaleFormat = "log",
+             strict: bool = True) -> tuple[Tensor, Tensor]:
+    """``(models, ...)`` float -> (int8 codes of the same shape, scales).
 
     Scales: ``(models,)`` for ``per="tensor"`` and for 2-d weights; ``(models, in)`` for a
-    ``(models, out, in)`` weight with ``per="column"``.
+    ``(models, out, in)`` weight with ``per="column"``; float32 on the log grid
+    (``scales="log"``) or float16 (``"float16"``).  ``strict``: weights beyond the log grid's
+    range are a ValueError (else they clip; see :func:`log_scale_exponents`).
     """
     if per not in GROUPINGS:
         raise ValueError(f"per must be one of {', '.join(GROUPINGS)}, got {per!r}")
+    if scales not in SCALE_FORMATS:
+        raise ValueError(f"scales must be one of {', '.join(SCALE_FORMATS)}, got {scales!r}")
     w = weight.detach().float()
     if per == "column" and w.dim() == 3:
-        scale = (w.abs().amax(dim=1) / QMAX).clamp_min(1e-8).half()  # (models, in)
+        step = w.abs().amax(dim=1) / QMAX  # (models, in)
     else:
-        scale = (w.flatten(1).abs().amax(dim=1) / QMAX).clamp_min(1e-8).half()  # (models,)
+        step = w.flatten(1).abs().amax(dim=1) / QMAX  # (models,)
+    if scales == "log":
+        scale = log_scale_table().to(w.device)[log_scale_exponents(step, strict).long()]
+    else:
+        scale = step.clamp_min(1e-8).half()
     codes = torch.round(w / _broadcast(scale.float(), w.dim())).clamp(-QMAX, QMAX)
     return codes.to(torch.int8), scale
 
@@ -57,6 +108,10 @@ def _broadcast(scale: Tensor, dims: int) -> Tensor:
     return scale.unsqueeze(1)
 
 
-def fake_quantize(weight: Tensor, per: Grouping = "column") -> Tensor:
-    """Quantise-dequantise in the forward pass, identity gradient (straight-through estimator)."""
-    return weight + (dequantize(*quantize(weight, per)) - weight).detach()
+def fake_quantize(weight: Tensor, per: Grouping = "column", scales: ScaleFormat = "log") -> Tensor:
+    """Quantise-dequantise in the forward pass, identity gradient (straight-through estimator).
+
+    No host sync (for training on an accelerator): weights beyond the log grid clip here;
+    writing the file (:func:`quantize`) refuses them.
+    """
+    return weight + (dequantize(*quantize(weight, per, scales, strict=False)) - weight).detach()

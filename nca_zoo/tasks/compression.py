@@ -215,8 +215,8 @@ class GNCACompression(BaseTask):
     def to_nca(self, image_index: int = 0, version: int = VERSION) -> bytes:
         """The ``.nca`` bytes of one image of the bank (its patches' quantised weights).
 
-        ``version`` < 3 stores one scale per tensor, so its image differs from the one the
-        metrics here report (one scale per column, :mod:`nca_zoo.layers.quantize`).
+        The metrics here report version 4's image (one-byte scales per column,
+        :mod:`nca_zoo.layers.quantize`); other versions' scales differ, and so may their images.
         """
         start, n, h, w = self.layout[image_index]
         data = encode(self.bank.subset(start, n).cpu(), h, w, self.hparams.steps, version)
