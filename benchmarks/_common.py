@@ -46,6 +46,36 @@ def update_prior_card(size: str, fields: dict) -> None:
         tmp.write_text(json.dumps(card, indent=2, sort_keys=True))
 
 
+#: the ``quick_check`` of a prior's card: 8-bit PSNR of ``n`` held-out patches after ``at``
+#: iterations; ``tests/test_pretrained.py`` recomputes it
+PRIOR_QUICK_CHECK = {"n": 2, "at": [1, 10], "seed": 0}
+
+
+def prior_quick_check(prior, size: str, patch: int, steps: int, lr: float) -> dict:
+    """A prior card's ``quick_check``: fits from random weights (lr 1e-2) and from ``prior``.
+
+    The prior fits at ``lr``, its card's ``fit_lr`` once chosen: at 1e-2 a 10-iteration fit from
+    GNCA-large's prior is chaotic (16.5 vs 15.3 dB on 1 vs 2 threads), at its fit_lr it agrees to
+    0.02 dB.  Computed on one thread, as the tests recompute it.
+    """
+    from nca_zoo.compression.prior import RANDOM_FIT_LR, psnr_curve
+    from nca_zoo.data.held_out import held_out_patches
+
+    q = PRIOR_QUICK_CHECK
+    targets = held_out_patches(q["n"], patch)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        quick = {**q, "patch": patch, "lr": {"random": RANDOM_FIT_LR, "prior": lr}}
+        for init in ("random", "prior"):
+            curve = psnr_curve(targets, size, init, q["at"], prior=prior, steps=steps,
+                               seed=q["seed"], lr=quick["lr"][init])
+            quick[f"psnr_{init}"] = {str(k): round(v, 3) for k, v in curve["psnr"].items()}
+    finally:
+        torch.set_num_threads(threads)
+    return quick
+
+
 def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
     """Median wall time of ``fn`` in seconds, after ``warmup`` discarded calls."""
     for _ in range(warmup):

@@ -13,9 +13,8 @@ with the train-vs-test and colour-noise references
 (``nca_zoo.diffusion.evaluate.diffusion_metrics``), plus a small ``quick_check`` subset that
 ``tests/test_pretrained.py`` recomputes.  GNCA priors (GNCAPrior, Reptile) are saved as a bank of
 one NCA, with a ``quick_check``: 8-bit PSNR of 2 held-out patches after 1 and 10 iterations from
-random weights and from the prior (``nca_zoo.compression.prior.psnr_curve``), which the tests
-recompute; ``benchmarks/gnca_prior.py --update-cards`` adds the full held-out gains.  Nothing is
-typed.
+random weights and from the prior (``_common.prior_quick_check``), which the tests recompute;
+``benchmarks/gnca_prior.py --update-cards`` adds the full held-out gains.  Nothing is typed.
 """
 from __future__ import annotations
 
@@ -86,28 +85,18 @@ def diffusion_card(ckpt: str, config: str) -> tuple:
             diffusion_config(h, h.sample_size or [data["size"]] * 2))
 
 
-PRIOR_QUICK_CHECK = {"n": 2, "at": [1, 10], "seed": 0}   # recomputed by the tests
-
-
 def prior_card(ckpt: str, config: str) -> tuple:
-    from nca_zoo.compression.prior import psnr_curve
-    from nca_zoo.data.held_out import held_out_patches
+    from _common import prior_quick_check
+
+    from nca_zoo.compression.prior import fit_lr
     from nca_zoo.tasks import GNCAPrior
 
     raw = torch.load(ckpt, map_location="cpu", weights_only=False)
     task = GNCAPrior.load_from_checkpoint(ckpt, map_location="cpu")
     h = task.hparams
     size = h.model.removeprefix("gnca_")
-    q = PRIOR_QUICK_CHECK
-    targets = held_out_patches(q["n"], h.patch_size)
-    # one thread, as the tests recompute it: a few-iteration fit is sensitive to the float
-    # reduction order that the thread count changes (about 1 dB at 10 iterations)
-    torch.set_num_threads(1)
-    quick = {"n": q["n"], "at": q["at"], "seed": q["seed"], "patch": h.patch_size}
-    for init in ("random", "prior"):
-        curve = psnr_curve(targets, size, init, q["at"], prior=task.prior, steps=h.steps,
-                           seed=q["seed"])
-        quick[f"psnr_{init}"] = {str(k): round(v, 3) for k, v in curve["psnr"].items()}
+    # the prior at 1e-2 until gnca_prior_lr.py --update-cards picks its fit_lr and redoes this
+    quick = prior_quick_check(task.prior, size, h.patch_size, h.steps, fit_lr(task.prior))
     data = raw.get("datamodule_hyper_parameters") or \
         yaml.safe_load(Path(config).read_text())["data"]["init_args"]
     photos = data.get("images") or "the embedded scikit-image photos minus the held-out set"

@@ -27,7 +27,7 @@ import argparse
 import json
 
 import torch
-from _common import RESULTS, md_table, update_prior_card, write_results
+from _common import RESULTS, md_table, prior_quick_check, update_prior_card, write_results
 
 
 def main() -> None:
@@ -60,13 +60,15 @@ def main() -> None:
         return compare_candidates(args.sizes[0], args.prior, targets, args.lrs, at, settings)
     measured = {}
     for size in args.sizes:
-        sweep = select_fit_lr(load_prior(*GNCA_SIZES[size]), targets, args.lrs, at)
+        prior = load_prior(*GNCA_SIZES[size])
+        sweep = select_fit_lr(prior, targets, args.lrs, at)
         sweep = json.loads(json.dumps(sweep))  # float / int keys -> str, as read back
         measured[size] = {"settings": settings, **sweep}
         print(f"{size}: fit_lr={sweep['fit_lr']:g}", flush=True)
         if args.update_cards:
             update_prior_card(size, {
                 "fit_lr": sweep["fit_lr"],
+                "quick_check": prior_quick_check(prior, size, 40, 48, sweep["fit_lr"]),
                 "fit_lr_sweep": {"settings": settings, "measured_by": "benchmarks/gnca_prior_lr.py",
                                  "psnr": sweep["psnr"]}})
     old = RESULTS / "gnca_prior_lr.json"  # read last: another size may have finished meanwhile
