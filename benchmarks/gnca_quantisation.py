@@ -12,7 +12,7 @@ same patches turns on quantisation-aware training (straight-through, per-column 
     cd benchmarks && OMP_NUM_THREADS=1 python gnca_quantisation.py          # 8 patches, 1000 it.
     cd benchmarks && python gnca_quantisation.py --sizes small --quick      # 2 patches, 20 it.
 
-Last line: ``bytes_v4_vs_v3_<size>=<relative size>`` per size.
+Last line: ``bytes_v4_vs_v3_<size>=<ratio> bytes_v4_vs_uncoded_<size>=<ratio>`` per size.
 """
 from __future__ import annotations
 
@@ -30,6 +30,41 @@ def image_psnr(per_patch: torch.Tensor) -> float:
     return float(10 * torch.log10(255.0**2 / mse))
 
 
+def v4_coding_bytes(bank, prior, steps: int) -> dict:
+    """What the entropy coder and the prior save on the version 4 file of ``bank``.
+
+    * ``bytes_v4_uncoded``: the version 4 file with its payload (scale exponents and int8
+      codes) stored raw instead of LZMA2-coded -- the same weights, so the same PSNR;
+    * ``bytes_v4_delta``: the payload holding each code minus the prior's code at the same
+      scale (mod 256, so exact: ``code = delta + round(prior / s)``), plus 8 bytes for a hash
+      naming the prior -- again the same weights and PSNR.
+    """
+    from nca_zoo.compression.entropy import compress_codes
+    from nca_zoo.compression.nca_file import encode
+    from nca_zoo.layers.quantize import QMAX, log_scale_exponents, quantize
+
+    cell, models = bank.cell, bank.cell.num_models
+    codes, deltas, exponents = [], [], []
+    for name in ("w1", "b1", "w2"):
+        weight = getattr(cell, name)
+        code, scale = quantize(weight, "column", "log")
+        step = scale.unsqueeze(1) if scale.dim() == 2 else scale.reshape(-1, 1)
+        prior_code = torch.round(getattr(prior.cell, name).detach().float() / step)
+        prior_code = prior_code.clamp(-QMAX, QMAX).to(torch.int16)
+        delta = (code.to(torch.int16) - prior_code + 128) % 256 - 128
+        codes.append(code.flatten(1))
+        deltas.append(delta.to(torch.int8).flatten(1))
+        exponents.append(log_scale_exponents(scale).reshape(models, -1))
+    codes, deltas = torch.cat(codes, 1).numpy(), torch.cat(deltas, 1).numpy()
+    exponents = torch.cat(exponents, 1).numpy()
+    patch = bank.patch_size
+    size = len(encode(bank, patch, patch * models, steps, 4))
+    payload = len(compress_codes(codes, cell.channels, cell.hidden, exponents=exponents)[1])
+    delta = len(compress_codes(deltas, cell.channels, cell.hidden, exponents=exponents)[1])
+    return {"bytes_v4_uncoded": size - payload + codes.size + exponents.size,
+            "bytes_v4_delta": size - payload + delta + 8}
+
+
 def fit(size: str, targets: torch.Tensor, iterations: int, qat_from: float | None) -> dict:
     """Fit a bank from the shipped prior; PSNR float / per tensor / per column, file bytes."""
     from nca_zoo._registry import create_model
@@ -45,13 +80,16 @@ def fit(size: str, targets: torch.Tensor, iterations: int, qat_from: float | Non
     init_from_prior(bank, prior)
     lr = fit_lr(prior)
     switch = iterations if qat_from is None else round((1 - qat_from) * iterations)
-    adapt(bank.train(), targets, switch, lr, steps)
-    if switch < iterations:  # the optimiser restarts: Adam's moments are not carried over
-        bank.cell.fake_quant = True
-        adapt(bank, targets, iterations - switch, lr, steps)
-        bank.cell.fake_quant = False
+
+    def start_qat(b, i: int) -> None:  # one optimiser throughout: Adam's moments carry over
+        b.cell.fake_quant = True
+
+    adapt(bank.train(), targets, iterations, lr, steps,
+          at=[switch] if switch < iterations else [], callback=start_qat)
+    bank.cell.fake_quant = False
     bank.eval()
     out = {"lr": lr, "iterations": iterations, "qat_from": qat_from}
+    out.update(v4_coding_bytes(bank, prior, steps))
     out["psnr_none"] = image_psnr(quantized_psnr(bank, targets, steps, "none"))
     for version in VERSIONS:
         out[f"psnr_v{version}"] = image_psnr(quantized_psnr(bank, targets, steps,
@@ -96,24 +134,37 @@ def main() -> None:
                                                      f"{p[f'bytes_v{v}']:,}")]
                     + [f"{(p['bytes_v4'] / p['bytes_v3'] - 1) * 100:+.1f} %",
                        f"{(p['bytes_v4'] / p['bytes_v2'] - 1) * 100:+.1f} %",
-                       f"{q['psnr_v4']:.2f}"])
+                       f"{p['bytes_v4_uncoded']:,}",
+                       f"{(p['bytes_v4'] / p['bytes_v4_uncoded'] - 1) * 100:+.1f} %",
+                       f"{p['bytes_v4_delta']:,}",
+                       f"{(p['bytes_v4_delta'] / p['bytes_v4'] - 1) * 100:+.1f} %",
+                       f"{q['psnr_v4']:.2f}", f"{q['psnr_v4'] - p['psnr_v4']:+.2f}"])
     md = ("# GNCA: what 8-bit weights cost, per tensor vs per column scales\n\n"
           f"{n} held-out 40 px patches, fitted from each shipped prior at its `fit_lr` for "
           f"{iterations} iterations (constant lr, {args.threads} thread(s)); PSNR of the "
           "patches as one image after each `.nca` version's round trip, and its file bytes. "
           "v2: one float16 scale per tensor; v3: one float16 scale per column of `w1` and `w2`; "
           "v4 (the default): one per column, stored as an entropy-coded one-byte exponent. "
-          "QAT: a second fit with quantisation-aware training (v4's round trip, "
-          f"straight-through) for the last {args.qat_from:.0%} of the iterations. "
+          "Uncoded: the v4 file with its payload (scale exponents, int8 codes) stored raw, "
+          "so the entropy coder's saving at identical PSNR; deltas from prior: the payload "
+          "holding each code minus the prior's code at the same scale (exact, identical PSNR), "
+          "plus 8 bytes naming the prior. "
+          "QAT: a second fit of the same patches, the same optimiser throughout, with "
+          "quantisation-aware training (v4's round trip, straight-through) for the last "
+          f"{args.qat_from:.0%} of the iterations. "
           "`cd benchmarks && OMP_NUM_THREADS=1 python gnca_quantisation.py`.\n\n"
           + md_table(["model", "float PSNR"]
                      + [x for v in VERSIONS for x in (f"v{v} PSNR", f"v{v} bytes")]
-                     + ["v4 bytes vs v3", "v4 bytes vs v2", "v4 PSNR with QAT"], rows) + "\n")
+                     + ["v4 bytes vs v3", "v4 bytes vs v2", "v4 uncoded bytes",
+                        "v4 vs uncoded", "v4 deltas from prior bytes", "deltas vs v4",
+                        "v4 PSNR with QAT", "QAT gain dB"], rows) + "\n")
     settings = {"n_patches": n, "iterations": iterations, "qat_from": args.qat_from,
                 "threads": args.threads, "patch": 40}
     write_results("gnca_quantisation", {"settings": settings, "per_size": per_size}, md)
     print(md)
-    print(" ".join(f"bytes_v4_vs_v3_{s}={m['plain']['bytes_v4'] / m['plain']['bytes_v3']:.3f}"
+    print(" ".join(f"bytes_v4_vs_v3_{s}={m['plain']['bytes_v4'] / m['plain']['bytes_v3']:.3f} "
+                   f"bytes_v4_vs_uncoded_{s}="
+                   f"{m['plain']['bytes_v4'] / m['plain']['bytes_v4_uncoded']:.3f}"
                    for s, m in per_size.items()))
 
 

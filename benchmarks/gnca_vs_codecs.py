@@ -28,6 +28,7 @@ Reported:
   (kernel 7 below 176 px: 3 scales at 40 px, 4 at 80, 5 from 120; the weights renormalised) --
   noted in each file's description.
 
+    python benchmarks/gnca_vs_codecs.py --sizes 40 80 120 --iterations 300  # published, ~70 min
     python benchmarks/gnca_vs_codecs.py --quick       # 6 held-out photos at 40 px, ~30 CPU-min
     python benchmarks/gnca_vs_codecs.py --images coco30/ --iterations 5000 --inits random  # paper
     python benchmarks/gnca_vs_codecs.py --quick --n 1 --iterations 2 --out smoke  # smoke run
@@ -373,7 +374,7 @@ def main(argv: list | None = None) -> None:
     md_bd = md_table(["size", "GNCA", "anchor", "BD-rate", "BD-PSNR"],
                      [[r["size"], r["gnca"], r["codec"], show(r["bd_rate"], " %"),
                        show(r["bd_psnr"], " dB")] for r in bd_rows])
-    md = (f"# GNCA vs codecs ({'quick' if args.quick else 'full'}): {len(srcs)} images, "
+    md = (f"# GNCA vs codecs: {len(srcs)} images at {', '.join(map(str, args.sizes))} px, "
           f"{args.iterations} iterations, patch {args.patch}, inits {', '.join(args.inits)}; "
           f"recipe of nca_zoo.compression.train_bank (Adam at lr 1e-2 from random weights, at "
           f"the prior's fit_lr from a prior; final-state loss, batch 1), "

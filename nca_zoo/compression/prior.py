@@ -46,11 +46,26 @@ What did pay, in order of size:
    iterations +0.36 dB (small, meta-trained at 5e-3), +0.90 dB (medium, at 3e-3) and +2.1 dB
    (large, at 5e-3) over meta-training at 1e-2; held out, 100 / 1000 iterations, small +2.77 /
    +2.64 -> +3.63 / +1.72, medium +3.04 / +1.46 -> +4.08 / +2.58, large +2.63 / -0.05 -> +4.71 /
-   +3.82 dB (the shipped priors).
+   +3.82 dB (the priors as shipped then, under one scale per tensor; each card's
+   ``held_out_gain`` holds the current figures).
 3. Longer meta-training, up to a point: 200 meta-steps instead of 44 (medium) or 60 (small)
    moved the held-out gain at 1000 iterations from -0.77 to -0.02 dB (medium) and from -1.18 to
    +1.19 dB (small), at lr 1e-2; 500 meta-steps (small) were worse than 200 on the
    meta-validation crops (25.08 / 27.23 dB vs 27.53 / 30.11 at 100 / 300 iterations).
+
+Other meta-learners, measured in one-off probes and not built:
+
+* First-order MAML (the outer step follows the adapted weights' gradient instead of their
+  displacement): GNCA-small from scratch, 100 outer steps x 8 crops x 10 inner Adam steps at
+  5e-3, mean 8-bit PSNR on 8 meta-validation crops after 1 / 10 / 50 / 100 / 300 fitting
+  iterations: Reptile 14.85 / 19.39 / 25.31 / 27.32 / 29.85 dB, FOMAML (Adam outer lr 3e-3)
+  7.46 / 16.01 / 18.80 / 21.91 / 26.97 dB.  At equal inner compute it lost everywhere.
+* Meta-SGD (a learned lr per parameter for the fit), GNCA-medium, from the shipped prior: 27.28 /
+  29.44 / 33.26 dB at 50 / 100 / 300 iterations with the scalar fit_lr, 27.61 / 29.92 / 33.02 dB
+  with learned per-parameter lrs: under +0.5 dB, negative by 300 iterations, and it would add one
+  stored lr per weight to every prior.
+
+So Reptile with a per-prior scalar ``fit_lr`` is the one meta-learner here.
 """
 from __future__ import annotations
 
