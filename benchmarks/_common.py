@@ -76,6 +76,12 @@ def prior_quick_check(prior, size: str, patch: int, steps: int, lr: float) -> di
     return quick
 
 
+def image_psnr(per_patch: torch.Tensor) -> float:
+    """PSNR of the patches as one image: from the mean of their MSEs."""
+    mse = (255.0**2 / 10 ** (per_patch / 10)).mean()
+    return float(10 * torch.log10(255.0**2 / mse))
+
+
 def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
     """Median wall time of ``fn`` in seconds, after ``warmup`` discarded calls."""
     for _ in range(warmup):

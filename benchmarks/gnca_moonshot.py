@@ -21,16 +21,10 @@ import argparse
 import time
 
 import torch
-from _common import md_table, write_results
+from _common import image_psnr, md_table, write_results
 
 TARGET_DB = 32.58  # GNCA paper, Table 2: GNCA-medium, 40x40 px
 CALIBRATION_ITERATIONS = 10
-
-
-def image_psnr(per_patch: torch.Tensor) -> float:
-    """PSNR of the patches as one image: from the mean of their MSEs."""
-    mse = (255.0**2 / 10 ** (per_patch / 10)).mean()
-    return float(10 * torch.log10(255.0**2 / mse))
 
 
 def fresh_bank(targets: torch.Tensor, steps: int):

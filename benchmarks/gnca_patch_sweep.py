@@ -19,9 +19,7 @@ Last line: ``best_bd_rate_vs_<codec>=<percent or none>`` per codec (the best GNC
 from __future__ import annotations
 
 import argparse
-import logging
 import tempfile
-import warnings
 from pathlib import Path
 
 from _common import RESULTS, md_table, write_results
@@ -30,8 +28,9 @@ from gnca_vs_codecs import (
     SWEEPS,
     bd_metrics,
     codec_curves,
-    held_out_files,
+    image_sources,
     plot,
+    quiet_lightning,
     write_compressai,
 )
 
@@ -78,17 +77,11 @@ def main(argv: list | None = None) -> None:
     args = ap.parse_args(argv)
     if min(args.patches) < 3 or min(args.iterations) < 1:
         ap.error("--patches must be >= 3 and --iterations >= 1")
-    warnings.filterwarnings("ignore")
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    from nca_zoo.data.images import list_images
+    quiet_lightning()
+    from nca_zoo.data.patch_bank import PatchBankDataModule
 
     with tempfile.TemporaryDirectory() as tmp:
-        srcs = [str(p) for p in list_images(args.images)] if args.images else \
-            held_out_files(Path(tmp))
-        srcs = srcs[: args.n]
-        from nca_zoo.data.patch_bank import PatchBankDataModule
-
+        srcs = image_sources(args.images, args.n, Path(tmp))
         originals = PatchBankDataModule(srcs, size=args.side, patch_size=args.side).originals
         curves = {**codec_curves(originals),
                   **sweep(srcs, args.side, args.models, sorted(args.patches),

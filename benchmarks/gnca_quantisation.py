@@ -19,15 +19,9 @@ from __future__ import annotations
 import argparse
 
 import torch
-from _common import md_table, write_results
+from _common import image_psnr, md_table, write_results
 
 VERSIONS = (2, 3, 4)  # version 1 holds the same weights as 2, raw
-
-
-def image_psnr(per_patch: torch.Tensor) -> float:
-    """PSNR of the patches as one image: from the mean of their MSEs."""
-    mse = (255.0**2 / 10 ** (per_patch / 10)).mean()
-    return float(10 * torch.log10(255.0**2 / mse))
 
 
 def v4_coding_bytes(bank, prior, steps: int) -> dict:

@@ -73,6 +73,21 @@ def held_out_files(folder: Path) -> list[str]:
     return paths
 
 
+def quiet_lightning() -> None:
+    """No warnings and no Lightning banners: the benchmark prints its own progress."""
+    warnings.filterwarnings("ignore")
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def image_sources(images: str | None, n: int | None, tmp: Path) -> list[str]:
+    """At most ``n`` image paths: the folder ``images``, else the held-out photos (into ``tmp``)."""
+    from nca_zoo.data.images import list_images
+
+    srcs = [str(p) for p in list_images(images)] if images else held_out_files(tmp)
+    return srcs[:n]
+
+
 def ms_ssim_scales(side: int) -> tuple[int, int]:
     """(kernel size, number of scales) MS-SSIM can use on images whose short side is ``side``."""
     kernel = 11 if side >= 176 else 7
@@ -316,18 +331,13 @@ def main(argv: list | None = None) -> None:
     for key, value in defaults.items():  # explicit flags win over the preset
         if getattr(args, key) is None:
             setattr(args, key, value)
-    warnings.filterwarnings("ignore")
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    quiet_lightning()
 
     from nca_zoo.compression.nca_file import VERSION as NCA_VERSION
-    from nca_zoo.data.images import list_images
     from nca_zoo.data.patch_bank import PatchBankDataModule
 
     with tempfile.TemporaryDirectory() as tmp:
-        srcs = [str(p) for p in list_images(args.images)] if args.images else \
-            held_out_files(Path(tmp))
-        srcs = srcs[: args.n]
+        srcs = image_sources(args.images, args.n, Path(tmp))
         names = [Path(s).stem for s in srcs]
         per_image, rd = [], {}
         for size in args.sizes:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from nca_file_helpers import SHIPPED, with_crc
 from PIL import Image
 
 from nca_zoo import cli
@@ -29,7 +30,6 @@ from nca_zoo.compression.nca_file import (
 from nca_zoo.models.gnca import GNCA
 
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "examples" / "gnca" / "astronaut_120.nca"
 
 
 @pytest.fixture(scope="module")
@@ -40,10 +40,6 @@ def v1() -> bytes:
 @pytest.fixture(scope="module")
 def v2(v1) -> bytes:
     return transcode(v1, 2)
-
-
-def with_crc(body: bytes) -> bytes:
-    return body + struct.pack("<I", zlib.crc32(body))
 
 
 def v2_with_payload(v2: bytes, payload: bytes) -> bytes:

@@ -1,12 +1,16 @@
 """.nca format version 3: one float16 scale per weight column; versions 1 and 2 convert to it."""
 import lzma
 import struct
-import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from nca_file_helpers import (
+    SHIPPED,
+    assert_weights_are_codes_times_column_scales,
+    skewed_bank,
+    with_crc,
+)
 from PIL import Image
 
 from nca_zoo.compression.nca_file import (
@@ -18,24 +22,9 @@ from nca_zoo.compression.nca_file import (
     scales_per_patch,
     transcode,
 )
-from nca_zoo.models.gnca import GNCA
 
-SHIPPED = Path(__file__).resolve().parents[1] / "examples" / "gnca" / "astronaut_120.nca"
 NC, HS, PATCHES = 16, 32, 9  # the shipped example: GNCA-medium, 120x120 px, 40 px patches
 
-
-def with_crc(body: bytes) -> bytes:
-    return body + struct.pack("<I", zlib.crc32(body))
-
-
-def skewed_bank(seed: int = 0) -> GNCA:
-    """A bank whose weight columns differ in size by 100x, as trained banks' do (less so)."""
-    torch.manual_seed(seed)
-    model = GNCA(NC, HS, 4, 8, 4)
-    with torch.no_grad():
-        model.cell.w1.mul_(torch.logspace(-2, 0, 3 * NC))
-        model.cell.w2.normal_().mul_(torch.logspace(-2, 0, HS))
-    return model
 
 
 def test_version_3_has_a_float16_scale_per_column():
@@ -113,9 +102,4 @@ def test_the_documented_layout_reads_version_3():
                                       filters=filters), np.int8)
     _, ours = _parse(data, None)
     assert d.size == ours.codes.size
-    state = decode(data).state_dict
-    w1 = ours.codes[:, : hs * 3 * nc].reshape(patches, hs, 3 * nc) * s_w1[:, None, :]
-    b1 = ours.codes[:, hs * 3 * nc : hs * (3 * nc + 1)] * s_b1[:, None]
-    w2 = ours.codes[:, hs * (3 * nc + 1) :].reshape(patches, nc, hs) * s_w2[:, None, :]
-    for name, value in (("w1", w1), ("b1", b1), ("w2", w2)):
-        assert np.array_equal(state[name].numpy(), value.astype(np.float32)), name
+    assert_weights_are_codes_times_column_scales(data, ours.codes, s_w1, s_b1, s_w2)

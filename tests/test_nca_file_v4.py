@@ -2,11 +2,16 @@
 import lzma
 import struct
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from nca_file_helpers import (
+    SHIPPED,
+    assert_weights_are_codes_times_column_scales,
+    skewed_bank,
+    with_crc,
+)
 from PIL import Image
 
 from nca_zoo.compression.nca_file import (
@@ -26,24 +31,10 @@ from nca_zoo.layers.quantize import (
     log_scale_table,
     quantize,
 )
-from nca_zoo.models.gnca import GNCA
 
-SHIPPED = Path(__file__).resolve().parents[1] / "examples" / "gnca" / "astronaut_120.nca"
 NC, HS = 16, 32
 PER = 3 * NC + 1 + HS  # scales per patch
 
-
-def with_crc(body: bytes) -> bytes:
-    return body + struct.pack("<I", zlib.crc32(body))
-
-
-def skewed_bank(seed: int = 0) -> GNCA:
-    torch.manual_seed(seed)
-    model = GNCA(NC, HS, 4, 8, 4)
-    with torch.no_grad():
-        model.cell.w1.mul_(torch.logspace(-2, 0, 3 * NC))
-        model.cell.w2.normal_().mul_(torch.logspace(-2, 0, HS))
-    return model
 
 
 def test_log_scale_table_is_a_sixteenth_octave_grid():
@@ -133,12 +124,7 @@ def test_the_documented_layout_reads_version_4():
     s_w1, s_b1, s_w2 = scales[:, : 3 * nc], scales[:, 3 * nc], scales[:, 3 * nc + 1 :]
     _, ours = _parse(data, None)
     assert np.array_equal(ours.scales, e)
-    state = decode(data).state_dict
-    w1 = ours.codes[:, : hs * 3 * nc].reshape(patches, hs, 3 * nc) * s_w1[:, None, :]
-    b1 = ours.codes[:, hs * 3 * nc : hs * (3 * nc + 1)] * s_b1[:, None]
-    w2 = ours.codes[:, hs * (3 * nc + 1) :].reshape(patches, nc, hs) * s_w2[:, None, :]
-    for name, value in (("w1", w1), ("b1", b1), ("w2", w2)):
-        assert np.array_equal(state[name].numpy(), value.astype(np.float32)), name
+    assert_weights_are_codes_times_column_scales(data, ours.codes, s_w1, s_b1, s_w2)
 
 
 def test_float16_and_log_scales_do_not_convert_into_each_other():
