@@ -22,6 +22,8 @@ import torch
 from _common import image_psnr, md_table, write_results
 
 VERSIONS = (2, 3, 4)  # version 1 holds the same weights as 2, raw
+#: code ranges of version 4 measured (``--code-max``; 127: one full byte per weight)
+CODE_MAXES = (127, 95, 63, 47, 31)
 
 
 def v4_coding_bytes(bank, prior, steps: int) -> dict:
@@ -84,6 +86,11 @@ def fit(size: str, targets: torch.Tensor, iterations: int, qat_from: float | Non
     bank.eval()
     out = {"lr": lr, "iterations": iterations, "qat_from": qat_from}
     out.update(v4_coding_bytes(bank, prior, steps))
+    if qat_from is None:  # version 4 at smaller code ranges: the same fitted weights
+        out["code_max"] = {m: {"psnr": image_psnr(quantized_psnr(bank, targets, steps,
+                                                                 code_max=m)),
+                               "bytes": len(encode(bank, patch, patch * len(targets), steps, 4,
+                                                   code_max=m))} for m in CODE_MAXES}
     out["psnr_none"] = image_psnr(quantized_psnr(bank, targets, steps, "none"))
     for version in VERSIONS:
         out[f"psnr_v{version}"] = image_psnr(quantized_psnr(bank, targets, steps,
@@ -152,10 +159,23 @@ def main() -> None:
                      + ["v4 bytes vs v3", "v4 bytes vs v2", "v4 uncoded bytes",
                         "v4 vs uncoded", "v4 deltas from prior bytes", "deltas vs v4",
                         "v4 PSNR with QAT", "QAT gain dB"], rows) + "\n")
+    ranges = md_table(["model"] + [f"±{m}" for m in CODE_MAXES],
+                      [[f"GNCA-{size}"] + [
+                          f"{c[m]['psnr']:.2f} dB, {c[m]['bytes']:,} B "
+                          f"({(c[m]['bytes'] / c[127]['bytes'] - 1) * 100:+.1f} %)"
+                          for m in CODE_MAXES]
+                       for size, c in ((k, v["plain"]["code_max"]) for k, v in per_size.items())])
+    md += ("\n## Version 4 with smaller code ranges (`--code-max N`: codes in [-N, N])\n\n"
+           "The plain fits above, written with `s >= max|w| / N` per column: PSNR after the round "
+           "trip, file bytes and bytes relative to N = 127.\n\n" + ranges + "\n")
     settings = {"n_patches": n, "iterations": iterations, "qat_from": args.qat_from,
                 "threads": args.threads, "patch": 40}
     write_results("gnca_quantisation", {"settings": settings, "per_size": per_size}, md)
     print(md)
+    ranges_of = {s: m["plain"]["code_max"] for s, m in per_size.items()}
+    print(" ".join(f"psnr_{s}_code_max_63_minus_127={c[63]['psnr'] - c[127]['psnr']:.2f} "
+                   f"bytes_{s}_code_max_63_vs_127={c[63]['bytes'] / c[127]['bytes']:.3f}"
+                   for s, c in ranges_of.items()))
     print(" ".join(f"bytes_v4_vs_v3_{s}={m['plain']['bytes_v4'] / m['plain']['bytes_v3']:.3f} "
                    f"bytes_v4_vs_uncoded_{s}="
                    f"{m['plain']['bytes_v4'] / m['plain']['bytes_v4_uncoded']:.3f}"

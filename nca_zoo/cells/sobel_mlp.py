@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..layers.quantize import fake_quantize
+from ..layers.quantize import DEFAULT_CODE_MAX, fake_quantize
 
 SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 8.0
 IDENTITY = torch.tensor([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]])
@@ -56,6 +56,7 @@ class SobelMLPCell(nn.Module):
                 f"got channels={channels}, hidden={hidden}, num_models={num_models}")
         self.channels, self.hidden, self.num_models = channels, hidden, num_models
         self.fake_quant = False  # runtime switch, not saved
+        self.code_max = DEFAULT_CODE_MAX  # the file's code range, for fake_quant; not saved
         self.w1 = nn.Parameter(torch.empty(num_models, hidden, 3 * channels))
         self.b1 = nn.Parameter(torch.empty(num_models, hidden))
         self.w2 = nn.Parameter(torch.zeros(num_models, channels, hidden))
@@ -72,7 +73,7 @@ class SobelMLPCell(nn.Module):
         """Fold Sobel perception into ``w1``: grouped 3x3 weight, bias, grouped 1x1 weight."""
         w1, b1, w2 = self.w1, self.b1, self.w2
         if self.fake_quant:  # per-model scales, so selecting models afterwards is exact
-            w1, b1, w2 = fake_quantize(w1), fake_quantize(b1), fake_quantize(w2)
+            w1, b1, w2 = (fake_quantize(w, code_max=self.code_max) for w in (w1, b1, w2))
         if models is not None:
             w1, b1, w2 = w1[models], b1[models], w2[models]
         c = self.channels

@@ -14,6 +14,7 @@ from ..compression.nca_file import VERSION, VERSIONS, decode, decode_image
 from ..compression.prior import DEFAULT_PRIOR_WEIGHT, INITS
 from ..compression.train import compress
 from ..layers import write_atomic
+from ..layers.quantize import DEFAULT_CODE_MAX
 from ..models.gnca import GNCA_SIZES
 from ._common import ToolParser, check_output, color, note, positive_int, seed_int
 
@@ -54,6 +55,9 @@ def main(argv: list | None = None) -> int:
                              "scales, one per column; 3 the weights, with float16 scales per "
                              "column; 2 with one per tensor; 1 stores them raw "
                              "(default %(default)s)")
+    parser.add_argument("--code-max", type=int, default=DEFAULT_CODE_MAX,
+                        help="codes of the weights lie in [-N, N], N <= 127: a smaller N gives a "
+                             "smaller file and coarser weights (default %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     args = parser.parse_args(argv)
     out = check_output(args.output)
@@ -63,7 +67,7 @@ def main(argv: list | None = None) -> int:
                               background=args.background,
                               memory_check=not args.no_memory_check, init=args.init,
                               prior=args.prior, prior_weight=args.prior_weight,
-                              version=args.format_version)
+                              version=args.format_version, code_max=args.code_max)
     for line in dm.notes:
         note(line)
     write_atomic(data, out)

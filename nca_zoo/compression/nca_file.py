@@ -52,7 +52,13 @@ import torch
 
 from ..cells.sobel_mlp import SobelMLPCell
 from ..layers import grid_shape, stitch, to_uint8
-from ..layers.quantize import dequantize, log_scale_exponents, log_scale_table, quantize
+from ..layers.quantize import (
+    DEFAULT_CODE_MAX,
+    dequantize,
+    log_scale_exponents,
+    log_scale_table,
+    quantize,
+)
 from ..models.gnca import GNCA
 from .entropy import compress_codes, decompress_payload
 
@@ -204,12 +210,14 @@ def _pack(bank: _Bank, version: int) -> bytes:
     return body + struct.pack("<I", zlib.crc32(body))
 
 
-def encode(model: GNCA, height: int, width: int, steps: int, version: int = VERSION) -> bytes:
+def encode(model: GNCA, height: int, width: int, steps: int, version: int = VERSION,
+           code_max: int = DEFAULT_CODE_MAX) -> bytes:
     """Serialise a trained bank (quantising its weights to one byte per parameter).
 
     ``version``: 4 (default: entropy-coded weights, one entropy-coded one-byte scale per
     column), 3 (float16 scales per column), 2 (one per tensor) or 1 (raw int8 weights, one
-    scale per tensor).
+    scale per tensor).  ``code_max``: the codes' range (:func:`~nca_zoo.layers.quantize.quantize`;
+    every version reads any range).
     """
     if version not in VERSIONS:
         raise ValueError(f"unknown .nca format version {version}; choose from {VERSIONS}")
@@ -220,8 +228,8 @@ def encode(model: GNCA, height: int, width: int, steps: int, version: int = VERS
     if not (cell.channels < 256 and cell.hidden < 65536 and steps < 65536
             and model.patch_size < 65536 and height < 65536 and width < 65536):
         raise ValueError("model or image too large for the .nca format")
-    codes, scales = zip(*(quantize(getattr(cell, n), grouping(version), scale_format(version))
-                          for n in _TENSORS))
+    codes, scales = zip(*(quantize(getattr(cell, n), grouping(version), scale_format(version),
+                                   code_max=code_max) for n in _TENSORS))
     models = cell.num_models
     scales = torch.cat([s.reshape(models, -1) for s in scales], 1)
     if version >= 4:

@@ -75,7 +75,7 @@ import torch
 from torch import Tensor
 
 from ..automaton import normalize_gradients
-from ..layers.quantize import dequantize, quantize
+from ..layers.quantize import DEFAULT_CODE_MAX, dequantize, quantize
 from ..models.gnca import GNCA, GNCA_SIZES
 
 #: shipped prior of each GNCA size (Table 1)
@@ -275,16 +275,16 @@ def reptile_loss(prior: GNCA, adapted: GNCA) -> Tensor:
 
 @torch.no_grad()
 def quantized_psnr(bank: GNCA, targets: Tensor, steps: int, per: str = "column",
-                   scales: str = "log") -> Tensor:
+                   scales: str = "log", code_max: int = DEFAULT_CODE_MAX) -> Tensor:
     """PSNR (dB, 0-255 scale, per model) of each grown patch after the 8-bit weight round trip.
 
     The patch is rounded to 8 bits like a decoded image, so this is the ``.nca`` file's PSNR
     (:func:`~nca_zoo.layers.quantize.quantize`'s ``per`` and ``scales``: "column" and "log" as in
     ``.nca`` version 4, "column" and "float16" as in version 3, "tensor" and "float16" as in
-    versions 1 and 2; ``per="none"`` for the float weights).
+    versions 1 and 2; ``per="none"`` for the float weights; ``code_max``: the codes' range).
     """
     q = bank if per == "none" else bank.subset(
-        transform=lambda w: dequantize(*quantize(w, per, scales)))
+        transform=lambda w: dequantize(*quantize(w, per, scales, code_max=code_max)))
     state, _ = q.grow(steps=steps)
     grown = (q.rgb(state)[0].float().clamp(0, 1) * 255).round()
     ref = (targets.float().clamp(0, 1) * 255).round()

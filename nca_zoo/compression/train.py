@@ -16,6 +16,7 @@ from typing import Optional
 import lightning as L
 
 from ..data.patch_bank import PatchBankDataModule
+from ..layers.quantize import DEFAULT_CODE_MAX, check_code_max
 from ..models.gnca import GNCA_SIZES, default_steps
 from .memory import check_fits, training_bytes
 from .nca_file import DEFAULT_LIMITS, VERSION, VERSIONS, exceeded_limit
@@ -51,7 +52,8 @@ def compress(image: str, size: str = "medium", patch: int = 40, iterations: int 
              progress: bool = False,
              background: Optional[str] = None, memory_check: bool = True,
              init: str = "prior", prior: Optional[str] = None,
-             prior_weight: float = DEFAULT_PRIOR_WEIGHT, version: int = VERSION):
+             prior_weight: float = DEFAULT_PRIOR_WEIGHT, version: int = VERSION,
+             code_max: int = DEFAULT_CODE_MAX):
     """Train a GNCA bank on ``image``; return ``(nca_bytes, task, datamodule)``.
 
     ``background``: colour for transparent images (see :class:`PatchBankDataModule`);
@@ -61,7 +63,8 @@ def compress(image: str, size: str = "medium", patch: int = 40, iterations: int 
     (:func:`~nca_zoo.compression.prior.init_from_prior`); ``lr``: Adam's learning rate, by
     default the prior's ``fit_lr`` (:func:`~nca_zoo.compression.prior.fit_lr`) or, from random
     weights, :data:`~nca_zoo.compression.prior.RANDOM_FIT_LR`; ``version``: the ``.nca``
-    format version written.
+    format version written; ``code_max``: the range of its codes
+    (:func:`~nca_zoo.layers.quantize.quantize`).
     """
     if version not in VERSIONS:
         raise ValueError(f"--format-version must be one of {', '.join(map(str, VERSIONS))}, "
@@ -71,6 +74,7 @@ def compress(image: str, size: str = "medium", patch: int = 40, iterations: int 
     if init not in INITS:
         raise ValueError(f"--init must be one of {', '.join(INITS)}, got {init!r}")
     check_prior_weight(prior_weight, "--prior-weight")
+    check_code_max(code_max, "--code-max")
     if not 3 <= patch <= DEFAULT_LIMITS.max_patch:
         raise ValueError(f"--patch must be between 3 and {DEFAULT_LIMITS.max_patch}, got {patch}")
     if iterations < 1 or (steps is not None and steps < 1):
@@ -84,7 +88,7 @@ def compress(image: str, size: str = "medium", patch: int = 40, iterations: int 
     # a missing or mismatched prior fails here, before the image is trained
     lr = lr or default_lr(size, init, prior)
     task = train_bank(dm, size, iterations, steps, seed, lr, progress, init=init, prior=prior,
-                      prior_weight=prior_weight)
+                      prior_weight=prior_weight, code_max=code_max)
     return task.to_nca(0, version), task, dm
 
 
@@ -100,7 +104,8 @@ def default_lr(size: str, init: str, prior: Optional[str] = None) -> float:
 def train_bank(dm: PatchBankDataModule, size: str = "medium", iterations: int = 1500,
                steps: Optional[int] = None, seed: int = 0, lr: Optional[float] = None,
                progress: bool = False, loss_over: str = "final", init: str = "random",
-               prior: Optional[str] = None, prior_weight: float = DEFAULT_PRIOR_WEIGHT):
+               prior: Optional[str] = None, prior_weight: float = DEFAULT_PRIOR_WEIGHT,
+               code_max: int = DEFAULT_CODE_MAX):
     """Train one GNCA bank on every patch of ``dm`` (one or several images); return the task.
 
     ``init``: "random" (the paper) or "prior" (see :class:`~nca_zoo.tasks.GNCACompression`);
@@ -111,7 +116,8 @@ def train_bank(dm: PatchBankDataModule, size: str = "medium", iterations: int = 
     L.seed_everything(seed, verbose=False)
     task = GNCACompression(model=f"gnca_{size}", steps=steps or default_steps(dm.patch_size),
                            batch_size=1, lr=lr or default_lr(size, init, prior),
-                           loss_over=loss_over, init=init, prior=prior, prior_weight=prior_weight)
+                           loss_over=loss_over, init=init, prior=prior, prior_weight=prior_weight,
+                           code_max=code_max)
     trainer = L.Trainer(max_steps=iterations, accelerator="auto", devices=1, logger=False,
                         enable_checkpointing=False, enable_progress_bar=progress,
                         enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,

@@ -36,6 +36,9 @@ import torch
 from torch import Tensor
 
 QMAX = 127
+#: the encoder's default code range: codes in ``[-code_max, code_max]`` (any value up to QMAX
+#: fits the ``.nca`` formats; see :func:`quantize`)
+DEFAULT_CODE_MAX = QMAX
 Grouping = Literal["column", "tensor"]
 GROUPINGS = ("column", "tensor")
 ScaleFormat = Literal["log", "float16"]
@@ -70,29 +73,41 @@ def log_scale_exponents(scale: Tensor, strict: bool = True) -> Tensor:
     return e.clamp_max(255).to(torch.uint8)
 
 
+def check_code_max(code_max: int, name: str = "code_max") -> int:
+    """``code_max`` if it is an integer in ``1 .. QMAX``, else a one-line ValueError."""
+    if isinstance(code_max, bool) or not isinstance(code_max, int) or \
+            not 1 <= code_max <= QMAX:
+        raise ValueError(f"{name} must be an integer from 1 to {QMAX}, got {code_max!r}")
+    return code_max
+
+
 def quantize(weight: Tensor, per: Grouping = "column", scales: ScaleFormat = "log",
-             strict: bool = True) -> tuple[Tensor, Tensor]:
+             strict: bool = True, code_max: int = DEFAULT_CODE_MAX) -> tuple[Tensor, Tensor]:
     """``(models, ...)`` float -> (int8 codes of the same shape, scales).
 
     Scales: ``(models,)`` for ``per="tensor"`` and for 2-d weights; ``(models, in)`` for a
     ``(models, out, in)`` weight with ``per="column"``; float32 on the log grid
     (``scales="log"``) or float16 (``"float16"``).  ``strict``: weights beyond the log grid's
-    range are a ValueError (else they clip; see :func:`log_scale_exponents`).
+    range are a ValueError (else they clip; see :func:`log_scale_exponents`).  ``code_max``: the
+    codes' range, ``s >= max|w| / code_max``.  Below 127 the step is coarser but the codes take
+    fewer distinct values, so the entropy-coded file shrinks: a rate-distortion knob of the
+    encoder (``benchmarks/gnca_quantisation.py``); the decoder only reads ``code * s``.
     """
     if per not in GROUPINGS:
         raise ValueError(f"per must be one of {', '.join(GROUPINGS)}, got {per!r}")
     if scales not in SCALE_FORMATS:
         raise ValueError(f"scales must be one of {', '.join(SCALE_FORMATS)}, got {scales!r}")
+    check_code_max(code_max)
     w = weight.detach().float()
     if per == "column" and w.dim() == 3:
-        step = w.abs().amax(dim=1) / QMAX  # (models, in)
+        step = w.abs().amax(dim=1) / code_max  # (models, in)
     else:
-        step = w.flatten(1).abs().amax(dim=1) / QMAX  # (models,)
+        step = w.flatten(1).abs().amax(dim=1) / code_max  # (models,)
     if scales == "log":
         scale = log_scale_table().to(w.device)[log_scale_exponents(step, strict).long()]
     else:
         scale = step.clamp_min(1e-8).half()
-    codes = torch.round(w / _broadcast(scale.float(), w.dim())).clamp(-QMAX, QMAX)
+    codes = torch.round(w / _broadcast(scale.float(), w.dim())).clamp(-code_max, code_max)
     return codes.to(torch.int8), scale
 
 
@@ -108,10 +123,12 @@ def _broadcast(scale: Tensor, dims: int) -> Tensor:
     return scale.unsqueeze(1)
 
 
-def fake_quantize(weight: Tensor, per: Grouping = "column", scales: ScaleFormat = "log") -> Tensor:
+def fake_quantize(weight: Tensor, per: Grouping = "column", scales: ScaleFormat = "log",
+                  code_max: int = DEFAULT_CODE_MAX) -> Tensor:
     """Quantise-dequantise in the forward pass, identity gradient (straight-through estimator).
 
     No host sync (for training on an accelerator): weights beyond the log grid clip here;
     writing the file (:func:`quantize`) refuses them.
     """
-    return weight + (dequantize(*quantize(weight, per, scales, strict=False)) - weight).detach()
+    q = dequantize(*quantize(weight, per, scales, strict=False, code_max=code_max))
+    return weight + (q - weight).detach()

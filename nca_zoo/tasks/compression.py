@@ -28,7 +28,7 @@ from ..compression.prior import (
     load_prior,
 )
 from ..layers import stitch, to_uint8
-from ..layers.quantize import dequantize, quantize
+from ..layers.quantize import DEFAULT_CODE_MAX, check_code_max, dequantize, quantize
 from ..models.gnca import GNCA
 from .base import BaseTask
 
@@ -61,6 +61,10 @@ class GNCACompression(BaseTask):
         checkpoint_every: checkpointed BPTT segment length (0 = plain BPTT).
         qat_from: fraction of ``max_steps`` after which training is quantisation-aware (the
             weights go through the 8-bit round trip in the forward pass); None disables it.
+        code_max: the range of the stored codes, ``[-code_max, code_max]`` (at most 127, the
+            paper's one byte per parameter): smaller ranges give smaller entropy-coded files
+            and coarser weights (:func:`~nca_zoo.layers.quantize.quantize`).  Used by the
+            file, the 8-bit metrics and quantisation-aware training.
         init: "random" (the paper: every NCA from random weights) or "prior": every NCA starts
             from a Reptile-meta-learned prior (:mod:`nca_zoo.compression.prior`), applied when
             ``fit`` sets up (a resumed checkpoint's weights replace it).
@@ -77,7 +81,8 @@ class GNCACompression(BaseTask):
                  batch_size: int = 8, lr: float = 2e-3, lr_decay_at: Optional[float] = 0.75,
                  loss_over: Literal["all", "final"] = "all", normalize_gradients: bool = True,
                  checkpoint_every: int = 0, qat_from: Optional[float] = None,
-                 init: Literal["random", "prior"] = "random", prior: Optional[str] = None,
+                 code_max: int = DEFAULT_CODE_MAX, init: Literal["random", "prior"] = "random",
+                 prior: Optional[str] = None,
                  prior_weight: float = DEFAULT_PRIOR_WEIGHT, num_patches: Optional[int] = None,
                  patch_size: Optional[int] = None) -> None:
         super().__init__()
@@ -86,6 +91,7 @@ class GNCACompression(BaseTask):
         if init not in INITS:
             raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
         check_prior_weight(prior_weight)
+        check_code_max(code_max)
         if batch_size < 1 or steps < 1:
             raise ValueError("batch_size and steps must be >= 1")
         self.save_hyperparameters()
@@ -101,6 +107,7 @@ class GNCACompression(BaseTask):
         self.bank = self.build_model(h.model, num_models=num_patches, patch_size=patch_size,
                                      steps=h.steps, update_rate=h.update_rate,
                                      checkpoint_every=h.checkpoint_every)
+        self.bank.cell.code_max = h.code_max
         self.hparams.num_patches, self.hparams.patch_size = num_patches, patch_size
 
     # ------------------------------------------------------------------ setup
@@ -186,7 +193,8 @@ class GNCACompression(BaseTask):
     # ------------------------------------------------------------------ evaluation
     def quantized_bank(self) -> GNCA:
         """A copy of the bank whose weights went through the 8-bit round trip."""
-        return self.bank.subset(transform=lambda w: dequantize(*quantize(w)))
+        code_max = self.hparams.code_max
+        return self.bank.subset(transform=lambda w: dequantize(*quantize(w, code_max=code_max)))
 
     def decoded_images(self, quantized: bool = True) -> list:
         """Per image in the data: the decoded ``uint8 (H, W, 3)`` image."""
@@ -219,6 +227,7 @@ class GNCACompression(BaseTask):
         :mod:`nca_zoo.layers.quantize`); other versions' scales differ, and so may their images.
         """
         start, n, h, w = self.layout[image_index]
-        data = encode(self.bank.subset(start, n).cpu(), h, w, self.hparams.steps, version)
+        data = encode(self.bank.subset(start, n).cpu(), h, w, self.hparams.steps, version,
+                      self.hparams.code_max)
         decode(data, limits=None)  # self-check: what we write must read back
         return data
