@@ -419,7 +419,7 @@ SECTIONS = [
          "benchmarks/gnca_prior_lr.py", "python benchmarks/gnca_prior_lr.py --update-cards",
          "Chosen on meta-validation crops of the training photos, so the held-out gains above "
          "stay unseen data."),
-        ("gnca_entropy_coding", "Entropy-coded weights (`.nca` version 2)",
+        ("gnca_entropy_coding", "Entropy coders compared (`.nca` versions 1 and 2)",
          "benchmarks/gnca_entropy_coding.py",
          "cd benchmarks && OMP_NUM_THREADS=1 python gnca_entropy_coding.py",
          "The format byte by byte: [docs/nca-format.md](../../docs/nca-format.md)."),
@@ -428,7 +428,10 @@ SECTIONS = [
          "benchmarks/gnca_quantisation.py",
          "cd benchmarks && OMP_NUM_THREADS=1 python gnca_quantisation.py",
          "Version 4 (the default) stores one entropy-coded one-byte scale per weight column, "
-         "version 3 one float16 scale per column, versions 1 and 2 one per tensor."),
+         "version 3 one float16 scale per column, versions 1 and 2 one per tensor. The "
+         "uncoded and delta columns measure the entropy coder and a prior-relative payload at "
+         "identical PSNR; the last table trades PSNR for bytes with the encoder's code range "
+         "(`--code-max`)."),
         ("gnca_moonshot", "The paper's 40x40 figure in 5 CPU-minutes per patch?",
          "benchmarks/gnca_moonshot.py",
          "cd benchmarks && OMP_NUM_THREADS=1 python gnca_moonshot.py",

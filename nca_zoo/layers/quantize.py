@@ -1,15 +1,23 @@
 """One byte per parameter (GNCA §4.2: "a quantisation of one byte per parameter").
 
-Symmetric linear int8 quantisation, ``q = round(w / s)``, ``s >= max|w| / 127`` over a group of
-weights.  Two groupings, per model of a bank (leading dimension):
+Symmetric linear int8 quantisation, ``q = round(w / s)``, ``s >= max|w| / N`` over a group of
+weights, ``N = code_max`` (127 by default).  Two groupings, per model of a bank (leading
+dimension):
 
 * ``"column"`` (the default, ``.nca`` versions 3 and 4): one scale per input column of a matrix
   ``(models, out, in)`` -- per input feature of ``w1``, per hidden unit of ``w2`` -- and one per
   vector (``b1``).  A GNCA grows its image over ~50 recurrent steps, so small weight errors
   compound: on 8 held-out 40x40 patches fitted 1000 iterations from each shipped prior
-  (``benchmarks/gnca_quantisation.py``) the 8-bit round trip costs 0.8 / 1.1 / 2.6 dB
-  (small / medium / large) with one scale per tensor and 0.2 / 0.4 / 0.5 dB with one per column
-  (on the quickstart's astronaut, GNCA-medium: per output row sits in between).
+  (``benchmarks/gnca_quantisation.py``, run of 2026-12-06) the 8-bit round trip costs 1.1 / 1.4
+  / 2.3 dB (small / medium / large) with one scale per tensor and 0.2 / 0.3 / 0.6 dB with one
+  per column (on the quickstart's astronaut, GNCA-medium: per output row sits in between).
+
+The code range ``N`` trades PSNR for bytes: in the same run, ``N = 63`` wrote 11-12 % smaller
+version 4 files but lost 0.5 / 1.5 / 1.25 dB, about what the rate saved is worth on GNCA's
+rate-distortion curve (``benchmarks/gnca_patch_sweep.py``), so the default stays 127, the paper's
+full byte per parameter.  Quantisation-aware training (:func:`fake_quantize`, ``qat_from``) over
+the last quarter of those fits, one optimiser throughout, ended 1.0 to 1.1 dB *below* plain
+training plus the round trip, so it is off by default.
 * ``"tensor"``: one scale per tensor (``.nca`` versions 1 and 2).
 
 And two ways to store a scale (``scales``):
