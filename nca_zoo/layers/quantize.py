@@ -13,9 +13,10 @@ dimension):
   per column (on the quickstart's astronaut, GNCA-medium: per output row sits in between).
 
 The code range ``N`` trades PSNR for bytes: in the same run, ``N = 63`` wrote 11-12 % smaller
-version 4 files but lost 0.5 / 1.5 / 1.25 dB, about what the rate saved is worth on GNCA's
-rate-distortion curve (``benchmarks/gnca_patch_sweep.py``), so the default stays 127, the paper's
-full byte per parameter.  Quantisation-aware training (:func:`fake_quantize`, ``qat_from``) over
+version 4 files but lost 0.5 / 1.5 / 1.25 dB; on GNCA's rate-distortion curve
+(``benchmarks/gnca_patch_sweep.py``: 3 to 4 dB per doubling of the rate) 12 % of the rate is
+worth about 0.6 dB, so only GNCA-small gains a little and the default stays 127, the paper's full
+byte per parameter.  Quantisation-aware training (:func:`fake_quantize`, ``qat_from``) over
 the last quarter of those fits, one optimiser throughout, ended 1.0 to 1.1 dB *below* plain
 training plus the round trip, so it is off by default.
 * ``"tensor"``: one scale per tensor (``.nca`` versions 1 and 2).
