@@ -31,6 +31,7 @@ from gnca_vs_codecs import (
     image_sources,
     plot,
     quiet_lightning,
+    show_delta,
     write_compressai,
 )
 
@@ -39,6 +40,16 @@ DEFAULT_OUT = "gnca_patch_sweep"
 
 def curve_name(model: str, iterations: int) -> str:
     return f"GNCA-{model} {iterations}it"
+
+
+def command_args(args: argparse.Namespace) -> str:
+    """The flags that re-run this benchmark as it ran (``--out`` left out)."""
+    flags = [f"--side {args.side}", f"--models {' '.join(args.models)}",
+             f"--patches {' '.join(map(str, args.patches))}",
+             f"--iterations {' '.join(map(str, args.iterations))}", f"--init {args.init}"]
+    flags += [f"--images {args.images}"] if args.images else []
+    flags += [f"--n {args.n}"] if args.n else []
+    return "".join(" " + f for f in flags)
 
 
 def sweep(srcs: list[str], side: int, models: list[str], patches: list[int],
@@ -101,22 +112,19 @@ def main(argv: list | None = None) -> None:
     rows = [[g, p["patch"], p["nca_per_image"], p["iterations"], f"{p['bpp']:.2f}",
              f"{p['psnr-rgb']:.2f}", f"{p['ms-ssim-rgb']:.3f}", f"{p['encoding_time']:.1f}"]
             for g in gnca for p in sorted(curves[g], key=lambda p: p["patch"])]
-    show = lambda v, unit: "no overlap" if v is None else f"{v:+.1f}{unit}"  # noqa: E731
     md = (f"# GNCA rate-distortion over patch size and iterations ({args.side} px)\n\n"
           f"{len(srcs)} images ({', '.join(names)}"
           f"{'; held out: no GNCA prior was trained on them' if not args.images else ''}) at "
           f"{args.side}x{args.side} px; GNCA from the {args.init} start with compress's recipe "
           f"(`train_bank`), `.nca` file lengths; each codec over its quality sweep. "
-          f"`cd benchmarks && python gnca_patch_sweep.py "
-          f"--models {' '.join(args.models)} --patches {' '.join(map(str, args.patches))} "
-          f"--iterations {' '.join(map(str, args.iterations))}`.\n\n"
+          f"`cd benchmarks && python gnca_patch_sweep.py{command_args(args)}`.\n\n"
           + md_table(["curve", "patch", "NCAs per image", "iterations", "bpp", "PSNR",
                       "MS-SSIM", "encode s per image"], rows)
           + "\n\nBjøntegaard deltas of each GNCA curve (over the patch sides) against each codec "
           "(pchip; negative BD-rate = fewer bits than the codec):\n\n"
           + md_table(["curve", "anchor", "BD-rate", "BD-PSNR"],
-                     [[r["gnca"], r["codec"], show(r["bd_rate"], " %"),
-                       show(r["bd_psnr"], " dB")] for r in bd_rows])
+                     [[r["gnca"], r["codec"], show_delta(r["bd_rate"], " %"),
+                       show_delta(r["bd_psnr"], " dB")] for r in bd_rows])
           + f"\n\nCurves in CompressAI's JSON layout: {', '.join(f'`{f}`' for f in files)}.\n\n"
           f"![GNCA rate-distortion over patch sizes]({figure})\n")
     write_results(args.out, {"args": vars(args), "images": names, "curves": curves,

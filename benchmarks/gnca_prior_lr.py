@@ -65,10 +65,12 @@ def main() -> None:
         sweep = json.loads(json.dumps(sweep))  # float / int keys -> str, as read back
         measured[size] = {"settings": settings, **sweep}
         print(f"{size}: fit_lr={sweep['fit_lr']:g}", flush=True)
-        if args.update_cards:
+        if args.update_cards:  # the quick check again, at the new fit_lr, on its patches
+            quick = prior.card["quick_check"]
             update_prior_card(size, {
                 "fit_lr": sweep["fit_lr"],
-                "quick_check": prior_quick_check(prior, size, 40, 48, sweep["fit_lr"]),
+                "quick_check": prior_quick_check(prior, size, quick["patch"], prior.automaton.steps,
+                                                 sweep["fit_lr"]),
                 "fit_lr_sweep": {"settings": settings, "measured_by": "benchmarks/gnca_prior_lr.py",
                                  "psnr": sweep["psnr"]}})
     old = RESULTS / "gnca_prior_lr.json"  # read last: another size may have finished meanwhile

@@ -6,8 +6,9 @@ constant lr), then the same patches are scored as floats and after the 8-bit rou
 ``.nca`` version: one float16 scale per tensor (versions 1 and 2), one float16 scale per column
 (version 3), one entropy-coded one-byte scale per column (version 4, the default); the file
 bytes are those of the bank written as one image in that version.  A second fit of the
-same patches turns on quantisation-aware training (straight-through, per-column scales, as
-``GNCACompression qat_from``) for the last ``--qat-from`` fraction of the iterations.
+same patches turns on quantisation-aware training (straight-through, per-column scales) for the
+last ``--qat-from`` fraction of the iterations (0.25: as ``GNCACompression(qat_from=0.75)``, whose
+``qat_from`` counts the iterations *before* the switch).
 
     cd benchmarks && OMP_NUM_THREADS=1 python gnca_quantisation.py          # 8 patches, 1000 it.
     cd benchmarks && python gnca_quantisation.py --sizes small --quick      # 2 patches, 20 it.

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import tempfile
 import time
 import warnings
@@ -47,6 +46,8 @@ from pathlib import Path
 import numpy as np
 from _common import RESULTS, md_table, write_results
 from scipy import stats
+
+from nca_zoo.cli._common import quiet_lightning
 
 METRICS = ("psnr", "mse", "ssim", "cr", "cr_file", "bytes")
 #: results name of the published run (``--out``)
@@ -73,19 +74,17 @@ def held_out_files(folder: Path) -> list[str]:
     return paths
 
 
-def quiet_lightning() -> None:
-    """No warnings and no Lightning banners: the benchmark prints its own progress."""
-    warnings.filterwarnings("ignore")
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
 def image_sources(images: str | None, n: int | None, tmp: Path) -> list[str]:
     """At most ``n`` image paths: the folder ``images``, else the held-out photos (into ``tmp``)."""
     from nca_zoo.data.images import list_images
 
     srcs = [str(p) for p in list_images(images)] if images else held_out_files(tmp)
     return srcs[:n]
+
+
+def show_delta(value: float | None, unit: str) -> str:
+    """A BD-rate / BD-PSNR cell: ``+12.3 %``, or "no overlap" where it is undefined."""
+    return "no overlap" if value is None else f"{value:+.1f}{unit}"
 
 
 def ms_ssim_scales(side: int) -> tuple[int, int]:
@@ -380,10 +379,9 @@ def main(argv: list | None = None) -> None:
                    [[r["comparison"], r["n"], f"{r['mean_diff_db']:+.2f}",
                      f"{r['wilcoxon_p']:.3g}", f"{r['adjusted_p']:.3g}",
                      "✓" if r["significant"] else "", f"{r['friedman_p']:.3g}"] for r in tests])
-    show = lambda v, unit: "no overlap" if v is None else f"{v:+.1f}{unit}"  # noqa: E731
     md_bd = md_table(["size", "GNCA", "anchor", "BD-rate", "BD-PSNR"],
-                     [[r["size"], r["gnca"], r["codec"], show(r["bd_rate"], " %"),
-                       show(r["bd_psnr"], " dB")] for r in bd_rows])
+                     [[r["size"], r["gnca"], r["codec"], show_delta(r["bd_rate"], " %"),
+                       show_delta(r["bd_psnr"], " dB")] for r in bd_rows])
     md = (f"# GNCA vs codecs: {len(srcs)} images at {', '.join(map(str, args.sizes))} px, "
           f"{args.iterations} iterations, patch {args.patch}, inits {', '.join(args.inits)}; "
           f"recipe of nca_zoo.compression.train_bank (Adam at lr 1e-2 from random weights, at "

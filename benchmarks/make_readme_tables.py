@@ -117,7 +117,8 @@ def headline_gnca() -> str:
     bd = [b for b in data.get("bd", []) if b["size"] == size and b["gnca"] == f"GNCA ({init})"]
     if bd:
         shown = lambda v: "no overlap" if v is None else f"{v:+.0f} %"  # noqa: E731
-        note += (f". BD-rate of GNCA ({init}) over its three sizes at {size} px: "
+        models = len(a.get("models", [])) or 3
+        note += (f". BD-rate of GNCA ({init}) over its {models} sizes at {size} px: "
                  + ", ".join(f"{shown(b['bd_rate'])} vs {b['codec']}" for b in bd)
                  + " (positive: more bits than the codec for the same PSNR)")
     note += ". From `benchmarks/results/gnca_vs_codecs.json`.\n"

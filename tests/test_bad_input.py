@@ -9,16 +9,15 @@ decoder limits, and the memory guard of ``compress``.
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from nca_file_helpers import with_crc
 from PIL import Image
 
 import nca_zoo
@@ -39,11 +38,7 @@ def nca_bytes(h, w, patch, channels, hidden, steps, version=1) -> bytes:
     rows, cols = grid_shape(h, w, patch)
     body = _HEADER.pack(MAGIC, version, h, w, patch, channels, hidden, steps) + bytes(
         rows * cols * (6 + SobelMLPCell.params_per_model(channels, hidden)))
-    return body + struct.pack("<I", zlib.crc32(body))
-
-
-def with_crc(body: bytes) -> bytes:
-    return body + struct.pack("<I", zlib.crc32(body))
+    return with_crc(body)
 
 
 #: absurd but consistent headers (h, w, patch, n_c, h_s, steps), one per decoder limit

@@ -7,7 +7,7 @@ from nca_file_helpers import skewed_bank
 
 from nca_zoo.compression.nca_file import _parse, decode, encode
 from nca_zoo.data.patch_bank import PatchBankDataModule
-from nca_zoo.layers.quantize import QMAX, check_code_max, dequantize, fake_quantize, quantize
+from nca_zoo.layers.quantize import QMAX, check_code_max, dequantize, quantize
 from nca_zoo.models.gnca import GNCA
 from nca_zoo.tasks import GNCACompression
 
@@ -48,7 +48,7 @@ def test_bad_code_max_is_a_one_line_error(bad):
 @pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_every_version_stores_a_smaller_range_exactly_and_smaller(version):
     torch.manual_seed(0)
-    model = GNCA(16, 32, 4, 8, 4)  # 8,320 weights of spread-out values
+    model = GNCA(16, 32, 4, 8, 4)  # w1 and b1 spread out (w2 starts at zero)
     full, half = (encode(model, 16, 16, 4, version, code_max=m) for m in (127, 63))
     _, bank = _parse(half, None)
     assert int(np.abs(bank.codes.astype(int)).max()) <= 63
@@ -74,13 +74,14 @@ def test_skewed_columns_keep_their_precision_at_a_smaller_range():
         assert bool((err <= step / 2 + 1e-7).all()), name  # half a step per column
 
 
-def test_compression_task_uses_its_range_everywhere():
+def test_compression_task_uses_its_range_everywhere(tmp_path):
     L.seed_everything(0, verbose=False)
     dm = PatchBankDataModule(["embedded:astronaut"], size=16, patch_size=8,
                              iterations_per_epoch=2)
     task = GNCACompression(model="gnca_small", steps=10, batch_size=1, lr=5e-3, code_max=31,
                            qat_from=0.0)
     trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False,
+                        default_root_dir=tmp_path,
                         enable_progress_bar=False, enable_model_summary=False,
                         limit_val_batches=0, num_sanity_val_steps=0)
     trainer.fit(task, datamodule=dm)
@@ -92,9 +93,18 @@ def test_compression_task_uses_its_range_everywhere():
     quantized = task.quantized_bank().cell.state_dict()
     for name in ("w1", "b1", "w2"):  # the metrics' weights are the file's
         assert torch.equal(decoded[name], quantized[name])
-    # quantisation-aware training sees the same range
-    w1 = task.bank.cell.w1
-    torch.testing.assert_close(fake_quantize(w1, code_max=31), quantized["w1"], rtol=0, atol=0)
+    # quantisation-aware training grows what the file decodes
+    bank = task.bank.eval()
+    bank.cell.fake_quant = True
+    with torch.no_grad():
+        fake = bank()
+    bank.cell.fake_quant = False
+    torch.testing.assert_close(fake, task.quantized_bank()(), rtol=0, atol=1e-6)
+    # a checkpoint keeps the range
+    trainer.save_checkpoint(tmp_path / "bank.ckpt")
+    loaded = GNCACompression.load_from_checkpoint(tmp_path / "bank.ckpt")
+    loaded.layout = task.layout
+    assert loaded.bank.cell.code_max == 31 and loaded.to_nca(0) == data
 
 
 def test_compress_command_refuses_a_bad_range_in_one_line(tmp_path, capsys):

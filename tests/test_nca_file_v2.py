@@ -6,7 +6,6 @@ import lzma
 import struct
 import time
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,8 +27,6 @@ from nca_zoo.compression.nca_file import (
     transcode,
 )
 from nca_zoo.models.gnca import GNCA
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")

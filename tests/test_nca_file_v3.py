@@ -26,9 +26,8 @@ from nca_zoo.compression.nca_file import (
 NC, HS, PATCHES = 16, 32, 9  # the shipped example: GNCA-medium, 120x120 px, 40 px patches
 
 
-
 def test_version_3_has_a_float16_scale_per_column():
-    model = skewed_bank()
+    model = skewed_bank(channels=NC, hidden=HS)
     data = encode(model, 16, 16, 4, version=3)
     assert data[4] == 3
     assert scales_per_patch(3, NC, HS) == 3 * NC + 1 + HS and scales_per_patch(2, NC, HS) == 3
@@ -44,7 +43,7 @@ def test_version_3_has_a_float16_scale_per_column():
 
 
 def test_version_3_keeps_skewed_weights_more_exactly_than_version_2():
-    model = skewed_bank()
+    model = skewed_bank(channels=NC, hidden=HS)
     errors = {}
     for version in (2, 3):
         state = decode(encode(model, 16, 16, 4, version=version)).state_dict
@@ -68,7 +67,7 @@ def test_older_versions_convert_to_version_3_exactly():
 
 
 def test_per_column_scales_cannot_be_written_as_an_older_version():
-    v3 = encode(skewed_bank(), 16, 16, 4, version=3)
+    v3 = encode(skewed_bank(channels=NC, hidden=HS), 16, 16, 4, version=3)
     for version in (1, 2):
         with pytest.raises(ValueError, match="one scale per column.*--format-version") as err:
             transcode(v3, version)
@@ -76,7 +75,7 @@ def test_per_column_scales_cannot_be_written_as_an_older_version():
 
 
 def test_truncated_or_padded_version_3_files_give_one_line_errors():
-    v3 = encode(skewed_bank(), 16, 16, 4, version=3)
+    v3 = encode(skewed_bank(channels=NC, hidden=HS), 16, 16, 4, version=3)
     scales_end = 16 + 2 * (3 * NC + 1 + HS) * 4
     for bad in (with_crc(v3[:scales_end - 2]), with_crc(v3[:-4] + b"\0"),
                 with_crc(v3[:scales_end])):
@@ -87,7 +86,7 @@ def test_truncated_or_padded_version_3_files_give_one_line_errors():
 
 def test_the_documented_layout_reads_version_3():
     """docs/nca-format.md, version 3: scales per column, then version 2's payload."""
-    model = skewed_bank(1)
+    model = skewed_bank(1, channels=NC, hidden=HS)
     data = encode(model, 16, 16, 4, version=3)
     _, version, h, w, p, nc, hs, _ = struct.unpack_from("<4sBHHHBHH", data)
     patches, per = -(-h // p) * -(-w // p), 3 * nc + 1 + hs

@@ -36,7 +36,6 @@ NC, HS = 16, 32
 PER = 3 * NC + 1 + HS  # scales per patch
 
 
-
 def test_log_scale_table_is_a_sixteenth_octave_grid():
     table = log_scale_table()
     assert table.dtype == torch.float32 and table.shape == (256,)
@@ -77,7 +76,7 @@ def test_weights_beyond_the_log_range_are_a_one_line_error():
 
 
 def test_version_4_is_the_default_and_has_no_raw_scales():
-    model = skewed_bank()
+    model = skewed_bank(channels=NC, hidden=HS)
     data = encode(model, 16, 16, 4)
     assert VERSION == 4 and data[4] == 4
     layout, size = struct.unpack_from("<BI", data, 16)  # straight after the header
@@ -95,7 +94,7 @@ def test_version_4_is_the_default_and_has_no_raw_scales():
 
 
 def test_version_4_is_as_exact_as_version_3_on_skewed_weights():
-    model = skewed_bank(2)
+    model = skewed_bank(2, channels=NC, hidden=HS)
     errors = {}
     for version in (2, 3, 4):
         state = decode(encode(model, 16, 16, 4, version=version)).state_dict
@@ -106,7 +105,7 @@ def test_version_4_is_as_exact_as_version_3_on_skewed_weights():
 
 def test_the_documented_layout_reads_version_4():
     """docs/nca-format.md, version 4, followed step by step."""
-    model = skewed_bank(1)
+    model = skewed_bank(1, channels=NC, hidden=HS)
     data = encode(model, 16, 16, 4)
     _, version, h, w, p, nc, hs, _ = struct.unpack_from("<4sBHHHBHH", data)
     assert version == 4 and zlib.crc32(data[:-4]) == struct.unpack("<I", data[-4:])[0]
@@ -128,7 +127,7 @@ def test_the_documented_layout_reads_version_4():
 
 
 def test_float16_and_log_scales_do_not_convert_into_each_other():
-    v4 = encode(skewed_bank(), 16, 16, 4)
+    v4 = encode(skewed_bank(channels=NC, hidden=HS), 16, 16, 4)
     for version in (1, 2, 3):
         with pytest.raises(ValueError, match="log scales.*--format-version " + str(version)) as err:
             transcode(v4, version)
@@ -143,7 +142,7 @@ def test_float16_and_log_scales_do_not_convert_into_each_other():
 
 
 def test_corrupted_version_4_files_give_one_line_errors():
-    v4 = encode(skewed_bank(), 16, 16, 4)
+    v4 = encode(skewed_bank(channels=NC, hidden=HS), 16, 16, 4)
     patches, weights = 4, 4 * HS * (4 * NC + 1)
     raw = lzma.decompress(v4[21:-4], lzma.FORMAT_RAW,
                           filters=[{"id": lzma.FILTER_LZMA2, "dict_size": 1 << 20}]

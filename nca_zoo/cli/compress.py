@@ -57,7 +57,8 @@ def main(argv: list | None = None) -> int:
                              "(default %(default)s)")
     parser.add_argument("--code-max", type=int, default=DEFAULT_CODE_MAX,
                         help="codes of the weights lie in [-N, N], N <= 127: a smaller N gives a "
-                             "smaller file and coarser weights (default %(default)s)")
+                             "smaller file (format versions 2-4) and coarser weights "
+                             "(default %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     args = parser.parse_args(argv)
     out = check_output(args.output)

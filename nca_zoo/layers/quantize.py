@@ -11,28 +11,29 @@ dimension):
   (``benchmarks/gnca_quantisation.py``, run of 2026-12-06) the 8-bit round trip costs 1.1 / 1.4
   / 2.3 dB (small / medium / large) with one scale per tensor and 0.2 / 0.3 / 0.6 dB with one
   per column (on the quickstart's astronaut, GNCA-medium: per output row sits in between).
-
-The code range ``N`` trades PSNR for bytes: in the same run, ``N = 63`` wrote 11-12 % smaller
-version 4 files but lost 0.5 / 1.5 / 1.25 dB; on GNCA's rate-distortion curve
-(``benchmarks/gnca_patch_sweep.py``: 3 to 4 dB per doubling of the rate) 12 % of the rate is
-worth about 0.6 dB, so only GNCA-small gains a little and the default stays 127, the paper's full
-byte per parameter.  Quantisation-aware training (:func:`fake_quantize`, ``qat_from``) over
-the last quarter of those fits, one optimiser throughout, ended 1.0 to 1.1 dB *below* plain
-training plus the round trip, so it is off by default.
 * ``"tensor"``: one scale per tensor (``.nca`` versions 1 and 2).
 
 And two ways to store a scale (``scales``):
 
 * ``"log"`` (the default, ``.nca`` version 4): one byte, an exponent ``e`` on a grid of 1/16
   octave, ``s = 2^(e // 16 - 14) * M[e % 16]`` with ``M[j] = 2^(j / 16)`` in float32
-  (:func:`log_scale_table`); ``e`` is the smallest code with ``s >= max|w| / 127``, so no weight
-  clips and the step is at most 4.4 % coarser than ``max|w| / 127``.  Range: ``2^-14`` to
-  ``3.8``, i.e. ``max|w|`` up to 486.
-* ``"float16"`` (versions 1 to 3): ``s = max|w| / 127`` rounded to float16.
+  (:func:`log_scale_table`); ``e`` is the smallest code with ``s >= max|w| / N``, so no weight
+  clips and the step is at most 4.4 % coarser than ``max|w| / N``.  Range: ``2^-14`` to
+  ``3.8``, i.e. ``max|w|`` up to ``3.8 N`` (486 at N = 127).
+* ``"float16"`` (versions 1 to 3): ``s = max|w| / N`` rounded to float16.
 
 Either way the encoder and the decoder compute the same float32 scale exactly.  Per column, the
 float16 scales are 7.5 % of a GNCA-medium file (8 fitted 40 px patches); as entropy-coded
 exponents they cost 2.7 %, at the same PSNR (``benchmarks/gnca_quantisation.py``).
+
+The code range ``N`` trades PSNR for bytes (versions 2 to 4 entropy-code the codes): on the
+same fits, ``N = 63`` wrote 11-12 % smaller version 4 files but lost 0.5 / 1.5 / 1.25 dB.  On
+GNCA's rate-distortion curve at 300 iterations (``benchmarks/gnca_patch_sweep.py``: 3.4 to 4 dB
+per doubling of the rate; 2.3 to 2.8 dB at 100 iterations) 12 % of the rate is worth 0.4 to
+0.7 dB, so at best GNCA-small breaks even, and the default stays 127, the paper's full byte per
+parameter.  Quantisation-aware training (:func:`fake_quantize`) over the last quarter of those
+fits (as ``GNCACompression(qat_from=0.75)`` does), one optimiser throughout, ended 1.0 to 1.1 dB
+*below* plain training plus the round trip, so it is off by default.
 
 Every metric the library reports is measured after dequantisation.
 """
@@ -66,19 +67,21 @@ def log_scale_table() -> Tensor:
     return (octave[:, None] * mantissa[None, :]).flatten()  # exact: times a power of two
 
 
-def log_scale_exponents(scale: Tensor, strict: bool = True) -> Tensor:
+def log_scale_exponents(scale: Tensor, strict: bool = True,
+                        code_max: int = DEFAULT_CODE_MAX) -> Tensor:
     """uint8 ``e`` of float32 ``"log"`` scales (inverse of :func:`log_scale_table`).
 
     Also: the exponent of the smallest grid scale ``>= scale`` for any positive scale.  A
-    scale beyond the grid is a one-line ValueError (``strict``; a host sync) or, with
-    ``strict=False``, the largest grid scale (the weights beyond it clip).
+    scale beyond the grid is a one-line ValueError (``strict``; a host sync; ``code_max``: the
+    code range the scales are for, to name the weight magnitude) or, with ``strict=False``, the
+    largest grid scale (the weights beyond it clip).
     """
     table = log_scale_table().to(scale.device)
     e = torch.searchsorted(table, scale.float().contiguous())
     if strict and bool((e > 255).any()):
-        raise ValueError(f"a weight of magnitude {float(scale.max()) * QMAX:.4g} is beyond the "
-                         f"log scales' range ({float(table[-1]) * QMAX:.4g}); use float16 scales "
-                         f"(.nca --format-version 3)")
+        raise ValueError(f"a weight of magnitude {float(scale.max()) * code_max:.4g} is beyond "
+                         f"the log scales' range ({float(table[-1]) * code_max:.4g} at code range "
+                         f"{code_max}); use float16 scales (.nca --format-version 3)")
     return e.clamp_max(255).to(torch.uint8)
 
 
@@ -113,7 +116,7 @@ def quantize(weight: Tensor, per: Grouping = "column", scales: ScaleFormat = "lo
     else:
         step = w.flatten(1).abs().amax(dim=1) / code_max  # (models,)
     if scales == "log":
-        scale = log_scale_table().to(w.device)[log_scale_exponents(step, strict).long()]
+        scale = log_scale_table().to(w.device)[log_scale_exponents(step, strict, code_max).long()]
     else:
         scale = step.clamp_min(1e-8).half()
     codes = torch.round(w / _broadcast(scale.float(), w.dim())).clamp(-code_max, code_max)

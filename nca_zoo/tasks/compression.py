@@ -61,10 +61,6 @@ class GNCACompression(BaseTask):
         checkpoint_every: checkpointed BPTT segment length (0 = plain BPTT).
         qat_from: fraction of ``max_steps`` after which training is quantisation-aware (the
             weights go through the 8-bit round trip in the forward pass); None disables it.
-        code_max: the range of the stored codes, ``[-code_max, code_max]`` (at most 127, the
-            paper's one byte per parameter): smaller ranges give smaller entropy-coded files
-            and coarser weights (:func:`~nca_zoo.layers.quantize.quantize`).  Used by the
-            file, the 8-bit metrics and quantisation-aware training.
         init: "random" (the paper: every NCA from random weights) or "prior": every NCA starts
             from a Reptile-meta-learned prior (:mod:`nca_zoo.compression.prior`), applied when
             ``fit`` sets up (a resumed checkpoint's weights replace it).
@@ -72,6 +68,10 @@ class GNCACompression(BaseTask):
             ``gnca-<size>-prior`` of the model's size.
         prior_weight: each NCA starts from ``w * prior + (1 - w) * random`` (shrink and perturb,
             :func:`~nca_zoo.compression.prior.init_from_prior`); 1 copies the prior.
+        code_max: the range of the stored codes, ``[-code_max, code_max]`` (at most 127, the
+            paper's one byte per parameter): smaller ranges give smaller entropy-coded files
+            and coarser weights (:func:`~nca_zoo.layers.quantize.quantize`).  Used by the
+            file, the 8-bit metrics and quantisation-aware training.
         num_patches, patch_size: filled from the datamodule; stored so checkpoints reload.
     """
 
@@ -81,10 +81,9 @@ class GNCACompression(BaseTask):
                  batch_size: int = 8, lr: float = 2e-3, lr_decay_at: Optional[float] = 0.75,
                  loss_over: Literal["all", "final"] = "all", normalize_gradients: bool = True,
                  checkpoint_every: int = 0, qat_from: Optional[float] = None,
-                 code_max: int = DEFAULT_CODE_MAX, init: Literal["random", "prior"] = "random",
-                 prior: Optional[str] = None,
-                 prior_weight: float = DEFAULT_PRIOR_WEIGHT, num_patches: Optional[int] = None,
-                 patch_size: Optional[int] = None) -> None:
+                 init: Literal["random", "prior"] = "random", prior: Optional[str] = None,
+                 prior_weight: float = DEFAULT_PRIOR_WEIGHT, code_max: int = DEFAULT_CODE_MAX,
+                 num_patches: Optional[int] = None, patch_size: Optional[int] = None) -> None:
         super().__init__()
         if loss_over not in ("all", "final"):
             raise ValueError(f"loss_over must be 'all' or 'final', got {loss_over!r}")
