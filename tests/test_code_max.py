@@ -93,13 +93,7 @@ def test_compression_task_uses_its_range_everywhere(tmp_path):
     quantized = task.quantized_bank().cell.state_dict()
     for name in ("w1", "b1", "w2"):  # the metrics' weights are the file's
         assert torch.equal(decoded[name], quantized[name])
-    # quantisation-aware training grows what the file decodes
-    bank = task.bank.eval()
-    bank.cell.fake_quant = True
-    with torch.no_grad():
-        fake = bank()
-    bank.cell.fake_quant = False
-    torch.testing.assert_close(fake, task.quantized_bank()(), rtol=0, atol=1e-6)
+    # quantisation-aware training at this range: test_gnca's QAT test runs code_max 31 too
     # a checkpoint keeps the range
     trainer.save_checkpoint(tmp_path / "bank.ckpt")
     loaded = GNCACompression.load_from_checkpoint(tmp_path / "bank.ckpt")

@@ -201,8 +201,9 @@ def test_datamodule_multiple_images_share_one_bank():
     assert dm.layout == [(0, 9, 20, 20), (9, 9, 20, 20)]
 
 
-def test_quantisation_aware_forward_is_what_the_file_decodes():
-    task, dm, _ = _trained_task(iterations=4)
+@pytest.mark.parametrize("code_max", [127, 31])
+def test_quantisation_aware_forward_is_what_the_file_decodes(code_max):
+    task, dm, _ = _trained_task(iterations=4, code_max=code_max)
     bank = task.bank.eval()
     bank.cell.fake_quant = True
     with torch.no_grad():
