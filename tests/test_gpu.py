@@ -1,12 +1,16 @@
-"""``benchmarks/gpu_check.py``: its cases train on CUDA (marked ``gpu``); its CPU-side checks.
+"""``benchmarks/tools/gpu_check.py``: its cases train on CUDA (marked ``gpu``); CPU-side checks.
 
 The ``gpu`` tests are deselected by default (``pytest -m gpu`` runs them) and skip without CUDA.
+The script is loaded with :func:`runpy.run_path` (its ``CASES`` and ``run_case``) and run as a
+subprocess.
 """
 import json
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -15,9 +19,8 @@ import nca_zoo.tasks
 from nca_zoo._registry import FAMILIES, model_info
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "benchmarks" / "gpu_check.py"
-sys.path.insert(0, str(SCRIPT.parent))
-import gpu_check  # noqa: E402
+SCRIPT = ROOT / "benchmarks" / "tools" / "gpu_check.py"
+gpu_check = SimpleNamespace(**runpy.run_path(str(SCRIPT)))
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

@@ -1,7 +1,7 @@
 """Every restorer on photos it never saw, and the shipping rule (issue: held-out cards).
 
-    python benchmarks/restoration_held_out.py                 # every shipped restorer
-    python benchmarks/restoration_held_out.py --write-cards   # + store the numbers in the cards
+    python benchmarks/lnca/restoration_held_out.py                # every shipped restorer
+    python benchmarks/lnca/restoration_held_out.py --write-cards  # + the numbers into the cards
 
 The held-out photos (``nca_zoo.data.held_out``) at 32 / 64 / 128 px and at full size, degraded
 at the fixed strength and restored whole-photo (``nca_zoo.restoration.held_out_metrics``).  A
@@ -14,21 +14,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
-from _common import RESULTS, md_table, write_results
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
+from _common import RESULTS, md_table, restorers, write_results
 
 import nca_zoo
 from nca_zoo._pretrained import SHIPPED
 from nca_zoo.data.held_out import HELD_OUT_PHOTOS
 from nca_zoo.restoration import is_size_dependent
 from nca_zoo.restoration.evaluate import HELD_OUT_SIZES, SHIPPING_SIZES, held_out_metrics, ships
-
-
-def restorers() -> list[str]:
-    """Shipped modules whose card says they restore images."""
-    return [n for n in nca_zoo.list_pretrained()
-            if json.loads((SHIPPED / n / "card.json").read_text()).get("task") in ("noise", "blur")]
 
 
 def main(argv: list | None = None) -> None:

@@ -12,13 +12,17 @@ quoted as the reference and marked as such.
 Decoding: growing every patch of a 120x120 image (9 patches, 48 steps) from its ``.nca``
 weights, median of 20 after warm-up; paper: 0.05 s.
 
-    python benchmarks/gnca_throughput.py [--repeats 5]
+    python benchmarks/gnca/gnca_throughput.py [--repeats 5]
 """
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
 from _common import md_table, median_time, write_results
 
 CAX_REFERENCE_IT_S = 0.37

@@ -10,17 +10,21 @@ calibration fit; PSNR is measured after the ``.nca`` version 4 round trip (8-bit
 points along the way, on the patches as one image (mean MSE) and per patch.  The paper's images
 are not ours, so the comparison is of levels, not of the same pictures.
 
-    cd benchmarks && OMP_NUM_THREADS=1 python gnca_moonshot.py            # 8 patches x 5 min
-    cd benchmarks && python gnca_moonshot.py --n 1 --minutes 0.05         # a smoke run
+    OMP_NUM_THREADS=1 python benchmarks/gnca/gnca_moonshot.py            # 8 patches x 5 min
+    python benchmarks/gnca/gnca_moonshot.py --n 1 --minutes 0.05         # a smoke run
 
 Last line: ``moonshot_db=<x> target_db=32.58 cpu_min_per_patch=<y>``.
 """
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
 from _common import image_psnr, md_table, write_results
 
 TARGET_DB = 32.58  # GNCA paper, Table 2: GNCA-medium, 40x40 px
@@ -90,7 +94,7 @@ def main() -> None:
           f"{per_iteration:.3f} CPU-s per bank iteration); PSNR after the `.nca` version 4 "
           f"round trip. Paper (Table 2, GNCA-medium, 40x40, its own images, long GPU training): "
           f"{TARGET_DB} dB. "
-          "`cd benchmarks && OMP_NUM_THREADS=1 python gnca_moonshot.py`.\n\n"
+          "`OMP_NUM_THREADS=1 python benchmarks/gnca/gnca_moonshot.py`.\n\n"
           + md_table(["iteration", "CPU-min per patch", "PSNR (dB)", "per patch (dB)"], rows)
           + f"\n\nReached {final['psnr']:.2f} dB after {minutes_per_patch:.2f} CPU-minutes per "
           f"patch: {final['psnr'] - TARGET_DB:+.2f} dB from the paper's figure.\n")

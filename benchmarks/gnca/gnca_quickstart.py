@@ -5,7 +5,7 @@ in ``runs/gnca_quickstart/``), then writes ``results/gnca_quickstart.{json,md}``
 and SSIM of the ``.nca`` file beside the codecs at matched bytes, from the run's ``report.json``,
 and the wall time of the command (training, report and file writing; not the install).
 
-    python benchmarks/gnca_quickstart.py
+    python benchmarks/gnca/gnca_quickstart.py
 """
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-from _common import write_results
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
+from _common import ROOT, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = "configs/gnca/quickstart.yaml"
 REPORT = ROOT / "runs" / "gnca_quickstart" / "report.json"
 

@@ -23,21 +23,23 @@ and float16 scales raw, as in version 1) and must give them back bit for bit:
 Times: median of ``--repeats`` calls, payload only (plus the whole v2 file).  PSNR: the image
 decoded from each file against the photo; v1 and v2 must agree exactly.
 
-    python benchmarks/gnca_entropy_coding.py            # trains the banks once (~6 CPU-minutes)
+    python benchmarks/gnca/gnca_entropy_coding.py   # trains the banks once (~6 CPU-minutes)
 """
 from __future__ import annotations
 
 import argparse
 import lzma
 import os
+import sys
 import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
-from _common import md_table, median_time, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
+from _common import ROOT, md_table, median_time, write_results
+
 SHIPPED = ROOT / "examples" / "gnca" / "astronaut_120.nca"
 #: name: (image, side in px, patch, GNCA size, training iterations); "shared" starts every patch
 #: from one random NCA (what a prior does, :mod:`nca_zoo.compression.prior`) instead of its own
@@ -51,8 +53,8 @@ CANDIDATES = ("v1", "zlib", "zlib-lm", "lzma", "lzma-lm", "lzma-lm-delta", "v2",
 
 def trained_bank(name: str, cache: Path) -> bytes:
     """The version-1 file of bank ``name`` (trained once, then read from ``cache``)."""
-    from nca_zoo.compression.train import train_bank
     from nca_zoo.data.patch_bank import PatchBankDataModule
+    from nca_zoo.drivers.compression import train_bank
 
     image, px, patch, size, iterations = BANKS[name]
     path = cache / f"{name}_{image.split(':')[-1]}_{px}px_p{patch}_{size}_{iterations}it.nca"

@@ -9,7 +9,7 @@ steps/s (median over the timed training iterations after ``--warmup``, each ende
 loss, which must stay finite.  Writes ``<out>/gpu_check_<device>.md`` and ``.json``; exits
 non-zero if a case fails.
 
-    python benchmarks/gpu_check.py [--steps 10] [--out benchmarks/results] [--tiny]
+    python benchmarks/tools/gpu_check.py [--steps 10] [--out benchmarks/results] [--tiny]
         [--cases 'lnca*'] [--precision 32 bf16]
 
 ``--tiny`` runs the registry's tiny models on small images (a smoke run).  ``--device cpu`` is
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import gc
-import json
 import logging
 import math
 import re
@@ -33,7 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from _common import RESULTS, machine, md_table
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
+from _common import RESULTS, machine, md_table, write_results
 
 NO_CUDA = "gpu_check needs a CUDA device"
 PRECISIONS = {"32": "32-true", "bf16": "bf16-mixed"}
@@ -314,16 +314,13 @@ def main(argv=None) -> int:
             print(f"{case.name:20s} {precision:5s} {row.get('steps_per_s') or 0:8.2f} steps/s  "
                   f"{row['status']}", flush=True)
     md = markdown(rows, name, args)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"gpu_check_{slug(name)}{'_tiny' if args.tiny else ''}"
     info = {**machine(), "device": name,
             "float32_matmul_precision": torch.get_float32_matmul_precision()}
-    stem.with_suffix(".json").write_text(json.dumps(
-        {"machine": info, "steps": args.steps, "warmup": args.warmup, "tiny": args.tiny,
-         "rows": rows}, indent=2, default=float))
-    stem.with_suffix(".md").write_text(md)
+    path = write_results(f"gpu_check_{slug(name)}{'_tiny' if args.tiny else ''}",
+                         {"machine": info, "steps": args.steps, "warmup": args.warmup,
+                          "tiny": args.tiny}, md, rows=rows, folder=args.out)
     print(md)
-    print(f"wrote {stem.with_suffix('.md')}")
+    print(f"wrote {path.with_suffix('.md')}")
     failed = [r for r in rows if r["status"].startswith("FAIL")]
     if failed:
         print(f"{len(failed)} case(s) failed: {', '.join(r['case'] for r in failed)}",

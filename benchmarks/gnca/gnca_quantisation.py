@@ -10,16 +10,20 @@ same patches turns on quantisation-aware training (straight-through, per-column 
 last ``--qat-from`` fraction of the iterations (0.25: as ``GNCACompression(qat_from=0.75)``, whose
 ``qat_from`` counts the iterations *before* the switch).
 
-    cd benchmarks && OMP_NUM_THREADS=1 python gnca_quantisation.py          # 8 patches, 1000 it.
-    cd benchmarks && python gnca_quantisation.py --sizes small --quick      # 2 patches, 20 it.
+    OMP_NUM_THREADS=1 python benchmarks/gnca/gnca_quantisation.py          # 8 patches, 1000 it.
+    python benchmarks/gnca/gnca_quantisation.py --sizes small --quick      # 2 patches, 20 it.
 
 Last line: ``bytes_v4_vs_v3_<size>=<ratio> bytes_v4_vs_uncoded_<size>=<ratio>`` per size.
 """
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
 from _common import image_psnr, md_table, write_results
 
 VERSIONS = (2, 3, 4)  # version 1 holds the same weights as 2, raw
@@ -27,46 +31,12 @@ VERSIONS = (2, 3, 4)  # version 1 holds the same weights as 2, raw
 CODE_MAXES = (127, 95, 63, 47, 31)
 
 
-def v4_coding_bytes(bank, prior, steps: int) -> dict:
-    """What the entropy coder and the prior save on the version 4 file of ``bank``.
-
-    * ``bytes_v4_uncoded``: the version 4 file with its payload (scale exponents and int8
-      codes) stored raw instead of LZMA2-coded -- the same weights, so the same PSNR;
-    * ``bytes_v4_delta``: the payload holding each code minus the prior's code at the same
-      scale (mod 256, so exact: ``code = delta + round(prior / s)``), plus 8 bytes for a hash
-      naming the prior -- again the same weights and PSNR.
-    """
-    from nca_zoo.compression.entropy import compress_codes
-    from nca_zoo.compression.nca_file import encode
-    from nca_zoo.layers.quantize import QMAX, log_scale_exponents, quantize
-
-    cell, models = bank.cell, bank.cell.num_models
-    codes, deltas, exponents = [], [], []
-    for name in ("w1", "b1", "w2"):
-        weight = getattr(cell, name)
-        code, scale = quantize(weight, "column", "log")
-        step = scale.unsqueeze(1) if scale.dim() == 2 else scale.reshape(-1, 1)
-        prior_code = torch.round(getattr(prior.cell, name).detach().float() / step)
-        prior_code = prior_code.clamp(-QMAX, QMAX).to(torch.int16)
-        delta = (code.to(torch.int16) - prior_code + 128) % 256 - 128
-        codes.append(code.flatten(1))
-        deltas.append(delta.to(torch.int8).flatten(1))
-        exponents.append(log_scale_exponents(scale).reshape(models, -1))
-    codes, deltas = torch.cat(codes, 1).numpy(), torch.cat(deltas, 1).numpy()
-    exponents = torch.cat(exponents, 1).numpy()
-    patch = bank.patch_size
-    size = len(encode(bank, patch, patch * models, steps, 4))
-    payload = len(compress_codes(codes, cell.channels, cell.hidden, exponents=exponents)[1])
-    delta = len(compress_codes(deltas, cell.channels, cell.hidden, exponents=exponents)[1])
-    return {"bytes_v4_uncoded": size - payload + codes.size + exponents.size,
-            "bytes_v4_delta": size - payload + delta + 8}
-
-
 def fit(size: str, targets: torch.Tensor, iterations: int, qat_from: float | None) -> dict:
     """Fit a bank from the shipped prior; PSNR float / per tensor / per column, file bytes."""
     from nca_zoo._registry import create_model
     from nca_zoo.compression.nca_file import encode, grouping, scale_format
     from nca_zoo.compression.prior import adapt, fit_lr, init_from_prior, load_prior, quantized_psnr
+    from nca_zoo.compression.rate_distortion import v4_coding_bytes
     from nca_zoo.models.gnca import GNCA_SIZES, default_steps
 
     patch = targets.shape[-1]
@@ -154,7 +124,7 @@ def main() -> None:
           "QAT: a second fit of the same patches, the same optimiser throughout, with "
           "quantisation-aware training (v4's round trip, straight-through) for the last "
           f"{args.qat_from:.0%} of the iterations. "
-          "`cd benchmarks && OMP_NUM_THREADS=1 python gnca_quantisation.py`.\n\n"
+          "`OMP_NUM_THREADS=1 python benchmarks/gnca/gnca_quantisation.py`.\n\n"
           + md_table(["model", "float PSNR"]
                      + [x for v in VERSIONS for x in (f"v{v} PSNR", f"v{v} bytes")]
                      + ["v4 bytes vs v3", "v4 bytes vs v2", "v4 uncoded bytes",

@@ -10,29 +10,30 @@ MS-SSIM and bits per pixel per point; one curve per (GNCA size, iterations) over
 sides; BD-rate / BD-PSNR of each curve against each codec; the curves in CompressAI's JSON
 layout (``results/compressai/gnca_patch_sweep/<side>px``) and a figure.
 
-    cd benchmarks && python gnca_patch_sweep.py                     # medium, patches 20 40 60
-    cd benchmarks && python gnca_patch_sweep.py --models small medium --patches 20 30 40 60
-    python gnca_patch_sweep.py --n 1 --side 40 --patches 20 40 --iterations 2 --out smoke  # smoke
+    python benchmarks/gnca/gnca_patch_sweep.py                      # medium, patches 20 40 60
+    python benchmarks/gnca/gnca_patch_sweep.py --models small medium --patches 20 30 40 60
+    python benchmarks/gnca/gnca_patch_sweep.py --n 1 --side 40 --patches 20 40 --iterations 2 \
+        --out smoke                                                 # a smoke run
 
 Last line: ``best_bd_rate_vs_<codec>=<percent or none>`` per codec (the best GNCA curve).
 """
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
 from _common import RESULTS, md_table, write_results
-from gnca_vs_codecs import (
-    MODELS,
-    SWEEPS,
+from gnca_vs_codecs import MODELS, image_sources, run_gnca, show_delta, write_curves
+
+from nca_zoo.cli._common import quiet_lightning
+from nca_zoo.compression.rate_distortion import (
+    CODEC_SWEEPS,
     bd_metrics,
     codec_curves,
-    image_sources,
-    plot,
-    quiet_lightning,
-    show_delta,
-    write_compressai,
+    plot_rate_distortion,
 )
 
 DEFAULT_OUT = "gnca_patch_sweep"
@@ -55,8 +56,6 @@ def command_args(args: argparse.Namespace) -> str:
 def sweep(srcs: list[str], side: int, models: list[str], patches: list[int],
           iterations: list[int], init: str) -> dict:
     """``{curve name: [points by rate]}``: one trained bank per (model, patch, iterations)."""
-    from gnca_vs_codecs import run_gnca
-
     from nca_zoo.data.patch_bank import PatchBankDataModule
 
     names = [Path(s).stem for s in srcs]
@@ -99,15 +98,15 @@ def main(argv: list | None = None) -> None:
                           sorted(args.iterations), args.init)}
     gnca = [c for c in curves if c.startswith("GNCA")]
     bd_rows = [{"gnca": g, "codec": c, **bd_metrics(curves[g], curves[c])}
-               for g in gnca for c in SWEEPS]
+               for g in gnca for c in CODEC_SWEEPS]
     names = [Path(s).stem for s in srcs]
-    files = write_compressai(curves, args.side, (
+    files = write_curves(curves, args.side, (
         f"{len(srcs)} images at {args.side}x{args.side} px "
         f"({args.images or 'held-out photos'}); GNCA from the {args.init} start, one curve per "
         f"(size, iterations) over patch sides {sorted(args.patches)}; codecs: Pillow over a "
         f"quality sweep"), args.out)
     figure = f"{args.out}.png"
-    plot({args.side: curves}, RESULTS / figure)
+    plot_rate_distortion({args.side: curves}, RESULTS / figure)
 
     rows = [[g, p["patch"], p["nca_per_image"], p["iterations"], f"{p['bpp']:.2f}",
              f"{p['psnr-rgb']:.2f}", f"{p['ms-ssim-rgb']:.3f}", f"{p['encoding_time']:.1f}"]
@@ -117,7 +116,7 @@ def main(argv: list | None = None) -> None:
           f"{'; held out: no GNCA prior was trained on them' if not args.images else ''}) at "
           f"{args.side}x{args.side} px; GNCA from the {args.init} start with compress's recipe "
           f"(`train_bank`), `.nca` file lengths; each codec over its quality sweep. "
-          f"`cd benchmarks && python gnca_patch_sweep.py{command_args(args)}`.\n\n"
+          f"`python benchmarks/gnca/gnca_patch_sweep.py{command_args(args)}`.\n\n"
           + md_table(["curve", "patch", "NCAs per image", "iterations", "bpp", "PSNR",
                       "MS-SSIM", "encode s per image"], rows)
           + "\n\nBjøntegaard deltas of each GNCA curve (over the patch sides) against each codec "
@@ -131,7 +130,7 @@ def main(argv: list | None = None) -> None:
                              "bd": bd_rows, "compressai_files": files}, md)
     print(md)
     best = {}
-    for c in SWEEPS:
+    for c in CODEC_SWEEPS:
         rates = [r["bd_rate"] for r in bd_rows if r["codec"] == c and r["bd_rate"] is not None]
         best[c] = f"{min(rates):.1f}" if rates else "none"
     print(" ".join(f"best_bd_rate_vs_{c}={v}" for c, v in best.items()))

@@ -1,7 +1,7 @@
 """Which LNCA deblurring recipe improves photos it never saw?  Recipes side by side, held-out.
 
-    python benchmarks/lnca_deblur_recipes.py                       # all recipes, 40 + 20 epochs
-    python benchmarks/lnca_deblur_recipes.py --ae-epochs 1 --nca-epochs 1 --out smoke  # smoke
+    python benchmarks/lnca/lnca_deblur_recipes.py                     # all recipes, 40 + 20 epochs
+    python benchmarks/lnca/lnca_deblur_recipes.py --ae-epochs 1 --nca-epochs 1 --out smoke  # smoke
 
 Each recipe trains ``lnca_nafca`` on the embedded photos (photo-level split, seed 0): phase 1 for
 ``--ae-epochs`` epochs (best autoencoder by the recipe's ``ae_monitor`` on the validation photo;
@@ -29,12 +29,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 import lightning as L
-from _common import RESULTS, md_table, write_results
-from _lnca import fit_on_embedded
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
+from _common import RESULTS, fit_on_embedded, md_table, write_results
 from lnca_autoencoder_augmentation import VARIANTS
 
 from nca_zoo.data.restoration import embedded_sources, photo_split

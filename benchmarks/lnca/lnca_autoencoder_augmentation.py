@@ -1,7 +1,7 @@
 """Does data augmentation lift the LNCA autoencoder's ceiling on held-out photos?
 
-    python benchmarks/lnca_autoencoder_augmentation.py                # 10 and 40 epochs, ~5 min
-    python benchmarks/lnca_autoencoder_augmentation.py --epochs 2     # a smoke run
+    python benchmarks/lnca/lnca_autoencoder_augmentation.py             # 10 and 40 epochs, ~5 min
+    python benchmarks/lnca/lnca_autoencoder_augmentation.py --epochs 2  # a smoke run
 
 Trains phase 1 alone (the autoencoder, ``LNCARestoration(phase="ae")``, deblurring losses) on the
 embedded photos, photo-level split, with plain data and with ``augment`` + ``scales=[1, 2, 4]`` +
@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from pathlib import Path
 
 import torch
-from _common import md_table, write_results
-from _lnca import fit_on_embedded
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
+from _common import fit_on_embedded, md_table, write_results
 from lnca_autoencoder_ceiling import ceiling
 
 from nca_zoo.tasks import LNCARestoration

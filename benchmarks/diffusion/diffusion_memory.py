@@ -14,8 +14,8 @@ returned instead of fragmenting the heap) (``torch.cuda.max_memory_allocated`` o
 ``--check-steps`` is given; the halo is what depends on the paper's 20 steps, and it is fixed by
 ``--halo``.
 
-    python benchmarks/diffusion_memory.py [--sizes 256 512 1024] [--full-sizes 128 256 384]
-                                          [--tile 128] [--nca-steps 2] [--check-steps 20]
+    python benchmarks/diffusion/diffusion_memory.py [--sizes 256 512 1024]
+        [--full-sizes 128 256 384] [--tile 128] [--nca-steps 2] [--check-steps 20]
 """
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
 from _common import md_table, write_results
 
 

@@ -1,6 +1,6 @@
 """Why LNCA deblurring fails on held-out photos: the autoencoder's ceiling against the input.
 
-    python benchmarks/lnca_autoencoder_ceiling.py lnca-nafca-denoise FOLDER_OF_A_DEBLURRER ...
+    python benchmarks/lnca/lnca_autoencoder_ceiling.py lnca-nafca-denoise FOLDER_OF_A_DEBLURRER ...
 
 An LNCA restorer can be no better than its autoencoder: ``AE(clean)`` (the NCA bypassed, a clean
 photo in) bounds what the NCA can reach.  On each held-out photo (``nca_zoo.data.held_out``) at
@@ -14,14 +14,17 @@ and pass the folder.  Writes ``results/lnca_autoencoder_ceiling.{json,md}``.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import torch
-from _common import md_table, write_results
 from torchmetrics.functional.image import (
     peak_signal_noise_ratio,
     structural_similarity_index_measure,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
+from _common import md_table, write_results
 
 import nca_zoo
 from nca_zoo.data.degradations import Curriculum, degrade

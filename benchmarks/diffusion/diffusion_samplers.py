@@ -11,9 +11,9 @@ Writes ``benchmarks/results/diffusion_samplers.{json,md}`` and ``figures/diffusi
 ``best=<sampler>-<steps> speedup=<x>`` for the first generator (the cheapest match: fewest
 network evaluations, then lowest FID).
 
-    python benchmarks/diffusion_samplers.py            # the full run (~20 CPU-minutes)
-    python benchmarks/diffusion_samplers.py --quick    # smoke run: 8 images, 2 samplers
-    python benchmarks/diffusion_samplers.py --write-cards   # + the measured choice into the cards
+    python benchmarks/diffusion/diffusion_samplers.py           # the full run (~20 CPU-minutes)
+    python benchmarks/diffusion/diffusion_samplers.py --quick   # smoke run: 8 images, 2 samplers
+    python benchmarks/diffusion/diffusion_samplers.py --write-cards  # + the choice into the cards
 
 ``--write-cards`` stores each generator's fastest match as ``"sampling"`` in its ``card.json``;
 ``nca-zoo sample --model NAME`` uses it when no ``--sampler`` is given.
@@ -22,8 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
 from _common import RESULTS, write_results
 
 REFERENCE = ("ddim", 50)
@@ -76,8 +79,8 @@ def write_card(name: str, summary: dict, a) -> None:
         "ddim50_fid_model": summary["reference"]["fid_model"],
         "speedup_vs_ddim50": round(best["speedup"], 2),
         "evaluations_vs_ddim50": round(best["evaluations_ratio"], 2), "n": a.n,
-        "measured_by": "benchmarks/diffusion_samplers.py (fewest network evaluations at <= 20 "
-                       f"steps with an FID within {a.tolerance:.0%} of DDIM-50's)"}
+        "measured_by": "benchmarks/diffusion/diffusion_samplers.py (fewest network evaluations "
+                       f"at <= 20 steps with an FID within {a.tolerance:.0%} of DDIM-50's)"}
     write_atomic(json.dumps(card, indent=2, sort_keys=True).encode(), path)
 
 

@@ -12,9 +12,9 @@ protocol of the shipped cards), so every model is compared on equal terms; the "
 row is the corrupted test images themselves.
 
     # CPU, a few minutes: 10 batches per epoch, 16 test images
-    python benchmarks/lnca_quality.py --quick
+    python benchmarks/lnca/lnca_quality.py --quick
     # 10 epochs per model (per phase for LNCA)
-    python benchmarks/lnca_quality.py
+    python benchmarks/lnca/lnca_quality.py
 
 ``--quick`` numbers come from ten training iterations per epoch: they show that every pipeline runs
 end to end, not the models' quality.
@@ -26,8 +26,10 @@ import os
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-from _lnca import MODELS, md_table, write_results
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
+from _common import RESTORATION_MODELS, md_table, write_results
 
 
 def train_and_test(name: str, task_kind: str, a) -> dict:
@@ -39,7 +41,7 @@ def train_and_test(name: str, task_kind: str, a) -> dict:
     from nca_zoo.tasks import LNCARestoration, SupervisedRestoration, ViTCARestoration
 
     torch.manual_seed(0)
-    model = MODELS[name]
+    model = RESTORATION_MODELS[name]
     epochs = a.epochs
     if name in ("NAFNet", "Restormer"):
         task = SupervisedRestoration(model=model, lr=1e-3 if name == "NAFNet" else 3e-4)
@@ -80,7 +82,8 @@ def main() -> None:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--root", default=None, help="folder of images (default: embedded photo tiles)")
     p.add_argument("--tasks", nargs="+", default=["noise", "blur"], choices=["noise", "blur"])
-    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--models", nargs="+", default=list(RESTORATION_MODELS),
+                   choices=list(RESTORATION_MODELS))
     p.add_argument("--epochs", type=int, default=None, help="epochs per model (per phase for LNCA)")
     p.add_argument("--image-size", type=int, default=32)
     p.add_argument("--batch-size", type=int, default=8)
@@ -94,7 +97,6 @@ def main() -> None:
     a.val_batches = 0 if a.quick else 1.0
     a.test_batches = 2 if a.quick else 1.0
     os.environ.setdefault("WANDB_MODE", "disabled")
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     if a.threads > 0:
         import torch
 
@@ -131,7 +133,7 @@ def main() -> None:
                   {"settings": {k: getattr(a, k) for k in ("quick", "root", "epochs", "image_size",
                                                            "batch_size", "train_batches",
                                                            "test_batches")}},
-                  rows, "\n".join(md))
+                  "\n".join(md), rows=rows)
     print("\n".join(md))
 
 

@@ -1,6 +1,6 @@
 """How long ``nca_zoo.restore`` takes per shipped restoration module (in-process, no start-up).
 
-    python benchmarks/restore_speed.py            # 64 and 128 px crops of a bundled photo
+    python benchmarks/lnca/restore_speed.py            # 64 and 128 px crops of a bundled photo
 
 ViTCA models with the raster position table run tile by tile at their training size (``--tile
 auto``), every other restorer on the whole image, exactly as ``python -m nca_zoo.restore`` does.
@@ -9,10 +9,13 @@ Median of 3 after one warm-up.
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import torch
-from _common import md_table, median_time, write_results
-from restoration_held_out import restorers
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
+from _common import md_table, median_time, restorers, write_results
 
 import nca_zoo
 from nca_zoo.data.images import load_rgb_uint8, resize_square

@@ -1,6 +1,6 @@
 """Export a trained checkpoint as a shipped pretrained module with a measured card.
 
-    python benchmarks/export_pretrained.py RUN.ckpt --name lnca-nafca-denoise \
+    python benchmarks/tools/export_pretrained.py RUN.ckpt --name lnca-nafca-denoise \
         --config configs/lnca/lnca_nafca_denoise.yaml --recipe "... the exact fit command ..."
 
 Restoration checkpoints (LNCARestoration, ViTCARestoration) are measured on the held-out photos
@@ -14,16 +14,19 @@ with the train-vs-test and colour-noise references
 ``tests/test_pretrained.py`` recomputes.  GNCA priors (GNCAPrior, Reptile) are saved as a bank of
 one NCA, with a ``quick_check``: 8-bit PSNR of 2 held-out patches after 1 and 10 iterations from
 random weights and from the prior (``_common.prior_quick_check``), which the tests recompute;
-``benchmarks/gnca_prior.py --update-cards`` adds the full held-out gains.  Nothing is typed.
+``benchmarks/gnca/gnca_prior.py --update-cards`` adds the full held-out gains.  Nothing is typed.
 """
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-import _common  # noqa: F401  (puts the repo on sys.path)
 import torch
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
+import _common  # noqa: F401  (puts the repo on sys.path)
 
 import nca_zoo
 from nca_zoo._pretrained import SHIPPED
@@ -62,11 +65,11 @@ def restoration_card(ckpt: str, name: str) -> tuple:
 
 
 def diffusion_card(ckpt: str, config: str) -> tuple:
-    from nca_zoo.diffusion import load_task
     from nca_zoo.diffusion.evaluate import diffusion_metrics
     from nca_zoo.diffusion.pretrained import diffusion_config
+    from nca_zoo.drivers import load_diffusion_task
 
-    task = load_task(ckpt)
+    task = load_diffusion_task(ckpt)
     h = task.hparams
     data = yaml.safe_load(Path(config).read_text())["data"]["init_args"]
     data = {k: v for k, v in data.items() if k not in ("batch_size", "num_workers", "limit")}
@@ -128,7 +131,7 @@ def main() -> None:
     else:
         model, arch, model_args, card, extra = restoration_card(args.checkpoint, args.name)
     card = {"name": args.name, **card, "recipe_config": args.config, "recipe": args.recipe,
-            "measured_by": "benchmarks/export_pretrained.py"}
+            "measured_by": "benchmarks/tools/export_pretrained.py"}
     folder = nca_zoo.save_pretrained(model, SHIPPED / args.name, arch, model_args, card, extra)
     print(folder, card.get("metrics", card.get("quick_check")))
 

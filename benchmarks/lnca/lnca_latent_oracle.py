@@ -1,7 +1,7 @@
 """Can the LNCA latent express deblurring at all?  The best an NCA could do, on held-out photos.
 
-    python benchmarks/lnca_latent_oracle.py               # augmented phase 1, 40 epochs, ~1 min
-    python benchmarks/lnca_latent_oracle.py --epochs 2    # a smoke run
+    python benchmarks/lnca/lnca_latent_oracle.py             # augmented phase 1, 40 epochs, ~1 min
+    python benchmarks/lnca/lnca_latent_oracle.py --epochs 2  # a smoke run
 
 Trains phase 1 (the autoencoder) with augmentation (``lnca_autoencoder_augmentation``), then, on
 the held-out photos at 32 / 64 / 128 px, scores what an NCA that maps the blurred photo's latent
@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
 from _common import md_table, write_results
 from lnca_autoencoder_augmentation import VARIANTS, train_autoencoder
 from lnca_autoencoder_ceiling import score

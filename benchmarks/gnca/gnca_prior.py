@@ -6,16 +6,16 @@ and one per blend weight ``w`` from the shipped ``gnca-<size>-prior`` blended wi
 init (``w * prior + (1 - w) * random``, ``--prior-weights``; 1 = the prior alone), with compress's
 recipe (Adam, final-state loss, normalised gradients) at a constant lr, so the PSNR at each
 checkpoint of the one run is that of a shorter run.  Each init fits at compress's default lr:
-1e-2 from random weights, the prior's ``fit_lr`` (its card; ``benchmarks/gnca_prior_lr.py``
+1e-2 from random weights, the prior's ``fit_lr`` (its card; ``benchmarks/gnca/gnca_prior_lr.py``
 selects it on meta-validation crops, never on these held-out patches) from the prior.
 PSNR is measured after the 8-bit weight round trip of the ``.nca`` file.
 Encode time: training seconds per patch up to each checkpoint (one CPU thread unless
 ``--threads``).
 
-    python benchmarks/gnca_prior.py                    # 4 patches x 1000 iterations x 3 sizes
-    python benchmarks/gnca_prior.py --quick            # 2 patches x 100 iterations
-    python benchmarks/gnca_prior.py --sizes medium --update-cards
-    python benchmarks/gnca_prior.py --sizes large --prior-weights 1 0.5   # blends vs random
+    python benchmarks/gnca/gnca_prior.py                    # 4 patches x 1000 iterations x 3 sizes
+    python benchmarks/gnca/gnca_prior.py --quick            # 2 patches x 100 iterations
+    python benchmarks/gnca/gnca_prior.py --sizes medium --update-cards
+    python benchmarks/gnca/gnca_prior.py --sizes large --prior-weights 1 0.5   # blends vs random
 
 Results of sizes not rerun are kept from ``results/gnca_prior.json`` (each size records its own
 settings, so a size can be rerun alone, e.g. with more patches).
@@ -26,8 +26,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
 from _common import RESULTS, md_table, update_prior_card, write_results
 
 from nca_zoo.compression.prior import DEFAULT_PRIOR_WEIGHT, RANDOM_FIT_LR
@@ -99,7 +103,7 @@ def update_card(size: str, block: dict, settings: dict) -> None:
     keys = ("n_patches", "lr_prior", "psnr_random", "psnr_prior", "psnr_random_at_prior_lr",
             "gain_db_same_lr", "wilcoxon_p_same_lr", "gain_db", "wilcoxon_p", "seconds_per_patch")
     update_prior_card(size, {"held_out_gain": {
-        "settings": settings, "measured_by": "benchmarks/gnca_prior.py",
+        "settings": settings, "measured_by": "benchmarks/gnca/gnca_prior.py",
         **{k: block[k] for k in keys if k in block}}})
 
 
@@ -160,7 +164,7 @@ def main() -> None:
           "Held-out patches (40 px, photos resized to 120 px, "
           "`nca_zoo.data.held_out.held_out_patches`), PSNR after 8-bit quantisation, compress's "
           "recipe at a constant lr: 1e-2 from random weights, the prior's card `fit_lr` (chosen "
-          "on meta-validation crops of the training photos by `benchmarks/gnca_prior_lr.py`) "
+          "on meta-validation crops of the training photos by `benchmarks/gnca/gnca_prior_lr.py`) "
           "from the prior. Prior: every NCA starts from w * prior + (1 - w) * the "
           "random init of the random run (shrink and perturb; w = 1: the prior alone). One run "
           "per init and size, read at each iteration count; p: two-sided paired Wilcoxon "
@@ -168,7 +172,7 @@ def main() -> None:
           "0.05). *At prior lr*: the control, random weights fitted at the prior's lr, so the "
           "gain over it is the prior's and not the lr's. Encode time: training seconds per patch "
           "(one CPU thread, shared machine). "
-          "`python benchmarks/gnca_prior.py` (settings per size in gnca_prior.json).\n\n"
+          "`python benchmarks/gnca/gnca_prior.py` (settings per size in gnca_prior.json).\n\n"
           + md_table(["model", "patches", "prior weight w", "lr prior", "iterations",
                       "PSNR random", "PSNR prior", "gain dB", "p", "PSNR random at prior lr",
                       "gain at same lr", "p same lr", "s / patch random", "s / patch prior"],

@@ -5,10 +5,10 @@ photos (``PriorPatchDataModule(val_patches=n).val_targets``: the embedded photos
 held-out ones, at the prior configs' 96 / 160 / 256 px) at each learning rate of
 ``nca_zoo.compression.prior.FIT_LRS`` with compress's recipe at a constant lr;
 ``select_fit_lr`` keeps the lr with the best mean 8-bit PSNR over the checkpoints.  The held-out
-patches that ``benchmarks/gnca_prior.py`` reports on are never used here.
+patches that ``benchmarks/gnca/gnca_prior.py`` reports on are never used here.
 
-    python benchmarks/gnca_prior_lr.py --update-cards          # 8 crops, 100 / 300 iterations
-    python benchmarks/gnca_prior_lr.py --sizes small --quick   # 2 crops, 20 iterations
+    python benchmarks/gnca/gnca_prior_lr.py --update-cards          # 8 crops, 100 / 300 iterations
+    python benchmarks/gnca/gnca_prior_lr.py --sizes small --quick   # 2 crops, 20 iterations
 
 ``--update-cards`` writes ``fit_lr`` (what compress and ``gnca_prior.py`` then use) and the sweep
 into each prior's ``card.json``; run it after ``export_pretrained.py``, which writes a new card.
@@ -19,14 +19,18 @@ all of one ``--sizes`` size) with the shipped one on the same crops, each at its
 a change to meta-training is judged before a prior is shipped.  Results go to
 ``results/gnca_prior_candidates.{json,md}`` (cards untouched); last line ``best=<source>``.
 
-    python benchmarks/gnca_prior_lr.py --sizes large --prior runs/prior_large_200/last.ckpt
+    python benchmarks/gnca/gnca_prior_lr.py --sizes large --prior runs/prior_large_200/last.ckpt
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
 from _common import RESULTS, md_table, prior_quick_check, update_prior_card, write_results
 
 
@@ -71,7 +75,8 @@ def main() -> None:
                 "fit_lr": sweep["fit_lr"],
                 "quick_check": prior_quick_check(prior, size, quick["patch"], prior.automaton.steps,
                                                  sweep["fit_lr"]),
-                "fit_lr_sweep": {"settings": settings, "measured_by": "benchmarks/gnca_prior_lr.py",
+                "fit_lr_sweep": {"settings": settings,
+                                 "measured_by": "benchmarks/gnca/gnca_prior_lr.py",
                                  "psnr": sweep["psnr"]}})
     old = RESULTS / "gnca_prior_lr.json"  # read last: another size may have finished meanwhile
     per_size = json.loads(old.read_text()).get("per_size", {}) if old.is_file() else {}
@@ -90,7 +95,7 @@ def main() -> None:
           "`PriorPatchDataModule(val_patches=n).val_targets`; never the held-out photos), 8-bit "
           "PSNR of a fit from the shipped prior at a constant Adam lr (compress's recipe); the lr "
           "with the best mean PSNR over the checkpoints becomes the card's `fit_lr`. "
-          "`python benchmarks/gnca_prior_lr.py --update-cards`.\n\n"
+          "`python benchmarks/gnca/gnca_prior_lr.py --update-cards`.\n\n"
           + md_table(["model", "crops", "lr"] + [f"PSNR @{i}" for i in at_cols] + [""], rows)
           + "\n")
     write_results("gnca_prior_lr", {"per_size": per_size}, md)
@@ -101,10 +106,15 @@ def main() -> None:
 def compare_candidates(size: str, sources: list[str], targets, lrs, at, settings) -> None:
     """Sweep the lr of the shipped prior and of each candidate; rank them by their best lr."""
     from nca_zoo.compression.prior import PRIOR_NAMES, load_prior, select_fit_lr
+    from nca_zoo.drivers import load_prior_checkpoint
     from nca_zoo.models.gnca import GNCA_SIZES
 
+    def load(source: str):  # a candidate is a GNCAPrior checkpoint or a pretrained folder
+        reader = load_prior_checkpoint if source.endswith(".ckpt") else load_prior
+        return reader(*GNCA_SIZES[size], source)
+
     try:
-        priors = {s: load_prior(*GNCA_SIZES[size], s) for s in [PRIOR_NAMES[size], *sources]}
+        priors = {s: load(s) for s in [PRIOR_NAMES[size], *sources]}
     except (OSError, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from None
     measured = {}
@@ -122,7 +132,8 @@ def compare_candidates(size: str, sources: list[str], targets, lrs, at, settings
     md = (f"# GNCA-{size}: candidate priors on meta-validation crops\n\n"
           f"{settings['n_crops']} meta-validation crops (never the held-out photos), each prior "
           f"fitted at its best lr of {', '.join(f'{lr:g}' for lr in lrs)} (constant Adam lr, "
-          f"compress's recipe), 8-bit PSNR. `python benchmarks/gnca_prior_lr.py --sizes {size} "
+          f"compress's recipe), 8-bit PSNR. "
+          f"`python benchmarks/gnca/gnca_prior_lr.py --sizes {size} "
           f"--prior {' '.join(sources)}`.\n\n"
           + md_table(["prior", "best lr"] + [f"PSNR @{i}" for i in at]
                      + ["mean", "vs shipped"], rows) + "\n")

@@ -28,36 +28,42 @@ Reported:
   (kernel 7 below 176 px: 3 scales at 40 px, 4 at 80, 5 from 120; the weights renormalised) --
   noted in each file's description.
 
-    python benchmarks/gnca_vs_codecs.py --sizes 40 80 120 --iterations 300  # published, ~70 min
-    python benchmarks/gnca_vs_codecs.py --quick       # 6 held-out photos at 40 px, ~30 CPU-min
-    python benchmarks/gnca_vs_codecs.py --images coco30/ --iterations 5000 --inits random  # paper
-    python benchmarks/gnca_vs_codecs.py --quick --n 1 --iterations 2 --out smoke  # smoke run
+    python benchmarks/gnca/gnca_vs_codecs.py --sizes 40 80 120 --iterations 300  # published, 70 min
+    python benchmarks/gnca/gnca_vs_codecs.py --quick      # 6 held-out photos at 40 px, ~30 CPU-min
+    python benchmarks/gnca/gnca_vs_codecs.py --images coco30/ --iterations 5000 --inits random
+    python benchmarks/gnca/gnca_vs_codecs.py --quick --n 1 --iterations 2 --out smoke  # smoke run
+
+(the third line is the paper's setting, on a folder of 30 COCO images)
 """
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 import tempfile
 import time
-import warnings
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
 from _common import RESULTS, md_table, write_results
-from scipy import stats
 
 from nca_zoo.cli._common import quiet_lightning
+from nca_zoo.compression.metrics import ms_ssim, ms_ssim_scales
+from nca_zoo.compression.rate_distortion import (
+    CODEC_SWEEPS,
+    bd_metrics,
+    codec_curves,
+    paired_tests,
+    plot_rate_distortion,
+    write_compressai,
+)
 
 METRICS = ("psnr", "mse", "ssim", "cr", "cr_file", "bytes")
 #: results name of the published run (``--out``)
 DEFAULT_OUT = "gnca_vs_codecs"
 MODELS = ("small", "medium", "large")
-#: quality settings of each codec's rate-distortion sweep
-SWEEPS = {"JPEG": [10, 30, 50, 70, 85, 95, 100], "WebP": [5, 20, 40, 60, 80, 95, 100],
-          "JPEG-2000": [100, 50, 25, 12, 8, 5, 3, 2]}
-#: MS-SSIM's five scale weights (Wang et al. 2003)
-MS_SSIM_BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
 def held_out_files(folder: Path) -> list[str]:
@@ -87,145 +93,13 @@ def show_delta(value: float | None, unit: str) -> str:
     return "no overlap" if value is None else f"{value:+.1f}{unit}"
 
 
-def ms_ssim_scales(side: int) -> tuple[int, int]:
-    """(kernel size, number of scales) MS-SSIM can use on images whose short side is ``side``."""
-    kernel = 11 if side >= 176 else 7
-    return kernel, max(1, min(5, int(np.floor(np.log2(side / kernel))) + 1))
-
-
-def ms_ssim(reference: np.ndarray, test: np.ndarray) -> float:
-    """MS-SSIM of two ``uint8`` images with as many scales as their size allows."""
-    from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
-
-    from nca_zoo.layers import to_tensor
-
-    kernel, scales = ms_ssim_scales(min(reference.shape[:2]))
-    betas = np.array(MS_SSIM_BETAS[:scales])
-    value = multiscale_structural_similarity_index_measure(
-        to_tensor(test)[None], to_tensor(reference)[None], data_range=1.0, kernel_size=kernel,
-        betas=tuple(float(b) for b in betas / betas.sum()), normalize="relu")
-    return float(value)
-
-
-def codec_curves(originals: list[np.ndarray]) -> dict:
-    """Each codec over its quality sweep: per setting the mean bpp, PSNR, MS-SSIM and times."""
-    from nca_zoo.compression import codecs
-    from nca_zoo.compression.metrics import image_quality
-
-    curves = {}
-    for codec, settings in SWEEPS.items():
-        points = []
-        for q in settings:
-            rec = defaultdict(list)
-            for img in originals:
-                start = time.perf_counter()
-                data = codecs.encode(codec, img, q)
-                rec["encoding_time"].append(time.perf_counter() - start)
-                start = time.perf_counter()
-                decoded = codecs.decode(data)
-                rec["decoding_time"].append(time.perf_counter() - start)
-                rec["bpp"].append(8 * len(data) / (img.shape[0] * img.shape[1]))
-                rec["psnr-rgb"].append(image_quality(img, decoded)["psnr"])
-                rec["ms-ssim-rgb"].append(ms_ssim(img, decoded))
-            points.append({k: float(np.mean(v)) for k, v in rec.items()})
-        curves[codec] = sorted(points, key=lambda p: p["bpp"])
-    return curves
-
-
-def pareto(points: list[dict]) -> tuple[list[float], list[float]]:
-    """(bpp, PSNR) of the points no other point beats (more PSNR for no more bits), by rate."""
-    rates, psnrs = [], []
-    for p in sorted(points, key=lambda p: (p["bpp"], -p["psnr-rgb"])):
-        if not psnrs or (p["psnr-rgb"] > psnrs[-1] and p["bpp"] > rates[-1]):
-            rates.append(p["bpp"])
-            psnrs.append(p["psnr-rgb"])
-    return rates, psnrs
-
-
-def bd_metrics(gnca: list[dict], codec: list[dict]) -> dict:
-    """BD-rate (%) and BD-PSNR (dB) of a GNCA curve against a codec's, or None without overlap.
-
-    Negative BD-rate: GNCA needs fewer bits for the same PSNR.  Each curve is reduced to its Pareto
-    front (the interpolation needs rate and PSNR both increasing; a larger GNCA that ends below a
-    smaller one drops out); computed only on the PSNR (rate) range both curves cover.
-    """
-    import bjontegaard as bd
-
-    (r1, d1), (r2, d2) = pareto(codec), pareto(gnca)
-    out = {"bd_rate": None, "bd_psnr": None}
-    if len(r1) < 2 or len(r2) < 2:
-        return out
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if min(max(d1), max(d2)) > max(min(d1), min(d2)):  # PSNR ranges overlap
-            out["bd_rate"] = float(bd.bd_rate(r1, d1, r2, d2, method="pchip",
-                                              require_matching_points=False))
-        if min(max(r1), max(r2)) > max(min(r1), min(r2)):  # rate ranges overlap
-            out["bd_psnr"] = float(bd.bd_psnr(r1, d1, r2, d2, method="pchip",
-                                              require_matching_points=False))
-    return out
-
-
-def paired_tests(per_image: list[dict], inits: list[str]) -> list[dict]:
-    """Friedman per GNCA variant (with the codecs at its budget), then Wilcoxon pairs, BH-adjusted.
-
-    Blocks are (image, size); the statistic is PSNR.
-    """
-    by = {(r["size"], r["image"], r["method"], r["protocol"]): r["psnr"] for r in per_image}
-    blocks = sorted({(r["size"], r["image"]) for r in per_image})
-    rows = []
-    for init in inits:
-        for model in MODELS:
-            name = f"GNCA-{model} ({init})"
-            if not any(k[2] == name for k in by):
-                continue
-            gnca = [by[(s, i, name, "-")] for s, i in blocks]
-            matched = {c: [by[(s, i, c, f"matched to {name}")] for s, i in blocks]
-                       for c in ("JPEG", "JPEG-2000", "WebP")}
-            friedman = float("nan")
-            if len(blocks) >= 2:
-                friedman = float(stats.friedmanchisquare(gnca, *matched.values()).pvalue)
-            pairs = [(f"{name} vs {c} (its bytes)", gnca, v) for c, v in matched.items()]
-            other = "random" if init == "prior" else "prior"
-            rival = f"GNCA-{model} ({other})"
-            if init == "prior" and any(k[2] == rival for k in by):
-                pairs.append((f"{name} vs {rival}", gnca,
-                              [by[(s, i, rival, "-")] for s, i in blocks]))
-            for label, a, b in pairs:
-                diff = np.array(a) - np.array(b)
-                p = float("nan") if np.all(diff == 0) else float(stats.wilcoxon(a, b).pvalue)
-                rows.append({"comparison": label, "n": len(blocks),
-                             "mean_diff_db": float(diff.mean()), "wilcoxon_p": p,
-                             "friedman_p": friedman})
-    ps = [r["wilcoxon_p"] for r in rows]
-    finite = [i for i, p in enumerate(ps) if np.isfinite(p)]
-    if finite:
-        adjusted = stats.false_discovery_control([ps[i] for i in finite])
-        for i, a in zip(finite, adjusted):
-            rows[i]["adjusted_p"] = float(a)
-    for r in rows:
-        r.setdefault("adjusted_p", float("nan"))
-        r["significant"] = bool(r["adjusted_p"] < 0.05)
-    return rows
-
-
-def write_compressai(curves: dict, size: int, description: str, out: str) -> list[str]:
-    """One CompressAI-style JSON file per method in ``results/compressai/<size>px``.
+def write_curves(curves: dict, size: int, description: str, out: str) -> list[str]:
+    """The curves as CompressAI JSON in ``results/compressai/<size>px``, paths from ``results/``.
 
     With another ``--out``: ``results/compressai/<out>/<size>px``.
     """
     folder = RESULTS / "compressai" / ("" if out == DEFAULT_OUT else out) / f"{size}px"
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for method, points in curves.items():
-        payload = {"name": method, "description": description,
-                   "results": {k: [p[k] for p in points] for k in
-                               ("psnr-rgb", "ms-ssim-rgb", "bpp", "encoding_time",
-                                "decoding_time")}}
-        path = folder / f"{method.replace(' ', '_').replace('(', '').replace(')', '')}.json"
-        path.write_text(json.dumps(payload, indent=2) + "\n")
-        written.append(str(path.relative_to(RESULTS)))
-    return written
+    return [str(p.relative_to(RESULTS)) for p in write_compressai(curves, folder, description)]
 
 
 def run_gnca(dm, names: list[str], size: int, model: str, init: str, iterations: int,
@@ -237,7 +111,7 @@ def run_gnca(dm, names: list[str], size: int, model: str, init: str, iterations:
     """
     from nca_zoo.compression.compare import compare_with_codecs
     from nca_zoo.compression.nca_file import decode, decode_image
-    from nca_zoo.compression.train import train_bank
+    from nca_zoo.drivers.compression import train_bank
 
     start = time.perf_counter()
     task = train_bank(dm, model, iterations, init=init)
@@ -286,28 +160,6 @@ def table2(per_image: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda r: (r["size"], r["protocol"], r["method"]))
 
 
-def plot(rd: dict, path: Path) -> None:
-    """Rate-distortion curves, one panel per image size."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return
-    fig, axes = plt.subplots(1, len(rd), figsize=(5 * len(rd), 4), squeeze=False)
-    for ax, (size, curves) in zip(axes[0], rd.items()):
-        for method, pts in curves.items():
-            style = dict(marker="*", markersize=11) if method.startswith("GNCA") else \
-                dict(marker="o")
-            ax.plot([p["bpp"] for p in pts], [p["psnr-rgb"] for p in pts], label=method,
-                    **style)
-        ax.set(title=f"{size}x{size}", xlabel="bits per pixel", ylabel="PSNR (dB)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-
-
 def main(argv: list | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", help="folder of images (default: the held-out photos)")
@@ -351,22 +203,22 @@ def main(argv: list | None = None) -> None:
     bd_rows = []
     for size, curves in rd.items():
         for init in args.inits:
-            for codec in SWEEPS:
+            for codec in CODEC_SWEEPS:
                 bd_rows.append({"size": size, "gnca": f"GNCA ({init})", "codec": codec,
                                 **bd_metrics(curves[f"GNCA ({init})"], curves[codec])})
-    tests = paired_tests(per_image, args.inits)
+    tests = paired_tests(per_image, args.inits, tuple(args.models))
     t2 = table2(per_image)
     files = []
     for size, curves in rd.items():
         scales = ms_ssim_scales(size)[1]
         where = args.images or "held-out photos"
-        files += write_compressai(curves, size, (
+        files += write_curves(curves, size, (
             f"{len(srcs)} images at {size}x{size} px ({where}); "
             f"GNCA: {args.iterations} iterations, patch {args.patch}, one point per GNCA size; "
             f"codecs: Pillow over a quality sweep; MS-SSIM with {scales} of 5 scales"), args.out)
     figure = "gnca_rate_distortion.png" if args.out == DEFAULT_OUT else \
         f"{args.out}_rate_distortion.png"
-    plot(rd, RESULTS / figure)
+    plot_rate_distortion(rd, RESULTS / figure)
 
     fmt = lambda v: f"{v[0]:.2f}±{v[1]:.2f}"  # noqa: E731
     md2 = md_table(["size", "method", "protocol", "n", "PSNR", "MSE", "SSIM", "CR %", "CR file %",

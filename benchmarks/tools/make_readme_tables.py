@@ -2,7 +2,7 @@
 
 Every number comes from a file: the benchmark results (``benchmarks/results/*.json`` and ``*.md``,
 written by the scripts in ``benchmarks/``) and the cards of the shipped modules
-(``nca_zoo/pretrained/*/card.json``, written by ``benchmarks/export_pretrained.py``).
+(``nca_zoo/pretrained/*/card.json``, written by ``benchmarks/tools/export_pretrained.py``).
 
 * ``README.md`` marks each generated block with ``<!-- results:NAME -->`` ...
   ``<!-- /results:NAME -->``; this script replaces the block's body.  Names: ``headline-gnca``,
@@ -11,8 +11,8 @@ written by the scripts in ``benchmarks/``) and the cards of the shipped modules
 * ``benchmarks/results/README.md`` is written whole: every result, under a heading naming the
   script that writes it and the command that re-runs it.
 
-    python benchmarks/make_readme_tables.py            # rewrite both files
-    python benchmarks/make_readme_tables.py --check    # exit 1 if either file is out of date
+    python benchmarks/tools/make_readme_tables.py            # rewrite both files
+    python benchmarks/tools/make_readme_tables.py --check    # exit 1 if either file is out of date
 
 Only the standard library is used, so any Python 3.10+ runs it.
 """
@@ -26,8 +26,9 @@ import sys
 from pathlib import Path
 from typing import Callable, Optional
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
+from _common import RESULTS, ROOT, md_table
+
 PRETRAINED = ROOT / "nca_zoo" / "pretrained"
 README = ROOT / "README.md"
 RESULTS_README = RESULTS / "README.md"
@@ -52,12 +53,6 @@ def load_cards() -> list[dict]:
 
 def missing(name: str) -> str:
     return f"_not measured yet: run the benchmark that writes `benchmarks/results/{name}`_\n"
-
-
-def table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 def machine_line(data: Optional[dict]) -> str:
@@ -122,7 +117,7 @@ def headline_gnca() -> str:
                  + ", ".join(f"{shown(b['bd_rate'])} vs {b['codec']}" for b in bd)
                  + " (positive: more bits than the codec for the same PSNR)")
     note += ". From `benchmarks/results/gnca_vs_codecs.json`.\n"
-    return table(["method", "file bytes", "PSNR dB", "SSIM", "p vs GNCA"], out) + "\n" + note
+    return md_table(["method", "file bytes", "PSNR dB", "SSIM", "p vs GNCA"], out) + "\n\n" + note
 
 
 def held_out_cell(h: dict, size: str, key: str, fmt: str) -> str:
@@ -171,8 +166,8 @@ def headline_lnca() -> str:
     photos = ", ".join(cards[0]["held_out"]["photos"])
     note = (f"Degraded → restored on photos no model trained on ({photos}; grayscale ones "
             "replicated to RGB), resized to 64 / 128 px or full size, from the `held_out` block of "
-            "the cards in `nca_zoo/pretrained/` (`benchmarks/restoration_held_out.py`); seconds "
-            "per 128×128 photo from `benchmarks/results/restore_speed.json`")
+            "the cards in `nca_zoo/pretrained/` (`benchmarks/lnca/restoration_held_out.py`); "
+            "seconds per 128×128 photo from `benchmarks/results/restore_speed.json`")
     if speed is not None:
         note += f" ({speed['machine']['device']}, {speed['machine']['torch_threads']} threads)"
     note += (". `vitca-denoise` is the pixel-space ViTCA baseline; ViTCA models with the raster "
@@ -186,10 +181,10 @@ def headline_lnca() -> str:
     if others:
         note += (" No shipped module for the other recipes in `configs/lnca/` ("
                  + ", ".join(f"`{n}`" for n in others)
-                 + "; the baselines are compared in `benchmarks/lnca_quality.py`).")
+                 + "; the baselines are compared in `benchmarks/lnca/lnca_quality.py`).")
     note += "\n"
-    return table(["module", "task", "params", "PSNR 64 px", "PSNR 128 px", "SSIM 128 px",
-                  "PSNR full size", "s / 128 px photo"], rows) + "\n" + note
+    return md_table(["module", "task", "params", "PSNR 64 px", "PSNR 128 px", "SSIM 128 px",
+                     "PSNR full size", "s / 128 px photo"], rows) + "\n\n" + note
 
 
 def headline_diffusion() -> str:
@@ -218,8 +213,8 @@ def headline_diffusion() -> str:
             f"{'; '.join(features)}. A score at or above the noise row means that, by these "
             "features, the samples are no closer to the real images than coloured noise. From the "
             "cards in `nca_zoo/pretrained/` (default sampler: "
-            "`benchmarks/diffusion_samplers.py`).\n")
-    return table(header, rows) + "\n" + note
+            "`benchmarks/diffusion/diffusion_samplers.py`).\n")
+    return md_table(header, rows) + "\n\n" + note
 
 
 def pretrained_short() -> str:
@@ -242,7 +237,8 @@ def pretrained_short() -> str:
                       f"PSNR {h['psnr_model']:.2f} dB (input {h['psnr_input']:.2f}), "
                       "held-out photos at 128 px")
         rows.append([link, task, f"{c['num_params']:,}", kib(c["file_size_bytes"]), metric])
-    out = table(["name", "task", "params", "file", "headline metric (held-out data)"], rows)
+    out = md_table(["name", "task", "params", "file", "headline metric (held-out data)"], rows)
+    out += "\n"
     if features:
         out += f"\n\\* features: {'; '.join(sorted(features))}.\n"
     return out
@@ -296,22 +292,24 @@ def pretrained_full() -> str:
                 " / ".join(f"{h[s]['psnr_model']:.2f} ({h[s]['psnr_input']:.2f})" if s in h
                            else "-" for s in ("32", "64", "128", "full")),
                 f"`{c['recipe']}`"])
-    out = table(["name", "task", "params", "file",
-                 "SSIM (input), held-out photos at 32 / 64 / 128 px / full",
-                 "PSNR dB (input), same", "recipe"], restore)
+    out = md_table(["name", "task", "params", "file",
+                    "SSIM (input), held-out photos at 32 / 64 / 128 px / full",
+                    "PSNR dB (input), same", "recipe"], restore) + "\n"
     if generate:
         out += ("\nGenerators (features: " + "; ".join(sorted(features)) + ". *train ref*: "
                 "training images vs the test images, what a perfect model reaches; *noise ref*: "
                 "Gaussian noise with the test images' colour statistics; a FID above the noise ref "
                 "means that, by these features, the samples are no closer to the test images than "
                 "colour-matched noise):\n\n")
-        out += table(["name", "data", "params", "file", "FID (train ref / noise ref)",
-                      "KID (train ref / noise ref)", "samples vs test", "recipe"], generate)
+        out += md_table(["name", "data", "params", "file", "FID (train ref / noise ref)",
+                         "KID (train ref / noise ref)", "samples vs test", "recipe"],
+                        generate) + "\n"
     if priors:
         out += ("\nGNCA priors (meta-learned initialisations of `nca-zoo compress`; gain "
-                "measured by `benchmarks/gnca_prior.py` on held-out photo patches after 8-bit "
+                "measured by `benchmarks/gnca/gnca_prior.py` on held-out photo patches after 8-bit "
                 "quantisation):\n\n")
-        out += table(["name", "meta-training data", "params", "file", "gain", "recipe"], priors)
+        out += md_table(["name", "meta-training data", "params", "file", "gain", "recipe"],
+                        priors) + "\n"
     return out
 
 
@@ -324,17 +322,18 @@ def gnca_example() -> str:
     for entry in json.loads(path.read_text()):
         made_by = entry.get("made_by", "?")
         out.append(f"{entry['image']} → `{entry['nca_file']}` (made by `{made_by}`)\n")
-        out.append(table(["method", "protocol", "setting", "bytes", "PSNR dB", "SSIM"],
-                         [[r["method"], r["protocol"], r["setting"], f"{r['bytes']:,}",
-                           f"{r['psnr']:.2f}", f"{r['ssim']:.4f}"] for r in entry["rows"]]))
+        out.append(md_table(["method", "protocol", "setting", "bytes", "PSNR dB", "SSIM"],
+                            [[r["method"], r["protocol"], str(r["setting"]), f"{r['bytes']:,}",
+                              f"{r['psnr']:.2f}", f"{r['ssim']:.4f}"] for r in entry["rows"]])
+                   + "\n")
     return "\n".join(out)
 
 
 def figures() -> str:
-    """Every picture that ``benchmarks/make_figures.py`` writes."""
+    """Every picture that ``benchmarks/tools/make_figures.py`` writes."""
     pics = sorted((RESULTS / "figures").glob("*.png"))
     if not pics:
-        return "_no figures yet: run `python benchmarks/make_figures.py`_\n"
+        return "_no figures yet: run `python benchmarks/tools/make_figures.py`_\n"
     return "\n".join(f"![{p.stem}](benchmarks/results/figures/{p.name})\n" for p in pics)
 
 
@@ -384,15 +383,16 @@ _SPLIT_NOTE = ("Trained on the photo-level split; the held-out tables (photos no
 #: (block, heading, script, command to re-run, note or None), grouped by paper
 SECTIONS = [
     ("Shipped pretrained modules", [
-        ("pretrained-full", "Pretrained modules and their cards", "benchmarks/export_pretrained.py",
-         'python benchmarks/export_pretrained.py RUN.ckpt --name NAME --config CONFIG '
+        ("pretrained-full", "Pretrained modules and their cards",
+         "benchmarks/tools/export_pretrained.py",
+         'python benchmarks/tools/export_pretrained.py RUN.ckpt --name NAME --config CONFIG '
          '--recipe "the fit command"',
          "Measured on held-out data when the module is exported; the recipe is the exact training "
          "command. The cards are in `nca_zoo/pretrained/*/card.json`."),
     ]),
     ("GNCA image compression", [
         ("gnca_quickstart", "What README command 1 reaches (the quickstart, prior start)",
-         "benchmarks/gnca_quickstart.py", "python benchmarks/gnca_quickstart.py",
+         "benchmarks/gnca/gnca_quickstart.py", "python benchmarks/gnca/gnca_quickstart.py",
          "The quickstart's end-of-training callback prints the full comparison and saves it as "
          "`runs/gnca_quickstart/report.json`."),
         ("gnca-example", "The shipped example file (a version 1 `.nca`, random start)",
@@ -401,53 +401,55 @@ SECTIONS = [
          "kept so that version 1 decoding stays tested. Its report is "
          "`examples/gnca/astronaut_120.report.json`."),
         ("gnca_vs_codecs", "GNCA vs JPEG / JPEG-2000 / WebP (Tables 2-3 style, BD-rate)",
-         "benchmarks/gnca_vs_codecs.py",
-         "python benchmarks/gnca_vs_codecs.py --sizes 40 80 120 --iterations 300",
+         "benchmarks/gnca/gnca_vs_codecs.py",
+         "python benchmarks/gnca/gnca_vs_codecs.py --sizes 40 80 120 --iterations 300",
          "About 70 CPU-minutes; `--quick` runs 40 px only (~30 CPU-minutes). The default "
          "(2000 iterations) needs about 9 CPU-hours; the paper's setting: `python "
-         "benchmarks/gnca_vs_codecs.py --inits random --images coco30/ --iterations 5000`."),
+         "benchmarks/gnca/gnca_vs_codecs.py --inits random --images coco30/ --iterations 5000`."),
         ("gnca_patch_sweep", "Rate-distortion over patch size and iterations",
-         "benchmarks/gnca_patch_sweep.py", "cd benchmarks && python gnca_patch_sweep.py",
+         "benchmarks/gnca/gnca_patch_sweep.py", "python benchmarks/gnca/gnca_patch_sweep.py",
          "The rate moves with the number of NCAs per image (one per patch), the distortion "
          "with the training iterations."),
         ("gnca_throughput", "Training throughput and decoding time",
-         "benchmarks/gnca_throughput.py", "python benchmarks/gnca_throughput.py", None),
+         "benchmarks/gnca/gnca_throughput.py", "python benchmarks/gnca/gnca_throughput.py", None),
         ("gnca_prior", "Meta-learned prior vs random initialisation",
-         "benchmarks/gnca_prior.py", "python benchmarks/gnca_prior.py --n 8 --update-cards",
+         "benchmarks/gnca/gnca_prior.py",
+         "python benchmarks/gnca/gnca_prior.py --n 8 --update-cards",
          "Reptile priors meta-trained on the embedded photos minus the held-out set; fitted here "
          "to held-out photo patches. A short CPU run: see the cards for the meta-training steps."),
         ("gnca_prior_lr", "The learning rate to fit from each prior (its card's `fit_lr`)",
-         "benchmarks/gnca_prior_lr.py", "python benchmarks/gnca_prior_lr.py --update-cards",
+         "benchmarks/gnca/gnca_prior_lr.py",
+         "python benchmarks/gnca/gnca_prior_lr.py --update-cards",
          "Chosen on meta-validation crops of the training photos, so the held-out gains above "
          "stay unseen data."),
         ("gnca_entropy_coding", "Entropy coders compared (`.nca` versions 1 and 2)",
-         "benchmarks/gnca_entropy_coding.py",
-         "cd benchmarks && OMP_NUM_THREADS=1 python gnca_entropy_coding.py",
+         "benchmarks/gnca/gnca_entropy_coding.py",
+         "OMP_NUM_THREADS=1 python benchmarks/gnca/gnca_entropy_coding.py",
          "The format byte by byte: [docs/nca-format.md](../../docs/nca-format.md)."),
         ("gnca_quantisation", "What 8-bit weights cost: one scale per tensor or per column, "
          "float16 or one byte",
-         "benchmarks/gnca_quantisation.py",
-         "cd benchmarks && OMP_NUM_THREADS=1 python gnca_quantisation.py",
+         "benchmarks/gnca/gnca_quantisation.py",
+         "OMP_NUM_THREADS=1 python benchmarks/gnca/gnca_quantisation.py",
          "Version 4 (the default) stores one entropy-coded one-byte scale per weight column, "
          "version 3 one float16 scale per column, versions 1 and 2 one per tensor. The "
          "uncoded and delta columns measure the entropy coder and a prior-relative payload at "
          "identical PSNR; the last table trades PSNR for bytes with the encoder's code range "
          "(`--code-max`)."),
         ("gnca_moonshot", "The paper's 40x40 figure in 5 CPU-minutes per patch?",
-         "benchmarks/gnca_moonshot.py",
-         "cd benchmarks && OMP_NUM_THREADS=1 python gnca_moonshot.py",
+         "benchmarks/gnca/gnca_moonshot.py",
+         "OMP_NUM_THREADS=1 python benchmarks/gnca/gnca_moonshot.py",
          "GNCA-medium from its prior on held-out patches against the paper's 32.58 dB "
          "(Table 2, 40x40, long GPU training)."),
         ("automaton_memory", "Checkpointed BPTT: peak training memory",
-         "benchmarks/automaton_memory.py", "python benchmarks/automaton_memory.py", None),
+         "benchmarks/core/automaton_memory.py", "python benchmarks/core/automaton_memory.py", None),
     ]),
     ("LNCA image restoration", [
         ("restoration_held_out", "Shipped restorers on held-out photos (the shipping rule)",
-         "benchmarks/restoration_held_out.py",
-         "python benchmarks/restoration_held_out.py --write-cards", None),
+         "benchmarks/lnca/restoration_held_out.py",
+         "python benchmarks/lnca/restoration_held_out.py --write-cards", None),
         ("lnca_autoencoder_ceiling", "Why deblurring fails: the autoencoder's ceiling",
-         "benchmarks/lnca_autoencoder_ceiling.py",
-         "python benchmarks/lnca_autoencoder_ceiling.py lnca-nafca-denoise lnca-vitca-denoise "
+         "benchmarks/lnca/lnca_autoencoder_ceiling.py",
+         "python benchmarks/lnca/lnca_autoencoder_ceiling.py lnca-nafca-denoise lnca-vitca-denoise "
          "/tmp/nca_zoo/pretrained/lnca-nafca-deblur /tmp/nca_zoo/pretrained/lnca-vitca-deblur",
          "The release-0.1 deblurrers come from git: `git archive 0d2a87f "
          "nca_zoo/pretrained/lnca-nafca-deblur nca_zoo/pretrained/lnca-vitca-deblur | tar -x -C "
@@ -457,63 +459,66 @@ SECTIONS = [
          "table lifts the ceiling with augmentation; LNCA deblurrers trained on it in short CPU "
          "runs still did not beat their input on held-out photos, so none is shipped."),
         ("lnca_autoencoder_augmentation", "Augmentation lifts the autoencoder's ceiling",
-         "benchmarks/lnca_autoencoder_augmentation.py",
-         "python benchmarks/lnca_autoencoder_augmentation.py", None),
+         "benchmarks/lnca/lnca_autoencoder_augmentation.py",
+         "python benchmarks/lnca/lnca_autoencoder_augmentation.py", None),
         ("lnca_latent_oracle", "After augmentation the latent can express deblurring",
-         "benchmarks/lnca_latent_oracle.py", "python benchmarks/lnca_latent_oracle.py",
+         "benchmarks/lnca/lnca_latent_oracle.py", "python benchmarks/lnca/lnca_latent_oracle.py",
          "An NCA that mapped the blurred latent onto the clean one would beat the input by "
          "3.8 dB (paper read-out) to 5.6 dB (residual) at 128 px: with augmented data the "
          "autoencoder no longer holds deblurring back, the NCA does (next table)."),
         ("lnca_deblur_recipes", "Deblurring recipes on held-out photos",
-         "benchmarks/lnca_deblur_recipes.py",
-         "cd benchmarks && python lnca_deblur_recipes.py --ae-epochs 40 --nca-epochs 6 "
+         "benchmarks/lnca/lnca_deblur_recipes.py",
+         "python benchmarks/lnca/lnca_deblur_recipes.py --ae-epochs 40 --nca-epochs 6 "
          "--recipes residual residual_zero residual_swish_zero residual_swish augmented_swish "
          "augmented",
          "Short CPU runs (about a minute per NCA epoch). The residual read-out with a "
          "zero-initialised head is the best so far: better at 32 px, level at 64 px, still "
          "worse at 128 px -- on the training photos too, so it under-fits rather than "
          "memorises. No deblurrer ships."),
-        ("restore_speed", "Restore time per image", "benchmarks/restore_speed.py",
-         "python benchmarks/restore_speed.py", None),
+        ("restore_speed", "Restore time per image", "benchmarks/lnca/restore_speed.py",
+         "python benchmarks/lnca/restore_speed.py", None),
         ("lnca_efficiency_quick", "Memory, epoch time, latency (Tables 3-5 style)",
-         "benchmarks/lnca_efficiency.py", "python benchmarks/lnca_efficiency.py --quick",
-         "All sizes and batches (GPU advised): `python benchmarks/lnca_efficiency.py`."),
+         "benchmarks/lnca/lnca_efficiency.py", "python benchmarks/lnca/lnca_efficiency.py --quick",
+         "All sizes and batches (GPU advised): `python benchmarks/lnca/lnca_efficiency.py`."),
         ("lnca_quality_noise_3ep", "Denoising quality after 3 epochs per model",
-         "benchmarks/lnca_quality.py",
-         "python benchmarks/lnca_quality.py --tasks noise --models NAFNet LatentNAFCA LatentViTCA "
-         "--epochs 3 --threads 1 --out lnca_quality_noise_3ep",
+         "benchmarks/lnca/lnca_quality.py",
+         "python benchmarks/lnca/lnca_quality.py --tasks noise --models NAFNet LatentNAFCA "
+         "LatentViTCA --epochs 3 --threads 1 --out lnca_quality_noise_3ep",
          "A short CPU run on the bundled tiles, far from the paper's training budget. "
          + _SPLIT_NOTE),
         ("lnca_quality_blur_3ep", "Deblurring quality after 3 epochs per model",
-         "benchmarks/lnca_quality.py",
-         "python benchmarks/lnca_quality.py --tasks blur --models NAFNet Restormer LatentNAFCA "
-         "LatentViTCA --epochs 3 --threads 1 --out lnca_quality_blur_3ep",
+         "benchmarks/lnca/lnca_quality.py",
+         "python benchmarks/lnca/lnca_quality.py --tasks blur --models NAFNet Restormer "
+         "LatentNAFCA LatentViTCA --epochs 3 --threads 1 --out lnca_quality_blur_3ep",
          _SPLIT_NOTE),
         ("lnca_quality_quick", "Smoke run of every pipeline (not model quality)",
-         "benchmarks/lnca_quality.py", "python benchmarks/lnca_quality.py --quick",
+         "benchmarks/lnca/lnca_quality.py", "python benchmarks/lnca/lnca_quality.py --quick",
          "Ten training batches per epoch: this shows that every model trains and tests end to end, "
          "nothing about how good it is."),
     ]),
     ("Diff-NCA / FourierDiff-NCA diffusion", [
         ("diffusion_table_quick", "FID / KID and parameter counts (Tables 1-2 style)",
-         "benchmarks/diffusion_table.py", "python benchmarks/diffusion_table.py --quick",
+         "benchmarks/diffusion/diffusion_table.py",
+         "python benchmarks/diffusion/diffusion_table.py --quick",
          "With real Inception features: add `--features inception:PATH` (a local "
          "`pt_inception-2015-12-05-6726825d.pth`); the default features only rank models within "
          "one run."),
         ("diffusion_memory", "Large-image sampling memory, tiled vs one rollout",
-         "benchmarks/diffusion_memory.py",
-         "OMP_NUM_THREADS=1 python benchmarks/diffusion_memory.py --check-steps 20", None),
+         "benchmarks/diffusion/diffusion_memory.py",
+         "OMP_NUM_THREADS=1 python benchmarks/diffusion/diffusion_memory.py --check-steps 20",
+         None),
         ("diffusion_samplers", "Samplers: FID and time vs steps (diffusers schedulers)",
-         "benchmarks/diffusion_samplers.py",
-         "OMP_NUM_THREADS=1 python benchmarks/diffusion_samplers.py --write-cards",
+         "benchmarks/diffusion/diffusion_samplers.py",
+         "OMP_NUM_THREADS=1 python benchmarks/diffusion/diffusion_samplers.py --write-cards",
          "Plot: [figures/diffusion_samplers.png](figures/diffusion_samplers.png). The measured "
          "choice goes into each card's `sampling`; `nca-zoo sample --model NAME` uses it."),
-        ("diffusion_speed", "Sampling speed", "benchmarks/diffusion_speed.py",
-         "OMP_NUM_THREADS=1 python benchmarks/diffusion_speed.py", None),
+        ("diffusion_speed", "Sampling speed", "benchmarks/diffusion/diffusion_speed.py",
+         "OMP_NUM_THREADS=1 python benchmarks/diffusion/diffusion_speed.py", None),
     ]),
     ("Figures", [
-        ("figures", "Pictures from the shipped example and modules", "benchmarks/make_figures.py",
-         "python benchmarks/make_figures.py", None),
+        ("figures", "Pictures from the shipped example and modules",
+         "benchmarks/tools/make_figures.py",
+         "python benchmarks/tools/make_figures.py", None),
     ]),
 ]
 
@@ -537,10 +542,10 @@ def demote(text: str, levels: int) -> str:
 def results_readme() -> str:
     """The whole of ``benchmarks/results/README.md``."""
     out = ["# nca_zoo: all benchmark results", "",
-           "Generated by `python benchmarks/make_readme_tables.py` from the result files in this "
-           "folder and the cards in `nca_zoo/pretrained/`; do not edit by hand. Each table names "
-           "the script that wrote it and the command that re-runs it (then run "
-           "`python benchmarks/make_readme_tables.py` to refresh this page and the "
+           "Generated by `python benchmarks/tools/make_readme_tables.py` from the result files in "
+           "this folder and the cards in `nca_zoo/pretrained/`; do not edit by hand. Each table "
+           "names the script that wrote it and the command that re-runs it (then run "
+           "`python benchmarks/tools/make_readme_tables.py` to refresh this page and the "
            "[main README](README.md)).", "",
            "These are small models trained briefly on a 2-core CPU, not the papers' much "
            "longer GPU runs: read them as measurements of this code at that scale, not as "
@@ -591,7 +596,7 @@ def main(argv: Optional[list] = None) -> int:
         stale = [p for p, text in wanted.items() if not p.exists() or p.read_text() != text]
         if stale:
             names = " and ".join(str(p.relative_to(ROOT)) for p in stale)
-            print(f"error: {names} out of date; run python benchmarks/make_readme_tables.py",
+            print(f"error: {names} out of date; run python benchmarks/tools/make_readme_tables.py",
                   file=sys.stderr)
             return 1
         return 0

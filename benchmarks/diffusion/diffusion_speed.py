@@ -5,12 +5,15 @@ FourierDiff-NCA (32 Fourier + 20 image steps), Diff-NCA (20 image steps), UNet S
 such calls with the ancestral DDPM sampler, or ``k`` with DDIM-k; both are derived from the
 measured per-call time and labelled as such.
 
-    python benchmarks/diffusion_speed.py [--size 64] [--batch 1] [--repeats 3]
+    python benchmarks/diffusion/diffusion_speed.py [--size 64] [--batch 1] [--repeats 3]
 """
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
 from _common import md_table, median_time, write_results
 
 

@@ -24,8 +24,8 @@ subprocess so that one peak does not hide another.
 The "16x larger input" claim: the largest side at which LatentNAFCA trains (batch 8) within the
 memory that ViTCA needs for 32x32 batch 8.
 
-    python benchmarks/lnca_efficiency.py --quick      # CPU, a few minutes: 64x64 batch 8
-    python benchmarks/lnca_efficiency.py              # 32/64/128 px x batch 8/16/32 (GPU advised)
+    python benchmarks/lnca/lnca_efficiency.py --quick  # CPU, a few minutes: 64x64 batch 8
+    python benchmarks/lnca/lnca_efficiency.py          # 32/64/128 px x batch 8/16/32 (GPU advised)
 
 Last line in ``--quick`` mode:
 ``memory_ratio=<LatentNAFCA/ViTCA> latency_ratio=<LatentNAFCA/ViTCA>``.
@@ -39,10 +39,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-from _lnca import MODELS, md_table, write_results
-
-HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
+from _common import RESTORATION_MODELS, md_table, write_results
 
 
 # ---------------------------------------------------------------------------- worker
@@ -59,7 +59,7 @@ def _build_task(name: str, size: int, steps: int, phase: str, tmp: str):
 
     from nca_zoo.tasks import LNCARestoration, SupervisedRestoration, ViTCARestoration
 
-    model = MODELS[name]
+    model = RESTORATION_MODELS[name]
     if name in ("NAFNet", "Restormer"):
         return SupervisedRestoration(model=model)
     if name == "ViTCA":
@@ -224,7 +224,8 @@ def main() -> None:
     p.add_argument("--cpu", action="store_true", help="measure on CPU even when CUDA is present")
     p.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128])
     p.add_argument("--batches", type=int, nargs="+", default=[8, 16, 32])
-    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--models", nargs="+", default=list(RESTORATION_MODELS),
+                   choices=list(RESTORATION_MODELS))
     p.add_argument("--iters", type=int, default=None, help="training iterations per measurement")
     p.add_argument("--repeats", type=int, default=None, help="timed inference passes")
     p.add_argument("--train-steps", type=int, default=None)
@@ -257,7 +258,6 @@ def main() -> None:
 
         cap = int(a.mem_limit_gb * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))  # fail cleanly instead of swapping
-        sys.path.insert(0, os.path.dirname(HERE))
         print(json.dumps(worker(a)))
         return
 
@@ -322,7 +322,7 @@ def main() -> None:
                   f"memory ratio without the sample pools: {no_pool:.4f}.")
     md.append(f"\nTotal benchmark time {time.time() - t0:.0f} s.")
     name = "lnca_efficiency_quick" if a.quick else "lnca_efficiency"
-    write_results(name, payload, rows, "\n".join(md))
+    write_results(name, payload, "\n".join(md), rows=rows)
     print("\n".join(md))
     if line:
         print(line)

@@ -6,7 +6,7 @@ CPU the peak is the growth of the process's maximum resident set size (``ru_maxr
 training step over a warmed-up baseline; on CUDA it is ``torch.cuda.max_memory_allocated``.
 Target (issue 2): checkpointed peak <= 25% of plain BPTT.
 
-    python benchmarks/automaton_memory.py [--steps 64] [--every 8]
+    python benchmarks/core/automaton_memory.py [--steps 64] [--every 8]
 """
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ import json
 import resource
 import subprocess
 import sys
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
 from _common import md_table, write_results
 
 

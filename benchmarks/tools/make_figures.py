@@ -1,6 +1,6 @@
 """The README's pictures, made from the shipped examples and pretrained modules (CPU, minutes).
 
-    python benchmarks/make_figures.py            # all figures into benchmarks/results/figures/
+    python benchmarks/tools/make_figures.py    # all figures into benchmarks/results/figures/
 
 * ``gnca_growth.png``: the shipped ``examples/gnca/astronaut_120.nca`` grown from its seeds, frames
   after 0, 2, 4, 8, 16, 32 and all of its steps (GNCA paper Fig. 1);
@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-import _common  # noqa: F401  (puts the repo on sys.path)
 import torch
 import torch.nn.functional as F
-from restoration_held_out import restorers
 from torchvision.utils import make_grid
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
+from _common import RESULTS, ROOT, restorers
 
 import nca_zoo
 from nca_zoo.compression.nca_file import read
@@ -37,8 +39,7 @@ from nca_zoo.diffusion import TiledDenoiser, inpaint, load_denoiser, sample, sup
 from nca_zoo.layers import stitch, to_tensor, to_uint8
 from nca_zoo.restoration import default_tile, restore
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = Path(__file__).resolve().parent / "results" / "figures"
+OUT = RESULTS / "figures"
 WHITE = 1.0
 
 

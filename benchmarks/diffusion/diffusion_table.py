@@ -13,22 +13,24 @@ result.  ``--quick``: small NCAs (c=16, h=32; VNCA z=16, h=32), 32x32 patches, T
 (CPU, minutes).  ``--keep``: rows of models not run now are kept from the existing results file
 (same protocol only), so one model can be added without re-training the others.
 
-    python benchmarks/diffusion_table.py --quick
-    python benchmarks/diffusion_table.py --quick --models vnca --keep     # add the VNCA row
-    python benchmarks/diffusion_table.py --images data/celeba --mode resize --train-steps 200000 \
-        --features inception:~/weights/pt_inception-2015-12-05-6726825d.pth
+    python benchmarks/diffusion/diffusion_table.py --quick
+    python benchmarks/diffusion/diffusion_table.py --quick --models vnca --keep  # add the VNCA row
+    python benchmarks/diffusion/diffusion_table.py --images data/celeba --mode resize \
+        --train-steps 200000 --features inception:~/weights/pt_inception-2015-12-05-6726825d.pth
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
+import sys
 import time
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
 from _common import RESULTS, md_table, write_results
 
-from nca_zoo.diffusion.schedulers import SAMPLERS
+from nca_zoo.diffusion.samplers import SAMPLERS
 
 PAPER = {  # Table 2 / Table 1 / §5 of the paper: (FID, KID, params)
     "fourierdiff_nca": (43.86, 0.022, 1_101_216), "fourierdiff_nca_1m85": (42.69, 0.016, 1_849_632),
@@ -75,8 +77,8 @@ def main() -> None:
 
     import nca_zoo
     from nca_zoo.data.diffusion import DiffusionDataModule
-    from nca_zoo.diffusion import load_task
     from nca_zoo.diffusion.fid import fid_kid
+    from nca_zoo.drivers import load_diffusion_task
     from nca_zoo.tasks.diffusion import DiffusionTask
     from nca_zoo.tasks.vnca import VNCATask, load_vnca
 
@@ -96,7 +98,7 @@ def main() -> None:
         if vae and a.size != 64:   # the VNCA grows 2 * 2**doublings pixels a side
             margs = {**(margs or {}), "doublings": round(math.log2(a.size / 2))}
         if name in ckpts:
-            task = load_vnca(ckpts[name]) if vae else load_task(ckpts[name])
+            task = load_vnca(ckpts[name]) if vae else load_diffusion_task(ckpts[name])
             trained, train_s = "checkpoint", 0.0
         else:
             task = (VNCATask(name, margs, n_samples=0) if vae else
@@ -161,11 +163,7 @@ def main() -> None:
                      str(r["paper_fid"]), str(r["paper_kid"]),   # as printed in the paper
                      round(r["sample_seconds_per_image"], 3)]
                     for r in rows])]
-    path = write_results(name, {"protocol": protocol, **extra, "rows": rows}, "\n".join(md))
-    with open(RESULTS / f"{name}.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
-        w.writeheader()
-        w.writerows(rows)
+    path = write_results(name, {"protocol": protocol, **extra}, "\n".join(md), rows=rows)
     print("\n".join(md))
     print(f"wrote {path}")
 
