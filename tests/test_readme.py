@@ -1,8 +1,8 @@
 """The README stays short, starts with working set-up commands, and its generated parts are fresh.
 
 Both ``README.md`` and ``benchmarks/results/README.md`` are written by
-``benchmarks/make_readme_tables.py``; ``--check`` fails when either differs from what the result
-files and the pretrained cards say.
+``benchmarks/tools/make_readme_tables.py``; ``--check`` fails when either differs from what the
+result files and the pretrained cards say.
 """
 import re
 import subprocess
@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 RESULTS_README = ROOT / "benchmarks" / "results" / "README.md"
-SCRIPT = ROOT / "benchmarks" / "make_readme_tables.py"
+SCRIPT = ROOT / "benchmarks" / "tools" / "make_readme_tables.py"
 LINK = re.compile(r"!?\[[^\]]*\]\(<?([^)\s>]+)>?\)")
 
 

@@ -1,7 +1,7 @@
 """GNCA beside JPEG, JPEG-2000 and WebP on one image (GNCA Table 2, one row per method).
 
 Used by the training report (end of ``nca_zoo.fit`` for GNCA) and by
-``benchmarks/gnca_vs_codecs.py``.
+``benchmarks/gnca/gnca_vs_codecs.py``.
 """
 from __future__ import annotations
 

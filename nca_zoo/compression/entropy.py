@@ -11,7 +11,7 @@ weights spread wider than the state weights).  Within a section, two layouts:
 
 The bytes go through one raw LZMA2 stream (stdlib :mod:`lzma`, literal coder without context
 bits: the weights are close to independent); the encoder keeps the smaller layout.
-``benchmarks/gnca_entropy_coding.py`` measured this against constriction's ANS coder with
+``benchmarks/gnca/gnca_entropy_coding.py`` measured this against constriction's ANS coder with
 per-section quantised Laplace / Gaussian / histogram models and zlib; ``docs/nca-format.md``
 gives the bytes.
 """

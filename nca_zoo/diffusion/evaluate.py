@@ -2,7 +2,7 @@
 
 :func:`vnca_metrics` does the same for the VAE baseline VNCA (prior samples, no schedule).
 
-Used both by ``benchmarks/export_pretrained.py`` (to write a model card) and by the tests (to
+Used both by ``benchmarks/tools/export_pretrained.py`` (to write a model card) and by the tests (to
 check that a shipped generator still reproduces its card).
 """
 from __future__ import annotations

@@ -8,7 +8,7 @@ dimension):
   ``(models, out, in)`` -- per input feature of ``w1``, per hidden unit of ``w2`` -- and one per
   vector (``b1``).  A GNCA grows its image over ~50 recurrent steps, so small weight errors
   compound: on 8 held-out 40x40 patches fitted 1000 iterations from each shipped prior
-  (``benchmarks/gnca_quantisation.py``, run of 2026-12-06) the 8-bit round trip costs 1.1 / 1.4
+  (``benchmarks/gnca/gnca_quantisation.py``, run of 2026-12-06) the 8-bit round trip costs 1.1 / 1.4
   / 2.3 dB (small / medium / large) with one scale per tensor and 0.2 / 0.3 / 0.6 dB with one
   per column (on the quickstart's astronaut, GNCA-medium: per output row sits in between).
 * ``"tensor"``: one scale per tensor (``.nca`` versions 1 and 2).
@@ -24,11 +24,11 @@ And two ways to store a scale (``scales``):
 
 Either way the encoder and the decoder compute the same float32 scale exactly.  Per column, the
 float16 scales are 7.5 % of a GNCA-medium file (8 fitted 40 px patches); as entropy-coded
-exponents they cost 2.7 %, at the same PSNR (``benchmarks/gnca_quantisation.py``).
+exponents they cost 2.7 %, at the same PSNR (``benchmarks/gnca/gnca_quantisation.py``).
 
 The code range ``N`` trades PSNR for bytes (versions 2 to 4 entropy-code the codes): on the
 same fits, ``N = 63`` wrote 11-12 % smaller version 4 files but lost 0.5 / 1.5 / 1.25 dB.  On
-GNCA's rate-distortion curve at 300 iterations (``benchmarks/gnca_patch_sweep.py``: 3.4 to 4 dB
+GNCA's rate-distortion curve at 300 iterations (``benchmarks/gnca/gnca_patch_sweep.py``: 3.4 to 4 dB
 per doubling of the rate; 2.3 to 2.8 dB at 100 iterations) 12 % of the rate is worth 0.4 to
 0.7 dB, so at best GNCA-small breaks even, and the default stays 127, the paper's full byte per
 parameter.  Quantisation-aware training (:func:`fake_quantize`) over the last quarter of those
@@ -103,7 +103,7 @@ def quantize(weight: Tensor, per: Grouping = "column", scales: ScaleFormat = "lo
     range are a ValueError (else they clip; see :func:`log_scale_exponents`).  ``code_max``: the
     codes' range, ``s >= max|w| / code_max``.  Below 127 the step is coarser but the codes take
     fewer distinct values, so the entropy-coded file shrinks: a rate-distortion knob of the
-    encoder (``benchmarks/gnca_quantisation.py``); the decoder only reads ``code * s``.
+    encoder (``benchmarks/gnca/gnca_quantisation.py``); the decoder only reads ``code * s``.
     """
     if per not in GROUPINGS:
         raise ValueError(f"per must be one of {', '.join(GROUPINGS)}, got {per!r}")

@@ -6,8 +6,9 @@
   :func:`~nca_zoo.restoration.restore`; :func:`ships` is the shipping rule applied to it;
 * :func:`restoration_metrics` -- the datamodule's test split (tiles at the training size).
 
-Used by ``benchmarks/export_pretrained.py`` (model cards), ``benchmarks/restoration_held_out.py``
-and the tests (a shipped module still reproduces its card and passes the rule).
+Used by ``benchmarks/tools/export_pretrained.py`` (model cards),
+``benchmarks/lnca/restoration_held_out.py`` and the tests (a shipped module still reproduces its
+card and passes the rule).
 """
 from __future__ import annotations
 
