@@ -18,9 +18,9 @@ Modes (Diff-NCA paper §4.6-4.9), all with the EMA weights unless ``--no-ema``:
 (``ddpm``: ancestral, all T steps by default; ``ddim`` with ``--eta``; ``dpm-solver++``,
 ``unipc``, ``euler``, ``heun``, ...: see ``--help``; 20 steps by default).  Without
 ``--sampler``, a pretrained module samples with the choice measured for it (its card's
-``sampling``: ``benchmarks/diffusion_samplers.py``), a checkpoint with ``dpm-solver++``.  Output is
-one PNG grid (the image itself when there is one), written atomically.  Errors are one line, exit
-status 2.
+``sampling``: ``benchmarks/diffusion/diffusion_samplers.py``), a checkpoint with
+``dpm-solver++``.  Output is one PNG grid (the image itself when there is one), written
+atomically.  Errors are one line, exit status 2.
 """
 from __future__ import annotations
 
@@ -198,7 +198,7 @@ def main(argv: Optional[list] = None) -> int:
         task = load_task(a.checkpoint, a.device)
         model = task.model.eval() if a.no_ema else task.eval_model.eval()
         sched, train_size = task.schedule, task.hparams.sample_size or (64, 64)
-    if a.sampler is None:          # the card's measured choice (benchmarks/diffusion_samplers.py)
+    if a.sampler is None:  # the card's measured choice (benchmarks/diffusion/diffusion_samplers.py)
         measured = getattr(model, "card", {}).get("sampling", {}) if a.model else {}
         a.sampler = measured.get("sampler", DEFAULT_SAMPLER)
         a.steps = a.steps or measured.get("steps")

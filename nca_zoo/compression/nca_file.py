@@ -30,7 +30,7 @@ convert to version 3 exactly (their scale repeated over the columns).
 Version 4 is version 3 with one-byte scales: each scale is an exponent on a grid of 1/16 octave
 (:func:`~nca_zoo.layers.quantize.log_scale_table`), and the exponents are coded in the LZMA2
 stream ahead of the weights instead of as raw float16 after the header: 5-7 % smaller files
-than version 3 at the same PSNR (``benchmarks/gnca_quantisation.py``).  Its scales differ from
+than version 3 at the same PSNR (``benchmarks/gnca/gnca_quantisation.py``).  Its scales differ from
 float16 ones, so versions 1-3 and 4 do not convert into each other (encode again).
 
 A valid header can still ask for absurd work: a 43-byte file may claim one 65535x65535 patch or
