@@ -10,7 +10,7 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor
 
-from nca_zoo.diffusion.schedule import DDPMSchedule
+from nca_zoo.diffusion.noise_schedule import DDPMSchedule
 
 OnStep = Callable[[Tensor, int], Tensor]
 

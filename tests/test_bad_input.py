@@ -431,7 +431,7 @@ def test_memory_estimate_is_within_2x_of_the_measured_peak(tmp_path):
     script = f"""
 import resource, numpy as np
 from PIL import Image
-from nca_zoo.compression.train import train_bank
+from nca_zoo.drivers.compression import train_bank
 from nca_zoo.data.patch_bank import PatchBankDataModule
 Image.fromarray((np.random.default_rng(0).random((256, 256, 3)) * 255).astype(np.uint8)).save(
     r"{tmp_path / 'img.png'}")

@@ -130,10 +130,10 @@ def test_checkpoint_written_by_lightningcli_loads(ckpt, tmp_path, capsys):
 def pretrained_folder(ckpt, tmp_path_factory):
     """The checkpoint exported as a pretrained folder (EMA weights + schedule in config.json)."""
     import nca_zoo
-    from nca_zoo.diffusion import load_task
     from nca_zoo.diffusion.pretrained import diffusion_config
+    from nca_zoo.drivers import load_diffusion_task
 
-    task = load_task(str(ckpt))
+    task = load_diffusion_task(str(ckpt))
     folder = tmp_path_factory.mktemp("pre") / "tiny-diff"
     return nca_zoo.save_pretrained(task.eval_model, folder, task.hparams.model,
                                    task.hparams.model_args, {"data": "test"},

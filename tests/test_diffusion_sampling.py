@@ -7,7 +7,7 @@ import torch
 import nca_zoo
 from nca_zoo.diffusion import DDPMSchedule, denoise, inpaint, sample, superres_x2
 from nca_zoo.diffusion.sampling import superres_grid
-from nca_zoo.diffusion.schedulers import strided_timesteps
+from nca_zoo.diffusion.samplers import strided_timesteps
 
 
 def test_linear_schedule_closed_forms():

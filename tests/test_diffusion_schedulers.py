@@ -11,11 +11,11 @@ from reference_samplers import ddim_sample, ddpm_sample
 
 import nca_zoo
 from nca_zoo.diffusion import DDPMSchedule, denoise, inpaint, sample, superres_x2
-from nca_zoo.diffusion.schedulers import (
+from nca_zoo.diffusion.samplers import (
     SAMPLERS,
     StridedDDIMScheduler,
     check_sampler,
-    make_scheduler,
+    make_sampler,
     timesteps_for,
 )
 from nca_zoo.tasks import DiffusionTask
@@ -36,7 +36,7 @@ def _run(fn, *args, seed=2, **kw):
 
 def test_schedulers_get_the_trained_betas_exactly():
     for name in SAMPLERS:
-        sch = make_scheduler(name, PAPER)
+        sch = make_sampler(name, PAPER)
         assert sch.config.num_train_timesteps == 300
         assert torch.equal(sch.betas.float(), PAPER.betas), name
         torch.testing.assert_close(sch.alphas_cumprod.float(), PAPER.alphas_cumprod,
@@ -66,7 +66,7 @@ def test_strided_ddim_is_diffusers_ddim_where_its_stride_is_exact():
     plain = DDIMScheduler(num_train_timesteps=300, trained_betas=PAPER.betas.double().numpy(),
                           clip_sample=False, set_alpha_to_one=True, timestep_spacing="leading")
     plain.set_timesteps(30)
-    ours = make_scheduler("ddim", PAPER)
+    ours = make_sampler("ddim", PAPER)
     assert isinstance(ours, StridedDDIMScheduler)
     ours.set_timesteps(timesteps=plain.timesteps.tolist())
     g = torch.Generator().manual_seed(0)
@@ -125,18 +125,18 @@ def test_every_sampler_inpaints_and_superresolves(tiny_nca, sampler):
 def test_no_sampler_repeats_a_timestep_even_with_steps_close_to_T():
     for T in (6, 10, 50):
         for name in SAMPLERS:
-            sch = make_scheduler(name, DDPMSchedule(T))
+            sch = make_sampler(name, DDPMSchedule(T))
             ts = timesteps_for(sch, T, T - 1)
             assert len(ts) == len(torch.unique(ts)) * sch.order or name == "heun", (T, name)
 
 
 def test_partial_chains_start_at_or_below_t_start():
     for name in SAMPLERS:
-        ts = timesteps_for(make_scheduler(name, PAPER), 10, 269)
+        ts = timesteps_for(make_sampler(name, PAPER), 10, 269)
         assert ts.max() <= 269 and len(ts) >= 5, name
-    assert timesteps_for(make_scheduler("ddpm", PAPER), 300, 269).tolist() == list(
+    assert timesteps_for(make_sampler("ddpm", PAPER), 300, 269).tolist() == list(
         range(269, -1, -1))                                  # today's DDPM super-resolution
-    assert len(timesteps_for(make_scheduler("ddpm", PAPER), 300, 299)) == 300
+    assert len(timesteps_for(make_sampler("ddpm", PAPER), 300, 299)) == 300
 
 
 def test_superres_ddpm_and_ddim_equal_the_zoos_chains(tiny_nca):

@@ -23,10 +23,10 @@ from nca_zoo.compression.prior import (
     select_fit_lr,
     unit_activity,
 )
-from nca_zoo.compression.train import compress
 from nca_zoo.data.held_out import HELD_OUT_PHOTOS, held_out_patches
 from nca_zoo.data.patch_bank import PatchBankDataModule
 from nca_zoo.data.prior_patches import TRAINING_PHOTOS, PriorPatchDataModule
+from nca_zoo.drivers.compression import compress
 from nca_zoo.models.gnca import GNCA_SIZES
 from nca_zoo.tasks import GNCACompression, GNCAPrior
 

@@ -10,8 +10,9 @@ the authors' code (docs/paper-to-code.md): embed 128, FFN expansion 4, dropout 0
 from __future__ import annotations
 
 import torch
-from timm.layers import LayerNorm2d
 from torch import Tensor, nn
+
+from ..layers.norm import LayerNorm2d
 
 
 class SimpleGate(nn.Module):

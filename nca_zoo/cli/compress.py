@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import time
 
-from ..compression.metrics import compression_rate, image_quality
 from ..compression.nca_file import VERSION, VERSIONS, decode, decode_image
 from ..compression.prior import DEFAULT_PRIOR_WEIGHT, INITS
-from ..compression.train import compress
 from ..layers import write_atomic
 from ..layers.quantize import DEFAULT_CODE_MAX
 from ..models.gnca import GNCA_SIZES
@@ -62,6 +60,9 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     args = parser.parse_args(argv)
     out = check_output(args.output)
+    from ..compression.metrics import compression_rate, image_quality  # training's imports:
+    from ..drivers.compression import compress  # Lightning, torchmetrics (not needed for --help)
+
     start = time.perf_counter()
     data, task, dm = compress(args.image, args.size, args.patch, args.iterations, args.seed,
                               args.steps, lr=args.lr, progress=not args.quiet,

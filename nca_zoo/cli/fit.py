@@ -101,8 +101,11 @@ def _main(args: Optional[list]) -> Optional[LightningCLI]:
     from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     import nca_zoo.compression.report  # noqa: F401  (short class names in YAML)
-    import nca_zoo.data  # noqa: F401
+    import nca_zoo.data
     import nca_zoo.tasks  # noqa: F401
+
+    for name in nca_zoo.data.__all__:  # the datamodules, imported on first use: import them all
+        getattr(nca_zoo.data, name)
 
     collecting = gc.isenabled()
     gc.disable()

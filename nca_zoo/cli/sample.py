@@ -33,9 +33,9 @@ import torch
 from torchvision.utils import make_grid
 
 from ..data.images import ImageError, read_rgb, resize_square, save_png_atomic
-from ..diffusion.pretrained import load_denoiser, load_task
+from ..diffusion.pretrained import load_denoiser
+from ..diffusion.samplers import DEFAULT_SAMPLER, SAMPLERS, default_sampling_steps
 from ..diffusion.sampling import denoise, inpaint, superres_x2
-from ..diffusion.schedulers import DEFAULT_SAMPLER, SAMPLERS, default_steps
 from ..diffusion.tiling import TiledDenoiser
 from ..layers import to_tensor, to_uint8
 from ._common import (
@@ -195,7 +195,9 @@ def main(argv: Optional[list] = None) -> int:
                              "weights only")
         model, sched, train_size = load_denoiser(a.model, a.device)
     else:
-        task = load_task(a.checkpoint, a.device)
+        from ..drivers.checkpoints import load_diffusion_task
+
+        task = load_diffusion_task(a.checkpoint, a.device)
         model = task.model.eval() if a.no_ema else task.eval_model.eval()
         sched, train_size = task.schedule, task.hparams.sample_size or (64, 64)
     if a.sampler is None:  # the card's measured choice (benchmarks/diffusion/diffusion_samplers.py)
@@ -206,7 +208,7 @@ def main(argv: Optional[list] = None) -> int:
         model = TiledDenoiser(model, tile=a.tile)
     torch.manual_seed(a.seed)
     gen = torch.Generator(a.device).manual_seed(a.seed)
-    steps = min(a.steps or default_steps(a.sampler, sched), sched.timesteps)
+    steps = min(a.steps or default_sampling_steps(a.sampler, sched), sched.timesteps)
     kw = dict(sampler=a.sampler, steps=steps, eta=a.eta, generator=gen)
     start = time.perf_counter()
     with torch.no_grad():

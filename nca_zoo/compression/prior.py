@@ -4,7 +4,7 @@ Reptile (Nichol et al. 2018, "On First-Order Meta-Learning Algorithms"): adapt a
 prior weights ``theta`` to each task (here: one patch) with ``k`` steps of the inner optimiser,
 giving ``phi_i``; then move the prior towards the adapted weights,
 ``theta <- theta + eps * mean_i (phi_i - theta)``.  The inner loop is exactly the recipe
-:func:`~nca_zoo.compression.train.compress` uses (Adam, loss on the final state, per-model
+:func:`~nca_zoo.drivers.compression.compress` uses (Adam, loss on the final state, per-model
 normalised gradients), and all patches of a meta-batch adapt at once as one GNCA bank (one
 rollout of grouped convolutions, no loop over patches).
 
@@ -15,57 +15,12 @@ copies the prior into every model, so the ``.nca`` file stays self-contained (fu
 A pure copy of the prior fits fast, but after a few hundred iterations fits from random weights
 can overtake it.  ``prior_weight`` < 1 starts from the blend ``w * prior + (1 - w) * random``
 instead (the bank's own random init; *shrink and perturb*, Ash & Adams 2020, "On Warm-Starting
-Neural Network Training"), meant to trade early gain for the long-run fit of random weights.
-Measured on GNCA-large (``benchmarks/gnca_prior.py --prior-weights 1 0.5``), w = 0.5 did worse
-than w = 1 at every iteration count, so the default stays 1.
+Neural Network Training"); measured, w = 0.5 did worse than w = 1, so the default stays 1.
 
-Why the prior loses its lead: the priors are nearly *dormant* networks.  Over the growth from the
-seed, 14 of GNCA-small's 20 hidden units and 27 of large's 40 never fire (:func:`unit_activity`);
-so did 27 of medium's 32 after 44 meta-steps (18 after the shipped 200).  After 300 iterations of
-fitting, a bank from the 44-step medium or the large prior still had 52-64 % of its units silent
-where one from random weights had 38-41 % (4 held-out patches).  ReDo (:func:`recycle_dormant`,
-Sokar et al. 2023) revives such units without changing the grown image.  Measured, neither use
-pays: recycling at the start of a fit (threshold 0.1) lost 2 dB at 1000 iterations (GNCA-medium,
-4 patches); recycling every 5 meta-steps (``GNCAPrior recycle_every``, 44 meta-steps) leaves 2
-dormant units instead of 27 but fits no better (8 held-out patches: +0.79 dB at 100, -0.62 dB at
-1000, vs +1.18 / -0.77 without).  So recycling is an option of meta-training, off by default.
-What did pay, in order of size:
-
-1. A smaller learning rate when fitting from the prior.  Adam's first steps move every weight by
-   about ``lr`` whatever its gradient, which throws much of a good start away at compress's 1e-2.
-   :func:`select_fit_lr` picks the lr per prior on meta-validation crops of the training photos
-   (never the held-out ones) and the card stores it as ``fit_lr`` (:func:`fit_lr`; compress's
-   default).  200-step priors meta-trained at 1e-2, 8 held-out patches, gain over random weights
-   at 1e-2 after 100 / 1000 iterations: medium +2.05 / -0.02 dB fitted at 1e-2 -> +3.04 / +1.46
-   at 3e-3; large +0.65 / -2.43 (80 meta-steps, 1e-2) -> +2.63 / -0.05 at 5e-3.  Most of it is
-   the prior's, not the lr's: over random weights fitted at the prior's own lr (the control
-   ``benchmarks/gnca_prior.py`` reports) the gains were medium +2.86 / +2.03, large +2.53 /
-   -0.50 dB.
-2. Meta-training at a similar lr (``GNCAPrior inner_lr``: the inner loop is then the fit it
-   prepares for): on the meta-validation crops, at the best fit lr, mean PSNR over 100 / 300
-   iterations +0.36 dB (small, meta-trained at 5e-3), +0.90 dB (medium, at 3e-3) and +2.1 dB
-   (large, at 5e-3) over meta-training at 1e-2; held out, 100 / 1000 iterations, small +2.77 /
-   +2.64 -> +3.63 / +1.72, medium +3.04 / +1.46 -> +4.08 / +2.58, large +2.63 / -0.05 -> +4.71 /
-   +3.82 dB (the priors as shipped then, under one scale per tensor; each card's
-   ``held_out_gain`` holds the current figures).
-3. Longer meta-training, up to a point: 200 meta-steps instead of 44 (medium) or 60 (small)
-   moved the held-out gain at 1000 iterations from -0.77 to -0.02 dB (medium) and from -1.18 to
-   +1.19 dB (small), at lr 1e-2; 500 meta-steps (small) were worse than 200 on the
-   meta-validation crops (25.08 / 27.23 dB vs 27.53 / 30.11 at 100 / 300 iterations).
-
-Other meta-learners, measured in one-off probes and not built:
-
-* First-order MAML (the outer step follows the adapted weights' gradient instead of their
-  displacement): GNCA-small from scratch, 100 outer steps x 8 crops x 10 inner Adam steps at
-  5e-3, mean 8-bit PSNR on 8 meta-validation crops after 1 / 10 / 50 / 100 / 300 fitting
-  iterations: Reptile 14.85 / 19.39 / 25.31 / 27.32 / 29.85 dB, FOMAML (Adam outer lr 3e-3)
-  7.46 / 16.01 / 18.80 / 21.91 / 26.97 dB.  At equal inner compute it lost everywhere.
-* Meta-SGD (a learned lr per parameter for the fit), GNCA-medium, from the shipped prior: 27.28 /
-  29.44 / 33.26 dB at 50 / 100 / 300 iterations with the scalar fit_lr, 27.61 / 29.92 / 33.02 dB
-  with learned per-parameter lrs: under +0.5 dB, negative by 300 iterations, and it would add one
-  stored lr per weight to every prior.
-
-So Reptile with a per-prior scalar ``fit_lr`` is the one meta-learner here.
+Training a prior (the Reptile meta-step) is :class:`~nca_zoo.tasks.GNCAPrior`; loading one from a
+training checkpoint is :func:`~nca_zoo.drivers.checkpoints.load_prior_checkpoint`.  What was
+measured on the way to the shipped priors (dormant units, fit learning rate, meta-training lr and
+length, other meta-learners) is docs/gnca-prior.md.
 """
 from __future__ import annotations
 
@@ -81,7 +36,7 @@ from ..models.gnca import GNCA, GNCA_SIZES
 #: shipped prior of each GNCA size (Table 1)
 PRIOR_NAMES = {size: f"gnca-{size}-prior" for size in GNCA_SIZES}
 INITS = ("prior", "random")
-#: default ``prior_weight`` of compress and the quickstart (measured: benchmarks/gnca_prior.py)
+#: default ``prior_weight`` of compress and the quickstart (measured: docs/gnca-prior.md)
 DEFAULT_PRIOR_WEIGHT = 1.0
 #: Adam learning rate of a fit from random weights (compress's recipe), and from a prior whose
 #: card names no ``fit_lr``
@@ -105,11 +60,11 @@ def _describe(channels: int, hidden: int) -> str:
 
 
 def load_prior(channels: int, hidden: int, source: Optional[str] = None) -> GNCA:
-    """The prior for banks of ``channels`` x ``hidden`` NCAs: shipped name, folder, checkpoint.
+    """The prior for banks of ``channels`` x ``hidden`` NCAs: a shipped name or a folder.
 
-    ``source`` None picks the shipped prior of that Table 1 size; a ``.ckpt`` file is a
-    :class:`~nca_zoo.tasks.GNCAPrior` training checkpoint (to try a prior before exporting it).
-    A prior of another size or with other state channels is a one-line :class:`PriorError`.
+    ``source`` None picks the shipped prior of that Table 1 size.  A prior of another size or with
+    other state channels is a one-line :class:`PriorError` (:func:`check_prior`); so is a training
+    checkpoint (read those with :func:`~nca_zoo.drivers.checkpoints.load_prior_checkpoint`).
     """
     from .._pretrained import load_pretrained
 
@@ -119,7 +74,14 @@ def load_prior(channels: int, hidden: int, source: Optional[str] = None) -> GNCA
             raise PriorError(f"no shipped prior for {_describe(channels, hidden)}; pass a prior "
                              f"folder, or init='random'")
         source = PRIOR_NAMES[size]
-    model = _load_checkpoint(source) if str(source).endswith(".ckpt") else load_pretrained(source)
+    if str(source).endswith(".ckpt"):
+        raise PriorError(f"{source} is a training checkpoint: export it as a pretrained folder "
+                         f"or load it with nca_zoo.drivers.load_prior_checkpoint")
+    return check_prior(load_pretrained(source), channels, hidden, source)
+
+
+def check_prior(model, channels: int, hidden: int, source: str) -> GNCA:
+    """``model`` if it is one GNCA NCA of ``channels`` x ``hidden``; else a one-line PriorError."""
     if not isinstance(model, GNCA):
         raise PriorError(f"{source} is not a GNCA prior (it holds a {type(model).__name__})")
     if model.num_models != 1:
@@ -129,22 +91,6 @@ def load_prior(channels: int, hidden: int, source: Optional[str] = None) -> GNCA
                          f"the bank needs {_describe(channels, hidden)}: use the prior of that "
                          f"size")
     return model
-
-
-def _load_checkpoint(path: str) -> GNCA:
-    """The prior inside a GNCAPrior training checkpoint (eval mode, on the CPU)."""
-    from pathlib import Path
-
-    from ..tasks.gnca_prior import GNCAPrior
-
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"no prior checkpoint {path}")
-    try:
-        task = GNCAPrior.load_from_checkpoint(path, map_location="cpu")
-    except Exception as exc:  # a checkpoint of another task, or a corrupted file
-        raise PriorError(f"{path} is not a GNCAPrior checkpoint ({type(exc).__name__}: "
-                         f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
-    return task.prior.eval()
 
 
 def check_prior_weight(weight: float, name: str = "prior_weight") -> float:
@@ -232,7 +178,7 @@ def adapt(bank: GNCA, targets: Tensor, iterations: int, lr: float, steps: int,
           callback=None, lr_decay_at: Optional[float] = None) -> list[float]:
     """Train every model of ``bank`` on its target patch (``(num_models, 3, p, p)``), in place.
 
-    The recipe of :func:`~nca_zoo.compression.train.compress`: Adam at ``lr``, final-state loss,
+    The recipe of :func:`~nca_zoo.drivers.compression.compress`: Adam at ``lr``, final-state loss,
     per-model normalised gradients; ``lr_decay_at``: the lr drops 10x after that fraction of
     the iterations (None: constant).  Adam is element-wise, so one optimiser over the bank is
     one independent optimiser per model.  ``callback(bank, i)`` runs after iteration ``i`` for

@@ -1,8 +1,10 @@
-"""Datamodules, image loading, patch tiling, degradations."""
-from .diffusion import DiffusionDataModule
-from .patch_bank import PatchBankDataModule
-from .prior_patches import PriorPatchDataModule
-from .restoration import RestorationDataModule
+"""Datamodules, image loading, patch tiling, degradations.
 
-__all__ = ["DiffusionDataModule", "PatchBankDataModule", "PriorPatchDataModule",
-           "RestorationDataModule"]
+The datamodules are imported when first used (PEP 562): reading an image (``data.images``) does
+not load Lightning.
+"""
+from .._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "DiffusionDataModule": "diffusion", "PatchBankDataModule": "patch_bank",
+    "PriorPatchDataModule": "prior_patches", "RestorationDataModule": "restoration"})

@@ -3,8 +3,8 @@
 A diffusion model is only usable with the schedule it was trained with, so
 :func:`diffusion_config` stores the task's schedule (and its training image size) under the
 ``"diffusion"`` key of the pretrained folder's ``config.json``, and :func:`load_denoiser` rebuilds
-both from a shipped name, a local folder or ``hf-hub:<repo>``.  :func:`load_task` reads a
-checkpoint written by ``nca-zoo fit`` (a DiffusionTask) with one-line errors.
+both from a shipped name, a local folder or ``hf-hub:<repo>``.  A checkpoint written by
+``nca-zoo fit`` (a DiffusionTask) is read by :func:`nca_zoo.drivers.load_diffusion_task`.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import NamedTuple
 from torch import nn
 
 from .._pretrained import PretrainedError, load_pretrained
-from .schedule import DDPMSchedule
+from .noise_schedule import DDPMSchedule
 
 SCHEDULE_KEYS = ("timesteps", "beta_schedule", "beta_start", "beta_end", "scale_betas")
 #: sanity bounds on a pretrained folder's schedule length and training size
@@ -58,11 +58,3 @@ def load_denoiser(name: str, map_location: str = "cpu") -> Denoiser:
         raise PretrainedError(f"pretrained module {name!r} has an invalid diffusion config "
                               f"({exc})") from None
     return Denoiser(model, schedule.to(map_location), size)
-
-
-def load_task(path: str, device: str = "cpu"):
-    """Load a :class:`~nca_zoo.tasks.diffusion.DiffusionTask` checkpoint with a one-line error."""
-    from ..tasks.diffusion import DiffusionTask  # the task imports this package: import late
-
-    return DiffusionTask.from_checkpoint_file(path, "model", device)
-

@@ -2,7 +2,7 @@
 
 Every denoiser is called as ``model(x_t, t / T)`` (plus ``region=`` when one is given).  Public
 functions take and return images in [0, 1]; inside, diffusion works in [-1, 1].  ``sampler``
-names a scheduler of :mod:`nca_zoo.diffusion.schedulers` (``ddpm``, ``ddim``, ``dpm-solver++``,
+names a scheduler of :mod:`nca_zoo.diffusion.samplers` (``ddpm``, ``ddim``, ``dpm-solver++``,
 ``unipc``, ``euler``, ...), built from the model's own β schedule; ``steps`` is the number of
 timesteps (default: all T for ``ddpm``, 20 for the others) and ``eta`` DDIM's noise.
 
@@ -26,12 +26,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .schedule import DDPMSchedule
-from .schedulers import (
+from .noise_schedule import DDPMSchedule
+from .samplers import (
     DEFAULT_SAMPLER,
     SAMPLERS,
-    default_steps,
-    make_scheduler,
+    default_sampling_steps,
+    make_sampler,
     timesteps_for,
 )
 
@@ -65,11 +65,11 @@ def denoise(model, schedule: DDPMSchedule, x: Tensor, sampler: str = "ddpm",
     T-1); ``steps`` defaults to all T for ``ddpm`` and 20 otherwise; ``eta`` is DDIM's (the other
     samplers refuse ``eta > 0``).
     """
-    scheduler = make_scheduler(sampler, schedule)
+    scheduler = make_sampler(sampler, schedule)
     if eta < 0 or (eta > 0 and sampler != "ddim"):
         raise ValueError(f"eta applies to the ddim sampler only (and must be >= 0), got {eta} "
                          f"with {sampler}")
-    steps = default_steps(sampler, schedule) if steps is None else steps
+    steps = default_sampling_steps(sampler, schedule) if steps is None else steps
     t_start = schedule.timesteps - 1 if t_start is None else t_start
     ts = timesteps_for(scheduler, steps, t_start)     # on the CPU, as diffusers keeps σ
     step_kw = {"eta": eta} if sampler == "ddim" else {}

@@ -13,12 +13,12 @@ from typing import Sequence
 
 import torch
 import torch.nn.functional as F
-from timm.layers import LayerNorm2d
 from torch import Tensor, nn
 
 from .._registry import register_model
 from ..cells.nafca import SimpleGate
 from ..layers import check_images
+from ..layers.norm import LayerNorm2d
 
 
 class NAFBlock(nn.Module):

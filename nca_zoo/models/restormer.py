@@ -15,11 +15,11 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 from einops import rearrange
-from timm.layers import LayerNorm2d
 from torch import Tensor, nn
 
 from .._registry import register_model
 from ..layers import check_images
+from ..layers.norm import LayerNorm2d
 
 
 class MDTA(nn.Module):

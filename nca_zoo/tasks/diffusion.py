@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from timm.utils import ModelEmaV3
 from torch import Tensor
 
+from ..diffusion.noise_schedule import DDPMSchedule
+from ..diffusion.samplers import DEFAULT_SAMPLER, check_sampler
 from ..diffusion.sampling import sample
-from ..diffusion.schedule import DDPMSchedule
-from ..diffusion.schedulers import DEFAULT_SAMPLER, check_sampler
 from .base import BaseTask
 
 
@@ -35,7 +35,7 @@ class DiffusionTask(BaseTask):
         ema_decay: EMA of the weights (0.99); 0 disables the EMA.
         checkpoint_every: checkpointed BPTT segment length of the NCA rollouts (0 = plain).
         n_samples, sample_size, sampler, sampler_steps: the validation sample grid; ``sampler``
-            names a scheduler of :mod:`nca_zoo.diffusion.schedulers` (``ddpm``, ``ddim``,
+            names a scheduler of :mod:`nca_zoo.diffusion.samplers` (``ddpm``, ``ddim``,
             ``dpm-solver++``, ``unipc``, ``euler``, ...), ``sampler_steps`` its steps (None:
             all T for ``ddpm``, 20 for the others).
     """

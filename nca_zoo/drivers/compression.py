@@ -1,4 +1,4 @@
-"""Compress an image: train one GNCA per patch (all patches as one bank) and return its file.
+"""Compress an image end to end: train one GNCA per patch (one bank) and return its file.
 
 The defaults are a fast-convergence recipe for few iterations (Adam at lr 1e-2 from random
 weights, at the prior's ``fit_lr`` from a prior; loss on the final state) that starts every
@@ -15,12 +15,9 @@ from typing import Optional
 
 import lightning as L
 
-from ..data.patch_bank import PatchBankDataModule
-from ..layers.quantize import DEFAULT_CODE_MAX, check_code_max
-from ..models.gnca import GNCA_SIZES, default_steps
-from .memory import check_fits, training_bytes
-from .nca_file import DEFAULT_LIMITS, VERSION, VERSIONS, exceeded_limit
-from .prior import (
+from ..compression.memory import check_fits, training_bytes
+from ..compression.nca_file import DEFAULT_LIMITS, VERSION, VERSIONS, exceeded_limit
+from ..compression.prior import (
     DEFAULT_PRIOR_WEIGHT,
     INITS,
     RANDOM_FIT_LR,
@@ -28,6 +25,10 @@ from .prior import (
     fit_lr,
     load_prior,
 )
+from ..data.patch_bank import PatchBankDataModule
+from ..layers.quantize import DEFAULT_CODE_MAX, check_code_max
+from ..models.gnca import GNCA_SIZES, default_steps
+from ..tasks.compression import GNCACompression
 
 
 def check_resources(dm: PatchBankDataModule, size: str, steps: int, memory: bool = True) -> None:
@@ -111,8 +112,6 @@ def train_bank(dm: PatchBankDataModule, size: str = "medium", iterations: int = 
     ``init``: "random" (the paper) or "prior" (see :class:`~nca_zoo.tasks.GNCACompression`);
     ``lr`` None: :func:`default_lr`.
     """
-    from ..tasks.compression import GNCACompression  # the task imports the codec: import late
-
     L.seed_everything(seed, verbose=False)
     task = GNCACompression(model=f"gnca_{size}", steps=steps or default_steps(dm.patch_size),
                            batch_size=1, lr=lr or default_lr(size, init, prior),

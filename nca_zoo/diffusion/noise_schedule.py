@@ -1,4 +1,4 @@
-"""DDPM noise schedule and closed forms (Ho et al. 2020; the Diff-NCA paper trains DDPM, §3.2).
+"""The DDPM noise schedule (β_t, ᾱ_t) and its closed forms (Ho et al. 2020; Diff-NCA §3.2).
 
 ``linear``: β_t from ``beta_start`` to ``beta_end`` over ``T`` steps (authors' code: 1e-4 ... 0.02,
 T = 300, *not* rescaled for T, so ᾱ_T ≈ 0.048 at T = 300).  ``scale_to_T=True`` rescales the end

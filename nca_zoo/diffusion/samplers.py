@@ -11,7 +11,7 @@ linear 1e-4 ... 0.02 over T = 300, *not* rescaled, stays the one the model was t
   et al. 2023), ``deis`` (Zhang & Chen 2023), ``euler``, ``euler-ancestral``, ``heun`` and ``lms``
   (Karras et al. 2022 / k-diffusion discretisations): the schedulers of ``diffusers`` unchanged.
 
-:func:`make_scheduler` builds one; :func:`timesteps_for` sets its timesteps, also for a chain that
+:func:`make_sampler` builds one; :func:`timesteps_for` sets its timesteps, also for a chain that
 starts part-way (super-resolution starts from 90 % noise).
 """
 from __future__ import annotations
@@ -36,11 +36,11 @@ from diffusers import (
 from diffusers.schedulers.scheduling_ddim import DDIMSchedulerOutput
 from diffusers.utils.torch_utils import randn_tensor
 
-from .schedule import DDPMSchedule
+from .noise_schedule import DDPMSchedule
 
 #: steps of every sampler but ``ddpm`` (which takes all T) when none are asked for; the
-#: measured best trade-off of ``benchmarks/diffusion_samplers.py`` (see its results file)
-DEFAULT_STEPS = 20
+#: measured best trade-off of ``benchmarks/diffusion/diffusion_samplers.py`` (see its results file)
+DEFAULT_SAMPLING_STEPS = 20
 #: the sampler used when none is named (CLI, Python API, validation grids)
 DEFAULT_SAMPLER = "dpm-solver++"
 
@@ -130,13 +130,13 @@ def check_sampler(name: str) -> str:
     return name
 
 
-def default_steps(sampler: str, schedule: DDPMSchedule) -> int:
-    """All T steps for ``ddpm``, :data:`DEFAULT_STEPS` for the others."""
-    return schedule.timesteps if check_sampler(sampler) == "ddpm" else DEFAULT_STEPS
+def default_sampling_steps(sampler: str, schedule: DDPMSchedule) -> int:
+    """All T steps for ``ddpm``, :data:`DEFAULT_SAMPLING_STEPS` for the others."""
+    return schedule.timesteps if check_sampler(sampler) == "ddpm" else DEFAULT_SAMPLING_STEPS
 
 
-def make_scheduler(name: str, schedule: DDPMSchedule):
-    """A fresh ``diffusers`` scheduler ``name`` for the model's own β schedule."""
+def make_sampler(name: str, schedule: DDPMSchedule):
+    """Sampler ``name``: a fresh ``diffusers`` scheduler for the model's own β schedule."""
     cls, options = SCHEDULERS[check_sampler(name)]
     betas = np.asarray(schedule.betas_host, dtype=np.float64)
     return cls(num_train_timesteps=schedule.timesteps, trained_betas=betas,

@@ -1,0 +1,16 @@
+"""Drivers: code that builds and runs a task, one layer above ``tasks/`` (docs/architecture.md).
+
+* :mod:`.compression` -- :func:`~.compression.compress` an image end to end (train a GNCA bank,
+  return its ``.nca`` bytes) and :func:`~.compression.train_bank`, the training recipe it runs;
+* :mod:`.checkpoints` -- tasks and models out of ``nca-zoo fit`` checkpoints: a DiffusionTask
+  (:func:`~.checkpoints.load_diffusion_task`), a GNCA prior
+  (:func:`~.checkpoints.load_prior_checkpoint`).
+
+The paper packages below (``compression``, ``restoration``, ``diffusion``) hold formats, maths and
+metrics and never import a task; whatever needs a task lives here or in ``cli/``.
+"""
+from .._lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "compress": "compression", "train_bank": "compression",
+    "load_diffusion_task": "checkpoints", "load_prior_checkpoint": "checkpoints"})
