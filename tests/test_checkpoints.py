@@ -7,9 +7,9 @@ from nca_zoo.data import RestorationDataModule
 from nca_zoo.data.diffusion import DiffusionDataModule
 from nca_zoo.tasks import DiffusionTask, LNCARestoration, SupervisedRestoration, ViTCARestoration
 
-TINY_NCA = dict(steps=[2, 3], eval_steps=2, pool_size=8)
+TINY_NCA = dict(rollout={"steps": [2, 3], "eval_steps": 2}, pool_size=8)
 CASES = {
-    "lnca": (LNCARestoration, dict(ae_epochs=1, model_args={"embed_dim": 16}, **TINY_NCA),
+    "lnca": (LNCARestoration, dict(model_args={"embed_dim": 16}, **TINY_NCA),
              "restoration"),
     "vitca": (ViTCARestoration, dict(model_args={"embed_dim": 16, "mlp_dim": 8,
                                                  "hidden_channels": 4},

@@ -79,3 +79,24 @@ def test_fit_resumes_from_ckpt_path(tmp_path, monkeypatch):
     assert all(torch.equal(v, saved[k]) for k, v in same.model.state_dict().items())
     with pytest.raises(ValueError, match="no such checkpoint"):
         main([*base, "--ckpt_path=missing.ckpt"])
+
+
+LNCA_CONFIGS = sorted((ROOT / "configs" / "lnca").glob("lnca_*.yaml"))
+
+
+@pytest.mark.parametrize("cfg", LNCA_CONFIGS, ids=[c.name for c in LNCA_CONFIGS])
+def test_lnca_config_chains_phase_2_to_phase_1(cfg, tmp_path, monkeypatch):
+    """Phase 1 writes the autoencoder file the config names; phase 2 (bf16) starts from it."""
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    ae_file = Path(yaml.safe_load(cfg.read_text())["model"]["init_args"]["ae_checkpoint"])
+    base = ["--config", str(cfg), "--trainer.accelerator=cpu", "--trainer.devices=1",
+            f"--trainer.default_root_dir={ae_file.parent}", *overrides_for(cfg)]
+    main(base)
+    assert ae_file.is_file()
+    phase2 = main([*base, "--model.init_args.phase=nca", "--trainer.precision=bf16-mixed"])
+    assert phase2.trainer.global_step >= 1
+    saved = torch.load(ae_file, weights_only=False)
+    state = phase2.model.model.autoencoder.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in saved.items())

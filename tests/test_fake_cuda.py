@@ -29,7 +29,7 @@ import nca_zoo
 import nca_zoo.automaton
 import nca_zoo.data.degradations
 import nca_zoo.diffusion.sampling
-import nca_zoo.tasks.restoration
+import nca_zoo.tasks.lnca
 from nca_zoo._registry import model_info
 from nca_zoo.data.restoration import RestorationDataModule
 from nca_zoo.tasks import (
@@ -58,8 +58,8 @@ def host_side(fn):
 @pytest.fixture(autouse=True)
 def _host_side_draws(monkeypatch):
     for owner, name in ((nca_zoo.automaton, "sample_steps"),
-                        (nca_zoo.tasks.restoration, "derangement"),
-                        (nca_zoo.diffusion.sampling, "make_scheduler"),
+                        (nca_zoo.tasks.lnca, "derangement"),
+                        (nca_zoo.diffusion.sampling, "make_sampler"),
                         (nca_zoo.diffusion.sampling, "timesteps_for"),
                         (DDPMScheduler, "previous_timestep"),   # -> int below
                         (nca_zoo.data.degradations, "random_motion_blur_kernels")):
@@ -186,8 +186,9 @@ def test_supervised_restoration_step(model, model_args):
 def test_vitca_restoration_step(checkpoint_every, fill, pool_fill):
     """Batch 0 starts from seeds; batch 1 continues pool states (when the pool has enough)."""
     pool_fill(0 if fill == "empty" else 4)
-    task = ViTCARestoration(steps=[2, 3], eval_steps=2, pool_size=4, image_size=SIZE,
-                            checkpoint_every=checkpoint_every,
+    task = ViTCARestoration(rollout={"steps": [2, 3], "eval_steps": 2,
+                                     "checkpoint_every": checkpoint_every},
+                            pool_size=4, image_size=SIZE,
                             model_args={"embed_dim": 16, "mlp_dim": 8, "hidden_channels": 4})
     batch = torch.rand(2, 3, SIZE, SIZE), torch.rand(2, 3, SIZE, SIZE)
     with fake_cuda():
@@ -213,19 +214,20 @@ def test_training_batches_degraded_on_the_device(kind):
 
 def lnca_task(model, phase, checkpoint_every=0):
     args = {"embed_dim": 16, "mlp_dim": 8} if model == "lnca_vitca" else {"embed_dim": 16}
-    return LNCARestoration(model, phase=phase, ae_checkpoint="not-read.pt", steps=[2, 3],
-                           eval_steps=2, pool_size=4, image_size=SIZE,
-                           checkpoint_every=checkpoint_every, model_args=args)
+    return LNCARestoration(model, phase=phase, ae_checkpoint="not-read.pt", pool_size=4,
+                           rollout={"steps": [2, 3], "eval_steps": 2,
+                                    "checkpoint_every": checkpoint_every},
+                           image_size=SIZE, model_args=args)
 
 
 @pytest.mark.parametrize("model", ["lnca_nafca", "lnca_vitca"])
 @pytest.mark.parametrize("phase, checkpoint_every, fill", [
-    ("ae", 0, "empty"), ("nca", 0, "empty"), ("nca", 0, "full"), ("nca", 1, "full")])
+    ("ae", 0, "empty"), ("nca", 0, "full"), ("nca", 1, "full")])
 def test_lnca_restoration_step(model, phase, checkpoint_every, fill, pool_fill):
-    """The whole step (losses, negatives, pool) but no optimiser: ``_step`` records the losses.
+    """Both optimiser steps of a batch (losses, negatives, pool), without the optimiser.
 
-    LNCA optimises manually inside ``training_step`` (backward + step); backward needs a real
-    CUDA context, so ``_step`` only records the loss it would minimise.
+    ``optimizer_step`` runs the closure once per step; here the closure is ``training_step``
+    alone (backward needs a real CUDA context) and records the loss it would minimise.
     """
     pool_fill(0 if fill == "empty" else 4)
     task = lnca_task(model, phase, checkpoint_every)
@@ -234,11 +236,10 @@ def test_lnca_restoration_step(model, phase, checkpoint_every, fill, pool_fill):
         task, *batch = to_fake_cuda(task, *batch)
         logged = attach_trainer(task)
         stepped = []
-        task.optimizers = lambda: [None, None]
-        task._step = lambda opt, loss, module, lr, batch_idx: stepped.append(loss)
-        task.training_step(batch, 0)
-        # phase 1: two steps (Eq. 3-5, Eq. 6); phase 2: a fresh step, then a pool step if full
-        assert len(stepped) == (2 if phase == "ae" or fill == "full" else 1)
+        optimizer = SimpleNamespace(step=lambda closure: closure())
+        task.optimizer_step(0, 0, optimizer, lambda: stepped.append(task.training_step(batch, 0)))
+        # phase 1: Eq. 3-5, then Eq. 6; phase 2: a fresh step, then a pool step
+        assert len(stepped) == 2
         for loss in stepped:
             assert_scalar_loss(loss, logged)
         with torch.no_grad():

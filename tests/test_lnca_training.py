@@ -15,17 +15,13 @@ from nca_zoo.data.degradations import (
 )
 from nca_zoo.data.images import ImageError
 from nca_zoo.data.restoration import RestorationDataModule, tile_split_v0
-from nca_zoo.tasks.restoration import (
-    SWISH_MIN,
-    AutoencoderLoss,
-    LatentNCALoss,
-    LNCARestoration,
-    ViTCARestoration,
-    derangement,
-    overflow,
-)
+from nca_zoo.tasks.lnca import LNCARestoration
+from nca_zoo.tasks.lnca_losses import SWISH_MIN, AutoencoderLoss, LatentNCALoss, derangement
+from nca_zoo.tasks.restoration import overflow
+from nca_zoo.tasks.vitca import ViTCARestoration
 
 TINY = {"embed_dim": 16}
+FAST = {"rollout": {"steps": [2, 2], "eval_steps": 2}}
 
 
 # ---------------------------------------------------------------- degradations and data
@@ -227,6 +223,10 @@ def test_vitca_calloss():
 def test_bad_task_options():
     with pytest.raises(ValueError, match="phase"):
         _lnca(phase="pretrain")
+    with pytest.raises(ValueError, match="two runs"):
+        _lnca(phase="both")
+    with pytest.raises(ValueError, match="Rollout has no setting steps_max"):
+        _lnca(rollout={"steps_max": 3})
     with pytest.raises(ValueError, match="ae_checkpoint"):
         _lnca(phase="nca")
     with pytest.raises(ValueError, match="ae_monitor must be one of"):
@@ -268,40 +268,62 @@ def _changed(before, module):
                if v.is_floating_point())
 
 
+class StepCounter(L.Callback):
+    """Counts optimiser steps and, per step, which parameters have a gradient."""
+
+    def __init__(self):
+        self.stepped = []
+
+    def on_before_optimizer_step(self, trainer, module, optimizer):
+        self.stepped.append({n for n, p in module.named_parameters() if p.grad is not None})
+
+
 def test_phase1_takes_two_optimizer_steps_per_batch_and_leaves_the_nca(tmp_path):
-    task = _lnca(phase="ae", steps=[2, 2], eval_steps=2)
+    task = _lnca(phase="ae", **FAST)
     nca0 = _snapshot(task.model.cell)
     trainer = _trainer(tmp_path, 1, batches=3)
+    counter = StepCounter()
+    trainer.callbacks.append(counter)
     trainer.fit(task, datamodule=_dm())
-    assert trainer.global_step == 6
+    assert trainer.global_step == 3  # one training step per batch ...
+    assert len(counter.stepped) == 6  # ... of two optimiser steps (Eq. 3-5, then Eq. 6)
+    assert all(names and all(n.startswith("model.autoencoder.") for n in names)
+               for names in counter.stepped)
     assert not _changed(nca0, task.model.cell)
+    assert not any(p.requires_grad for p in task.model.cell.parameters())  # frozen, for DDP
 
 
-def test_phase_handover_both_in_one_run(tmp_path):
-    task = _lnca(phase="both", ae_epochs=1, steps=[2, 2], eval_steps=2)
-    seen = {}
-
-    class Spy(L.Callback):
-        def on_train_epoch_start(self, trainer, module):
-            if trainer.current_epoch == 1:  # runs after the task's hook: phase 2 has started
-                seen["ae_at_phase2"] = _snapshot(module.model.autoencoder)
-                seen["nca_at_phase2"] = _snapshot(module.model.cell)
-                seen["file"] = torch.load(module.ae_file)
-
-    trainer = _trainer(tmp_path, 2)
-    trainer.callbacks.append(Spy())
+def test_phase2_chained_from_phase1_file(tmp_path):
+    """Phase 1's run writes the autoencoder file; phase 2's run starts from it and freezes it."""
+    phase1 = _lnca(phase="ae", **FAST)
+    _trainer(tmp_path, 1).fit(phase1, datamodule=_dm())
+    saved = torch.load(phase1.ae_file)
+    task = _lnca(phase="nca", ae_checkpoint=str(phase1.ae_file), **FAST)
+    nca0 = _snapshot(task.model.cell)
+    trainer = _trainer(tmp_path, 1)
+    counter = StepCounter()
+    trainer.callbacks.append(counter)
     trainer.fit(task, datamodule=_dm())
-    assert task.ae_file.is_file()
-    for k, v in seen["file"].items():  # phase 2 starts from phase 1's saved autoencoder ...
-        assert torch.equal(seen["ae_at_phase2"][k], v)
-    for k, v in task.model.autoencoder.state_dict().items():  # ... and keeps it frozen
-        assert torch.equal(seen["ae_at_phase2"][k], v)
-    assert _changed(seen["nca_at_phase2"], task.model.cell)  # while the NCA trains
+    assert len(counter.stepped) == 4  # a fresh and a pool step per batch
+    assert all(names and all(n.startswith("model.automaton.cell.") for n in names)
+               for names in counter.stepped)
+    for k, v in saved.items():  # phase 2 starts from phase 1's autoencoder and keeps it
+        assert torch.equal(task.model.autoencoder.state_dict()[k], v)
+    assert not task.model.autoencoder.training  # BatchNorm statistics frozen too
+    assert _changed(nca0, task.model.cell)  # while the NCA trains
     assert not task.in_phase1()
 
 
+def test_gradient_accumulation_is_refused(tmp_path):
+    trainer = L.Trainer(max_epochs=1, limit_train_batches=2, accumulate_grad_batches=2,
+                        accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, default_root_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="accumulation"):
+        trainer.fit(_lnca(phase="ae", **FAST), datamodule=_dm())
+
+
 def test_phase1_keeps_the_autoencoder_with_the_best_validation_psnr(tmp_path):
-    task = _lnca(phase="ae", ae_monitor="psnr", steps=[2, 2], eval_steps=2)
+    task = _lnca(phase="ae", ae_monitor="psnr", **FAST)
     seen = []
 
     class Spy(L.Callback):  # runs before the task's own hook, with the same autoencoder
@@ -322,7 +344,7 @@ def test_phase2_alone_loads_the_autoencoder_checkpoint(tmp_path):
     donor = _lnca()
     path = tmp_path / "ae.pt"
     torch.save(donor.model.autoencoder.state_dict(), path)
-    task = _lnca(phase="nca", ae_checkpoint=str(path), steps=[2, 2], eval_steps=2)
+    task = _lnca(phase="nca", ae_checkpoint=str(path), **FAST)
     trainer = _trainer(tmp_path, 1)
     trainer.fit(task, datamodule=_dm())
     for k, v in donor.model.autoencoder.state_dict().items():
@@ -335,9 +357,8 @@ def test_phase2_alone_loads_the_autoencoder_checkpoint(tmp_path):
 
 def test_tiny_lnca_nca_loss_falls():
     torch.manual_seed(0)
-    task = _lnca(steps=[4, 4])
+    task = _lnca(phase="nca", ae_checkpoint="set-up-reads-it.pt", rollout={"steps": [4, 4]})
     m = task.model
-    task.freeze_autoencoder()
     clean = torch.rand(4, 3, 16, 16)
     degraded = coherent_noise(clean, 0.5)
     skip, z = m.autoencoder.encode(degraded)
@@ -359,7 +380,7 @@ def test_tiny_pixel_vitca_loss_falls():
     from nca_zoo.automaton import normalize_gradients
 
     torch.manual_seed(0)
-    task = ViTCARestoration(steps=[4, 4], image_size=16, pool_size=4,
+    task = ViTCARestoration(rollout={"steps": [4, 4]}, image_size=16, pool_size=4,
                             model_args={"embed_dim": 16, "mlp_dim": 8, "hidden_channels": 4})
     m = task.model
     clean = torch.rand(4, 3, 16, 16)
@@ -379,7 +400,7 @@ def test_tiny_pixel_vitca_loss_falls():
 
 def test_pixel_vitca_pool_policy(tmp_path):
     """Fresh batches are appended; every 2nd batch continues pool states and writes them back."""
-    task = ViTCARestoration(steps=[2, 2], eval_steps=2, pool_size=12,
+    task = ViTCARestoration(rollout={"steps": [2, 2], "eval_steps": 2}, pool_size=12,
                             model_args={"embed_dim": 16, "mlp_dim": 8, "hidden_channels": 4})
     trainer = _trainer(tmp_path, 1, batches=4)
     trainer.fit(task, datamodule=_dm())

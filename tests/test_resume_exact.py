@@ -9,12 +9,15 @@ import torch
 from test_configs import ROOT, overrides_for
 
 from nca_zoo.cli.fit import main
+from nca_zoo.tasks import LNCARestoration
 
-STEPS, EPOCHS = 8, 4  # 2 batches an epoch (LNCA: two optimiser steps per batch)
+STEPS, EPOCHS = 8, 4  # 2 batches an epoch (LNCA: two optimiser steps per batch, one step each)
+AE = "{autoencoder}"  # replaced by a phase-1 autoencoder file
 CASES = {
     "gnca": ("gnca/quickstart.yaml", []),
     "lnca-phase1": ("lnca/lnca_nafca_denoise.yaml", ["--model.init_args.phase=ae"]),
-    "lnca-both": ("lnca/lnca_nafca_denoise.yaml", []),   # resumes at the phase switch
+    "lnca-phase2": ("lnca/lnca_nafca_denoise.yaml",   # the pool and the frozen autoencoder
+                    ["--model.init_args.phase=nca", f"--model.init_args.ae_checkpoint={AE}"]),
     "vitca-pool": ("lnca/vitca_denoise.yaml", []),
     "diffusion": ("diffusion/quickstart.yaml", []),
 }
@@ -54,6 +57,11 @@ def last_checkpoint(root: Path) -> Path:
 def test_half_plus_half_equals_whole(case, tmp_path, monkeypatch):
     config, extra = CASES[case]
     monkeypatch.chdir(tmp_path)  # restored after the test
+    if any(AE in arg for arg in extra):
+        ae = tmp_path / "phase1_autoencoder.pt"
+        torch.manual_seed(1)
+        torch.save(LNCARestoration(model_args={"embed_dim": 16}).model.autoencoder.state_dict(), ae)
+        extra = [arg.replace(AE, str(ae)) for arg in extra]
     whole = run(config, tmp_path / "whole", *extra).model.state_dict()
     crash = {"class_path": f"{__name__}.CrashAt", "init_args": {"step": STEPS // 2}}
     with pytest.raises(Crash):  # the last checkpoint on disk is the end of an epoch

@@ -2,7 +2,9 @@
 from .compression import GNCACompression
 from .diffusion import DiffusionTask
 from .gnca_prior import GNCAPrior
-from .restoration import LNCARestoration, SupervisedRestoration, ViTCARestoration
+from .lnca import LNCARestoration
+from .supervised import SupervisedRestoration
+from .vitca import ViTCARestoration
 from .vnca import VNCATask
 
 __all__ = ["DiffusionTask", "GNCACompression", "GNCAPrior", "LNCARestoration",

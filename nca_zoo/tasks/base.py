@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import random
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -23,6 +24,7 @@ from ..data.images import save_png_atomic
 from ..layers import to_uint8
 from .finite_guard import FiniteGuard
 from .resume import ExactResume
+from .settings import as_settings
 
 
 class BaseTask(L.LightningModule):
@@ -52,6 +54,16 @@ class BaseTask(L.LightningModule):
             return create_model(name, **fixed, **(model_args or {}))
         except TypeError as exc:
             raise ValueError(f"model {name!r} does not take these arguments: {exc}") from None
+
+    def settings(self, name: str, cls: type, value: Any, **defaults: Any) -> Any:
+        """The ``cls`` settings of argument ``name`` (:func:`~nca_zoo.tasks.settings.as_settings`).
+
+        Call after ``save_hyperparameters``: the hyper-parameter becomes a plain dict, so a
+        checkpoint reloads without importing ``cls``.
+        """
+        value = as_settings(cls, value, **defaults)
+        self.hparams[name] = asdict(value)
+        return value
 
     def configure_callbacks(self) -> list:
         """Callbacks every task brings along (unless the trainer has them already).
