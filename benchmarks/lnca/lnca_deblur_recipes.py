@@ -42,7 +42,7 @@ from lnca_autoencoder_augmentation import VARIANTS
 from nca_zoo.data.restoration import embedded_sources, photo_split
 from nca_zoo.restoration import held_out_metrics, ships
 from nca_zoo.tasks import LNCARestoration
-from nca_zoo.tasks.restoration import SWISH_MIN
+from nca_zoo.tasks.lnca_losses import SWISH_MIN
 
 AUGMENTED = VARIANTS["augmented"]
 SWISH = {"nca_loss": {"output_low": SWISH_MIN, "output_high": float("inf")}}

@@ -63,13 +63,15 @@ def _build_task(name: str, size: int, steps: int, phase: str, tmp: str):
     if name in ("NAFNet", "Restormer"):
         return SupervisedRestoration(model=model)
     if name == "ViTCA":
-        return ViTCARestoration(steps=[steps, steps], eval_steps=64, image_size=size)
+        return ViTCARestoration(rollout={"steps": [steps, steps], "eval_steps": 64,
+                                         "update_rate": 0.5}, image_size=size)
+    rollout = {"steps": [steps, steps], "eval_steps": 64, "update_rate": 1.0}
     if phase == "ae":
-        return LNCARestoration(model=model, phase="ae", steps=[steps, steps], image_size=size)
+        return LNCARestoration(model=model, phase="ae", rollout=rollout, image_size=size)
     ae_file = os.path.join(tmp, "ae.pt")
     donor = LNCARestoration(model=model, phase="ae", image_size=size, pool_size=1)
     torch.save(donor.model.autoencoder.state_dict(), ae_file)
-    return LNCARestoration(model=model, phase="nca", ae_checkpoint=ae_file, steps=[steps, steps],
+    return LNCARestoration(model=model, phase="nca", ae_checkpoint=ae_file, rollout=rollout,
                            image_size=size)
 
 

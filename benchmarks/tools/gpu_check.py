@@ -91,11 +91,11 @@ def _lnca(model: str, every: int):
         import torch
 
         from nca_zoo.tasks import LNCARestoration
-        kw = dict(steps=[2, 2], eval_steps=2, pool_size=8, model_args=_info_tiny(model)) \
-            if tiny else dict(steps=[32, 32])
+        kw = dict(pool_size=8, model_args=_info_tiny(model)) if tiny else {}
+        steps = {"steps": [2, 2], "eval_steps": 2} if tiny else {"steps": [32, 32]}
         ae = Path(workdir) / "autoencoder.pt"
-        task = LNCARestoration(model, phase="nca", ae_checkpoint=str(ae), checkpoint_every=every,
-                               **kw)
+        task = LNCARestoration(model, phase="nca", ae_checkpoint=str(ae),
+                               rollout={**steps, "checkpoint_every": every}, **kw)
         # phase 2 trains the NCA on a frozen autoencoder: its fresh initialisation will do here
         torch.save(task.model.autoencoder.state_dict(), ae)
         return task, _restoration_data(tiny)
@@ -104,8 +104,9 @@ def _lnca(model: str, every: int):
 
 def _vitca(tiny, workdir):
     from nca_zoo.tasks import ViTCARestoration
-    kw = dict(steps=[2, 2], eval_steps=2, pool_size=8, model_args=_info_tiny("vitca")) \
-        if tiny else dict(steps=[32, 32])
+    kw = dict(rollout={"steps": [2, 2], "eval_steps": 2, "update_rate": 0.5}, pool_size=8,
+              model_args=_info_tiny("vitca")) \
+        if tiny else dict(rollout={"steps": [32, 32], "eval_steps": 64, "update_rate": 0.5})
     return ViTCARestoration("vitca", **kw), _restoration_data(tiny)
 
 
