@@ -15,7 +15,8 @@ CASES = {
                                                  "hidden_channels": 4},
                                      **TINY_NCA), "restoration"),
     "nafnet": (SupervisedRestoration, dict(model_args={"width": 4}), "restoration"),
-    "diffusion": (DiffusionTask, dict(model="diff_nca", timesteps=4, n_samples=0,
+    "diffusion": (DiffusionTask, dict(model="diff_nca", schedule={"timesteps": 4},
+                                      sampling={"n_samples": 0},
                                       model_args={"channels": 10, "hidden": 16, "steps": 2}),
                   "diffusion"),
 }
@@ -36,3 +37,15 @@ def test_load_from_checkpoint_round_trip(name, tmp_path):
     loaded = cls.load_from_checkpoint(tmp_path / "m.ckpt", map_location="cpu")
     a, b = task.state_dict(), loaded.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_diffusion_checkpoint_of_flat_settings_loads(tmp_path):
+    """Checkpoints written before schedule / sampling were grouped still load (key mapping)."""
+    margs = {"channels": 10, "hidden": 16, "steps": 2}
+    task = DiffusionTask("diff_nca", margs, schedule={"timesteps": 4}, sampling={"n_samples": 0})
+    old = {"model": "diff_nca", "model_args": margs, "timesteps": 4, "beta_schedule": "linear",
+           "n_samples": 0, "sampler": "ddim", "sampler_steps": 3}
+    torch.save({"state_dict": task.state_dict(), "hyper_parameters": old}, tmp_path / "old.ckpt")
+    loaded = DiffusionTask.from_checkpoint_file(tmp_path / "old.ckpt", "model")
+    assert loaded.schedule.timesteps == 4
+    assert (loaded.sampling.sampler, loaded.sampling.sampler_steps) == ("ddim", 3)

@@ -14,7 +14,7 @@ from nca_zoo.tasks.diffusion import DiffusionTask
 def ckpt(tmp_path_factory):
     d = tmp_path_factory.mktemp("ckpt")
     task = DiffusionTask("diff_nca", {"channels": 10, "hidden": 16, "steps": 2, "norm": "cell"},
-                         timesteps=4, n_samples=0)
+                         schedule={"timesteps": 4}, sampling={"n_samples": 0})
     trainer = L.Trainer(max_steps=1, accelerator="cpu", logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, limit_val_batches=0, default_root_dir=d)
     trainer.fit(task, datamodule=DiffusionDataModule(size=16, stride=64, batch_size=2))
@@ -137,7 +137,7 @@ def pretrained_folder(ckpt, tmp_path_factory):
     folder = tmp_path_factory.mktemp("pre") / "tiny-diff"
     return nca_zoo.save_pretrained(task.eval_model, folder, task.hparams.model,
                                    task.hparams.model_args, {"data": "test"},
-                                   diffusion_config(task.hparams, [16, 16]))
+                                   diffusion_config(task.hparams.schedule, [16, 16]))
 
 
 def test_pretrained_model_samples_like_its_checkpoint(ckpt, pretrained_folder, tmp_path, capsys):

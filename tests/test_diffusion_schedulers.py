@@ -167,4 +167,5 @@ def test_bad_sampler_names_and_eta():
     with pytest.raises(ValueError, match="eta applies to the ddim sampler only"):
         denoise(torch.nn.Identity(), PAPER, x, "euler", eta=0.5)
     with pytest.raises(ValueError, match="unknown sampler"):
-        DiffusionTask("diff_nca", {"channels": 10, "hidden": 16, "steps": 2}, sampler="nope")
+        DiffusionTask("diff_nca", {"channels": 10, "hidden": 16, "steps": 2},
+                      sampling={"sampler": "nope"})

@@ -33,7 +33,7 @@ def test_folder_resize_protocol(tmp_path):
 def test_tiny_model_loss_falls():
     torch.manual_seed(0)
     task = DiffusionTask("diff_nca", {"channels": 12, "hidden": 32, "steps": 3, "update_rate": 1.0},
-                         timesteps=50, lr=3e-3, ema_decay=0.0)
+                         schedule={"timesteps": 50}, lr=3e-3, ema_decay=0.0)
     images = DiffusionDataModule(size=8, stride=64, limit=8).dataset("train")
     batch = torch.stack([images[i] for i in range(8)])
     opt = task.configure_optimizers()["optimizer"]
@@ -53,7 +53,8 @@ def test_tiny_model_loss_falls():
 
 
 def test_ema_used_for_evaluation():
-    task = DiffusionTask("diff_nca", {"channels": 10, "hidden": 16, "steps": 2}, timesteps=8)
+    task = DiffusionTask("diff_nca", {"channels": 10, "hidden": 16, "steps": 2},
+                         schedule={"timesteps": 8})
     assert task.eval_model is task.ema.module and task.eval_model is not task.model
     keys = list(task.model.state_dict())
     # no duplicates
@@ -81,8 +82,8 @@ class ImageLogger(CSVLogger):
 def test_fit_writes_sample_grid_and_logs_image(tmp_path):
     task = DiffusionTask("fourierdiff_nca",
                          {"channels": 10, "hidden": 16, "steps": 2, "fourier_steps": 2},
-                         timesteps=4, n_samples=4, sampler="ddim", sampler_steps=2,
-                         checkpoint_every=1)
+                         schedule={"timesteps": 4}, checkpoint_every=1,
+                         sampling={"n_samples": 4, "sampler": "ddim", "sampler_steps": 2})
     dm = DiffusionDataModule(size=16, stride=64, batch_size=4)
     logger = ImageLogger(tmp_path, name="csv")
     trainer = L.Trainer(max_steps=3, limit_val_batches=1, accelerator="cpu", logger=logger,

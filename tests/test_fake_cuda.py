@@ -254,8 +254,8 @@ def test_lnca_restoration_step(model, phase, checkpoint_every, fill, pool_fill):
 ], ids=["diff_nca", "diff_nca-cellnorm-checkpointed", "fourierdiff_nca-checkpointed", "unet_s"])
 def test_diffusion_step_and_sampling(model, model_args, checkpoint_every):
     """Training step, EMA update, seeded evaluation loss, and the validation sample grid."""
-    task = DiffusionTask(model, model_args, timesteps=4, sampler_steps=2,
-                         checkpoint_every=checkpoint_every)
+    task = DiffusionTask(model, model_args, schedule={"timesteps": 4},
+                         sampling={"sampler_steps": 2}, checkpoint_every=checkpoint_every)
     batch = torch.rand(2, 3, SIZE, SIZE)
     with fake_cuda():
         task, batch = to_fake_cuda(task, batch)

@@ -14,8 +14,8 @@ def draws_on_rank(task, rank: int, world: int = 2) -> torch.Tensor:
 
 
 def test_data_parallel_ranks_get_their_own_stream():
-    task = DiffusionTask("diff_nca", {"channels": 10, "hidden": 16, "steps": 2}, timesteps=4,
-                         sample_size=[8, 8])
+    task = DiffusionTask("diff_nca", {"channels": 10, "hidden": 16, "steps": 2},
+                         schedule={"timesteps": 4}, sampling={"sample_size": [8, 8]})
     assert not torch.equal(draws_on_rank(task, 0), draws_on_rank(task, 1))
     assert torch.equal(draws_on_rank(task, 1), draws_on_rank(task, 1))  # reproducible
     torch.manual_seed(0)

@@ -102,8 +102,9 @@ def main() -> None:
             trained, train_s = "checkpoint", 0.0
         else:
             task = (VNCATask(name, margs, n_samples=0) if vae else
-                    DiffusionTask(name, margs, timesteps=a.timesteps, n_samples=0,
-                                  sampler=a.sampler, sampler_steps=a.sampler_steps))
+                    DiffusionTask(name, margs, schedule={"timesteps": a.timesteps},
+                                  sampling={"n_samples": 0, "sampler": a.sampler,
+                                            "sampler_steps": a.sampler_steps}))
             trainer = L.Trainer(max_steps=a.train_steps, accelerator="auto", devices=1,
                                 logger=False, enable_checkpointing=False,
                                 enable_progress_bar=False, limit_val_batches=0,

@@ -44,8 +44,9 @@ def restoration_card(ckpt: str, name: str) -> tuple:
     cls = LNCARestoration if "phase" in raw["hyper_parameters"] else ViTCARestoration
     task = cls.load_from_checkpoint(ckpt, map_location="cpu")
     h = task.hparams
-    model_args = {"steps": list(h.steps), "eval_steps": h.eval_steps, "update_rate": h.update_rate,
-                  **(h.model_args or {})}
+    rollout = task.rollout
+    model_args = {"steps": rollout.steps, "eval_steps": rollout.eval_steps,
+                  "update_rate": rollout.update_rate, **(h.model_args or {})}
     data_task = "blur" if "deblur" in name else "noise"
     size = h.image_size or 32
     metrics = restoration_metrics(task.model, task=data_task, image_size=size)
@@ -85,7 +86,7 @@ def diffusion_card(ckpt: str, config: str) -> tuple:
             "metrics": metrics, "quick_check": quick}
     model_args = {**(h.model_args or {})}
     return (task.eval_model, h.model, model_args, card,
-            diffusion_config(h, h.sample_size or [data["size"]] * 2))
+            diffusion_config(h.schedule, task.sample_size or [data["size"]] * 2))
 
 
 def prior_card(ckpt: str, config: str) -> tuple:
@@ -124,7 +125,7 @@ def main() -> None:
     ap.add_argument("--recipe", required=True, help="the exact command that trained it")
     args = ap.parse_args()
     hp = torch.load(args.checkpoint, map_location="cpu", weights_only=False)["hyper_parameters"]
-    if "timesteps" in hp:
+    if "schedule" in hp or "timesteps" in hp:
         model, arch, model_args, card, extra = diffusion_card(args.checkpoint, args.config)
     elif "inner_steps" in hp:
         model, arch, model_args, card, extra = prior_card(args.checkpoint, args.config)

@@ -199,7 +199,7 @@ def main(argv: Optional[list] = None) -> int:
 
         task = load_diffusion_task(a.checkpoint, a.device)
         model = task.model.eval() if a.no_ema else task.eval_model.eval()
-        sched, train_size = task.schedule, task.hparams.sample_size or (64, 64)
+        sched, train_size = task.schedule, task.sample_size or (64, 64)
     if a.sampler is None:  # the card's measured choice (benchmarks/diffusion/diffusion_samplers.py)
         measured = getattr(model, "card", {}).get("sampling", {}) if a.model else {}
         a.sampler = measured.get("sampler", DEFAULT_SAMPLER)

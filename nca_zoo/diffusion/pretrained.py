@@ -35,9 +35,12 @@ class Denoiser(NamedTuple):
     sample_size: tuple[int, int]
 
 
-def diffusion_config(hparams, sample_size) -> dict:
-    """The ``extra_config`` of :func:`~nca_zoo.save_pretrained` for a DiffusionTask's model."""
-    return {"diffusion": {**{k: hparams[k] for k in SCHEDULE_KEYS},
+def diffusion_config(schedule, sample_size) -> dict:
+    """The ``extra_config`` of :func:`~nca_zoo.save_pretrained` for a DiffusionTask's model.
+
+    ``schedule``: the task's DDPM schedule settings as a mapping (``task.hparams.schedule``).
+    """
+    return {"diffusion": {**{k: schedule[k] for k in SCHEDULE_KEYS},
                           "sample_size": [int(s) for s in sample_size]}}
 
 

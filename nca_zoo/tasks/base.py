@@ -108,6 +108,7 @@ class BaseTask(L.LightningModule):
         if not isinstance(hp, dict) or "state_dict" not in ckpt or marker not in hp:
             raise ValueError(f"{p} is not a {cls.__name__} checkpoint (no state_dict / "
                              f"hyper_parameters)")
+        hp = cls.upgrade_hyperparameters(hp)
         names = inspect.signature(cls.__init__).parameters
         try:
             task = cls(**{k: v for k, v in hp.items() if k in names})
@@ -120,7 +121,15 @@ class BaseTask(L.LightningModule):
                              f"{len(unexpected)} unexpected tensors")
         return task.to(device).eval()
 
-    def write_sample_grid(self, generate: Callable[[], torch.Tensor]) -> None:
+    @classmethod
+    def upgrade_hyperparameters(cls, hp: dict[str, Any]) -> dict[str, Any]:
+        """A checkpoint's hyper-parameters as this version's constructor takes them.
+
+        Tasks whose arguments were regrouped map the old names here; by default unchanged.
+        """
+        return hp
+
+    def write_sample_grid(self, n_samples: int, generate: Callable[[], torch.Tensor]) -> None:
         """At a validation's end: ``generate()`` images, saved as a PNG grid and logged.
 
         The grid goes to ``<log_dir>/samples/step<N>.png`` and to every logger with
@@ -128,7 +137,7 @@ class BaseTask(L.LightningModule):
         every rank asks for it first).  Nothing happens in the sanity check or with
         ``n_samples < 1``.
         """
-        if self.hparams.n_samples < 1 or self.trainer.sanity_checking:
+        if n_samples < 1 or self.trainer.sanity_checking:
             return
         out = Path(self.trainer.log_dir or self.trainer.default_root_dir) / "samples"
         if not self.trainer.is_global_zero:

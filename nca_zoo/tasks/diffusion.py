@@ -11,17 +11,16 @@
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from timm.utils import ModelEmaV3
 from torch import Tensor
 
-from ..diffusion.noise_schedule import DDPMSchedule
-from ..diffusion.samplers import DEFAULT_SAMPLER, check_sampler
 from ..diffusion.sampling import sample
 from .base import BaseTask
+from .diffusion_settings import NoiseSchedule, Sampling
 
 
 class DiffusionTask(BaseTask):
@@ -30,36 +29,48 @@ class DiffusionTask(BaseTask):
     Args:
         model: registered name (``fourierdiff_nca``, ``diff_nca``, ``unet_s``, ...).
         model_args: constructor overrides (e.g. ``{channels: 16, hidden: 32, norm: cell}``).
-        timesteps, beta_schedule, beta_start, beta_end, scale_betas: the DDPM schedule.
+        schedule: the DDPM schedule (:class:`~nca_zoo.tasks.diffusion_settings.NoiseSchedule`,
+            a mapping in YAML).
         lr, adam_betas, adam_eps, lr_gamma: optimiser (App. E.1); ``lr_gamma`` per step.
         ema_decay: EMA of the weights (0.99); 0 disables the EMA.
         checkpoint_every: checkpointed BPTT segment length of the NCA rollouts (0 = plain).
-        n_samples, sample_size, sampler, sampler_steps: the validation sample grid; ``sampler``
-            names a scheduler of :mod:`nca_zoo.diffusion.samplers` (``ddpm``, ``ddim``,
-            ``dpm-solver++``, ``unipc``, ``euler``, ...), ``sampler_steps`` its steps (None:
-            all T for ``ddpm``, 20 for the others).
+        sampling: the validation sample grid and the checkpoint's sampler
+            (:class:`~nca_zoo.tasks.diffusion_settings.Sampling`, a mapping in YAML).
     """
 
     def __init__(self, model: str = "fourierdiff_nca", model_args: Optional[dict] = None,
-                 timesteps: int = 300, beta_schedule: str = "linear", beta_start: float = 1e-4,
-                 beta_end: float = 0.02, scale_betas: bool = False, lr: float = 1.6e-3,
+                 schedule: Optional[NoiseSchedule] = None, lr: float = 1.6e-3,
                  adam_betas: Sequence[float] = (0.9, 0.99), adam_eps: float = 1e-8,
                  lr_gamma: float = 0.9999, ema_decay: float = 0.99, checkpoint_every: int = 0,
-                 n_samples: int = 16, sample_size: Optional[Sequence[int]] = None,
-                 sampler: str = DEFAULT_SAMPLER, sampler_steps: Optional[int] = None) -> None:
+                 sampling: Optional[Sampling] = None) -> None:
         super().__init__()
-        check_sampler(sampler)
-        if sampler_steps is not None and sampler_steps < 1:
-            raise ValueError(f"sampler_steps must be >= 1 (or None), got {sampler_steps}")
         if not 0 <= ema_decay < 1 or not 0 < lr_gamma <= 1:
             raise ValueError("ema_decay must be in [0, 1) and lr_gamma in (0, 1]")
         self.save_hyperparameters()
+        self.sampling = self.settings("sampling", Sampling, sampling)
         fixed = {"checkpoint_every": checkpoint_every} if checkpoint_every else {}
         self.model = self.build_model(model, {**(model_args or {}), **fixed})
-        self.schedule = DDPMSchedule(timesteps, beta_schedule, beta_start, beta_end, scale_betas)
+        self.schedule = self.settings("schedule", NoiseSchedule, schedule).build()
         self.ema = ModelEmaV3(self.model, decay=ema_decay) if ema_decay > 0 else None
         if self.ema is not None:  # a copy updated by averaging, never by gradients (and so not
             self.ema.requires_grad_(False)  # a parameter DDP would wait for)
+
+    @classmethod
+    def upgrade_hyperparameters(cls, hp: dict[str, Any]) -> dict[str, Any]:
+        """Checkpoints written before the schedule and sampling settings were grouped."""
+        hp = dict(hp)
+        for group, keys in (("schedule", NoiseSchedule.__dataclass_fields__),
+                            ("sampling", Sampling.__dataclass_fields__)):
+            flat = {k: hp.pop(k) for k in list(keys) if k in hp}
+            if flat and group not in hp:
+                hp[group] = flat
+        return hp
+
+    @property
+    def sample_size(self) -> Optional[tuple[int, int]]:
+        """The size the checkpoint samples at (the training data's unless ``sampling`` says)."""
+        size = self.sampling.sample_size
+        return tuple(size) if size else None
 
     @property
     def eval_model(self) -> torch.nn.Module:
@@ -123,24 +134,25 @@ class DiffusionTask(BaseTask):
         sampler's default otherwise.
         """
         model = self.eval_model.eval()
-        own = sampler is None or sampler == self.hparams.sampler
-        sampler = sampler or self.hparams.sampler
+        own = sampler is None or sampler == self.sampling.sampler
+        sampler = sampler or self.sampling.sampler
         if steps is None and own:
-            steps = self.hparams.sampler_steps
+            steps = self.sampling.sampler_steps
         return sample(model, self.schedule, n, height, width, sampler, steps,
                       generator=generator, device=self.device)
 
     def on_fit_start(self) -> None:
         """Remember the data's image size as ``sample_size`` (for sampling from the checkpoint)."""
         super().on_fit_start()
-        if self.hparams.sample_size is None:     # remembered in the checkpoint for sampling
-            self.hparams.sample_size = list(self._data_size())
+        if self.sampling.sample_size is None:     # remembered in the checkpoint for sampling
+            self.sampling.sample_size = list(self._data_size())
+            self.hparams.sampling["sample_size"] = self.sampling.sample_size
 
     def on_validation_epoch_end(self) -> None:
         """Sample a grid of ``n_samples`` images; save it as PNG and send it to the loggers."""
-        size = tuple(self.hparams.sample_size or self._data_size())
-        self.write_sample_grid(lambda: self.generate(
-            self.hparams.n_samples, *size,
+        n, size = self.sampling.n_samples, self.sample_size or self._data_size()
+        self.write_sample_grid(n, lambda: self.generate(
+            n, *size,
             generator=torch.Generator(self.device).manual_seed(0)
             if self.device.type == "cpu" else None))
 

@@ -112,8 +112,9 @@ class VNCATask(BaseTask):
     def on_validation_epoch_end(self) -> None:
         """Sample a grid of ``n_samples`` images; save it as PNG and send it to the loggers."""
         was_training = self.model.training
-        self.write_sample_grid(lambda: self.generate(
-            self.hparams.n_samples, generator=torch.Generator(self.device).manual_seed(0)))
+        n = self.hparams.n_samples
+        self.write_sample_grid(n, lambda: self.generate(
+            n, generator=torch.Generator(self.device).manual_seed(0)))
         self.model.train(was_training)
 
 
