@@ -34,7 +34,7 @@ from torch import nn
 #:   [0, 1] -> shaped like ``x_t``;
 #: * ``"vae"``: ``model(x)``, ``x`` float ``(B, 3, S, S)`` in [0, 1] at the model's ``image_size``
 #:   -> its reconstruction ``(B, 3, S, S)``; ``model.sample(n)`` draws from the prior (VNCA).
-FAMILIES = ("gnca", "restoration", "denoiser", "vae")
+FAMILIES = ("gnca", "restoration", "denoiser", "vae", "latent_codec")
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,7 @@ def test_corrupted_version_2_files_give_one_line_errors(v2):
         with_crc(v2[:-104]): "header implies",  # payload cut short, byte count kept
         with_crc(v2[: 16 + 54 + 3]): "header implies",  # not even the byte count
         with_crc(v2[:70] + b"\x07" + v2[71:-4]): "unknown weight layout 7",
-        with_crc(v2[:4] + b"\x09" + v2[5:-4]): r"version 9 \(this build reads 1, 2, 3, 4\)",
+        with_crc(v2[:4] + b"\x09" + v2[5:-4]): r"version 9 \(this build reads 1, 2, 3, 4 and 5\)",
         v2_with_payload(v2, b""): "not a valid LZMA2 stream|does not hold",
         v2_with_payload(v2, b"\x05" + bytes(range(256))): "not a valid LZMA2 stream",
         v2_with_payload(v2, _raw_lzma2(bytes(weights - 1))): "does not hold the 18,720",

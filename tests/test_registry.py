@@ -14,6 +14,7 @@ from torch import nn
 import nca_zoo
 from nca_zoo import _registry
 from nca_zoo._registry import FAMILIES, ModelInfo, model_info
+from nca_zoo.models.latent_nca import latent_shapes
 
 MODELS = nca_zoo.list_models()
 BATCH = 2
@@ -24,6 +25,8 @@ RESTORATION_SIZE = 16
 DENOISER_SIZE = 64
 #: VAE input side: the tiny VNCA's image (its 2x2 grid doubled 3 times).
 VAE_SIZE = 16
+#: latent codec rule: image side and levels of its tiny variant
+LATENT_SIZE, LATENT_LEVELS = 12, 3
 
 
 def tiny_model(name: str) -> nn.Module:
@@ -41,12 +44,18 @@ def inputs(family: str) -> tuple:
     if family == "denoiser":
         x_t = torch.rand(BATCH, 3, DENOISER_SIZE, DENOISER_SIZE, generator=g) * 2 - 1
         return x_t, torch.rand(BATCH, generator=g)
+    if family == "latent_codec":  # integer latent grids, the image's height and width
+        grids = [torch.randint(-3, 4, (BATCH, 1, h, w), generator=g).float()
+                 for h, w in latent_shapes(LATENT_SIZE, LATENT_SIZE, LATENT_LEVELS)]
+        return grids, LATENT_SIZE, LATENT_SIZE
     return ()
 
 
 def expected_shape(model: nn.Module, family: str) -> tuple:
     if family == "gnca":  # model() decodes every patch
         return (model.num_models, 3, model.patch_size, model.patch_size)
+    if family == "latent_codec":
+        return (BATCH, 3, LATENT_SIZE, LATENT_SIZE)
     return inputs(family)[0].shape
 
 

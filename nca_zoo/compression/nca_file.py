@@ -66,6 +66,8 @@ MAGIC = b"GNCA"
 #: the version :func:`encode` writes; :data:`VERSIONS`: those :func:`decode` reads
 VERSION = 4
 VERSIONS = (1, 2, 3, 4)
+#: the latent codec's version (:mod:`.nca_file_latent`), read by :func:`decode` as well
+LATENT_VERSION = 5
 _HEADER = struct.Struct("<4sBHHHBHH")
 _PAYLOAD = struct.Struct("<BI")  # v2: weight layout, payload byte count
 _TENSORS = ("w1", "b1", "w2")
@@ -260,7 +262,8 @@ def _parse(data: bytes, limits: Optional[DecodeLimits]) -> tuple[int, _Bank]:
         raise NCAFormatError(f"not a .nca file (magic {magic!r}, expected {MAGIC!r})")
     if version not in VERSIONS:
         raise NCAFormatError(f"unsupported .nca format version {version} "
-                             f"(this build reads {', '.join(map(str, VERSIONS))})")
+                             f"(this build reads {', '.join(map(str, VERSIONS))} and "
+                             f"{LATENT_VERSION})")
     (crc,) = struct.unpack_from("<I", data, len(data) - 4)
     if zlib.crc32(data[:-4]) != crc:
         raise NCAFormatError("checksum mismatch: the .nca file is corrupted or truncated")
@@ -298,12 +301,21 @@ def _parse(data: bytes, limits: Optional[DecodeLimits]) -> tuple[int, _Bank]:
     return version, _Bank((h, w, patch, nc, hs, steps), scales, codes)
 
 
-def decode(data: bytes, limits: Optional[DecodeLimits] = DEFAULT_LIMITS) -> NCAFile:
-    """Parse and verify a ``.nca`` file (version 1 to 4); :class:`NCAFormatError` on a problem.
+def decode(data: bytes, limits: Optional[DecodeLimits] = DEFAULT_LIMITS):
+    """Parse and verify a ``.nca`` file; :class:`NCAFormatError` on a problem.
 
-    ``limits`` bound what the header may ask for (None: no bound, for files you trust); they are
-    checked before anything is allocated or decompressed.
+    Versions 1 to 4 (a GNCA bank) give an :class:`NCAFile`, version 5 (the latent codec) a
+    :class:`~nca_zoo.compression.nca_file_latent.LatentFile`.  ``limits`` bound what the header
+    may ask for (None: no bound, for files you trust); they are checked before anything is
+    allocated or decompressed.
     """
+    if len(data) > 4 and data[:4] == MAGIC and data[4] == LATENT_VERSION:
+        from .nca_file_latent import LatentFormatError, decode_latent
+
+        try:
+            return decode_latent(data, limits)
+        except LatentFormatError as err:
+            raise NCAFormatError(str(err)) from None
     version, bank = _parse(data, limits)
     h, w, patch, nc, hs, steps = bank.fields
     models = bank.codes.shape[0]
@@ -323,8 +335,7 @@ def decode(data: bytes, limits: Optional[DecodeLimits] = DEFAULT_LIMITS) -> NCAF
     return NCAFile(h, w, patch, nc, hs, steps, state, version)
 
 
-def read(path: Union[str, os.PathLike],
-         limits: Optional[DecodeLimits] = DEFAULT_LIMITS) -> NCAFile:
+def read(path: Union[str, os.PathLike], limits: Optional[DecodeLimits] = DEFAULT_LIMITS):
     """Read and decode a ``.nca`` file (see :func:`decode`)."""
     path = Path(path)
     if path.is_dir():
@@ -334,11 +345,15 @@ def read(path: Union[str, os.PathLike],
     return decode(path.read_bytes(), limits)
 
 
-def decode_image(nca: NCAFile, chunk_bytes: int = DECODE_CHUNK_BYTES) -> np.ndarray:
+def decode_image(nca, chunk_bytes: int = DECODE_CHUNK_BYTES) -> np.ndarray:
     """Grow every patch from its seed and stitch: ``uint8 (H, W, 3)``.
 
-    Patches grow ``chunk_bytes`` of activations at a time (all at once for usual images).
+    Patches grow ``chunk_bytes`` of activations at a time (all at once for usual images).  A
+    version 5 file (:class:`~nca_zoo.compression.nca_file_latent.LatentFile`) grows its image
+    from its latents.
     """
+    if not isinstance(nca, NCAFile):
+        return nca.decode_image()
     model = nca.build()
     n = model.num_models
     per_patch = 4 * nca.patch_size**2 * (3 * nca.channels + nca.hidden)

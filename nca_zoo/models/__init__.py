@@ -1,2 +1,2 @@
 """Plain nn.Modules built from cells; importing this package registers every variant."""
-from . import diff_nca, gnca, lnca, nafnet, restormer, unet, vnca  # noqa: F401
+from . import diff_nca, gnca, latent_nca, lnca, nafnet, restormer, unet, vnca  # noqa: F401
