@@ -1,8 +1,9 @@
 """Compress an image with the latent-seeded NCA codec (``compress --codec latent``), end to end.
 
 Fit the image's latent grids on ``D + lambda R``
-(:class:`~nca_zoo.tasks.latent_codec.LatentCodecFit`) with the shipped rule fixed (the file names it, 8 bytes) or fine-tuned (the file carries it), and
-write ``.nca`` version 5 (:mod:`nca_zoo.compression.nca_file_latent`).  The rate is set by lambda
+(:class:`~nca_zoo.tasks.latent_codec.LatentCodecFit`) with the shipped rule fixed (the file
+names it, 8 bytes) or fine-tuned (the file carries it), and write ``.nca`` version 5
+(:mod:`nca_zoo.compression.nca_file_latent`).  The rate is set by lambda
 directly or by a target in bits per pixel (rate control steers lambda while it fits).
 """
 from __future__ import annotations
