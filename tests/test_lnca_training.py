@@ -14,7 +14,8 @@ from nca_zoo.data.degradations import (
     motion_blur_kernel,
 )
 from nca_zoo.data.images import ImageError
-from nca_zoo.data.restoration import RestorationDataModule, tile_split_v0
+from nca_zoo.data.restoration import RestorationDataModule
+from nca_zoo.layers import nested_split_indices
 from nca_zoo.tasks.lnca import LNCARestoration
 from nca_zoo.tasks.lnca_losses import SWISH_MIN, AutoencoderLoss, LatentNCALoss, derangement
 from nca_zoo.tasks.restoration import overflow
@@ -61,9 +62,9 @@ def test_curriculum():
 
 
 def test_splits_80_20_80_20():
-    train, val, test = tile_split_v0(100, seed=0)
+    train, val, test = nested_split_indices(100, seed=0)
     assert (len(train), len(val), len(test)) == (64, 16, 20)
-    assert len(set(train.tolist()) | set(val.tolist()) | set(test.tolist())) == 100
+    assert len(set(train) | set(val) | set(test)) == 100
 
 
 def test_folder_datamodule_and_batches(tmp_path):

@@ -14,10 +14,10 @@ from nca_zoo.data.restoration import (
     RestorationDataModule,
     embedded_sources,
     embedded_tiles,
-    photo_split,
     random_flip_rotate,
     texture_tiles,
 )
+from nca_zoo.layers import nested_split_indices
 from nca_zoo.restoration import held_out_metrics, ships
 
 
@@ -47,10 +47,10 @@ def test_tile_split_is_still_available():
 
 def test_photo_split_covers_each_photo_once():
     for n in (3, 4, 9, 50):
-        parts = photo_split(n, seed=0)
+        parts = nested_split_indices(n, seed=0)
         assert all(parts) and sorted(sum(parts, [])) == list(range(n))
-    with pytest.raises(ImageError, match="at least 3"):
-        photo_split(2, seed=0)
+    with pytest.raises(ValueError, match="at least 3"):
+        nested_split_indices(2, seed=0)
 
 
 def test_folder_is_split_by_photo(tmp_path):

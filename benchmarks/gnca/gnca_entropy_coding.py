@@ -76,10 +76,10 @@ def shared_init_bank(dm, size: str, iterations: int) -> bytes:
 
     from nca_zoo.compression.nca_file import encode
     from nca_zoo.compression.prior import adapt, bank_like
-    from nca_zoo.models.gnca import GNCA, GNCA_SIZES, default_steps
+    from nca_zoo.models.gnca import GNCA, GNCA_SIZES, default_growth_steps
 
     L.seed_everything(0, verbose=False)
-    steps = default_steps(dm.patch_size)
+    steps = default_growth_steps(dm.patch_size)
     bank = bank_like(GNCA(*GNCA_SIZES[size], 1, dm.patch_size, steps), dm.num_patches,
                      dm.patch_size, steps)
     adapt(bank, dm.targets, iterations, 1e-2, steps)

@@ -45,7 +45,7 @@ def fresh_bank(targets: torch.Tensor, steps: int):
 def main() -> None:
     from nca_zoo.compression.prior import adapt, fit_lr, load_prior, quantized_psnr
     from nca_zoo.data.held_out import held_out_patches
-    from nca_zoo.models.gnca import GNCA_SIZES, default_steps
+    from nca_zoo.models.gnca import GNCA_SIZES, default_growth_steps
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=8, help="held-out 40 px patches (default 8)")
@@ -57,7 +57,7 @@ def main() -> None:
         ap.error("--n must be >= 1 and --minutes > 0")
     torch.set_num_threads(args.threads)
     targets = held_out_patches(args.n, 40)
-    steps = default_steps(40)
+    steps = default_growth_steps(40)
     lr = fit_lr(load_prior(*GNCA_SIZES["medium"]))
 
     start = time.process_time()

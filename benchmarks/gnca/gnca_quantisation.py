@@ -37,10 +37,10 @@ def fit(size: str, targets: torch.Tensor, iterations: int, qat_from: float | Non
     from nca_zoo.compression.nca_file import encode, grouping, scale_format
     from nca_zoo.compression.prior import adapt, fit_lr, init_from_prior, load_prior, quantized_psnr
     from nca_zoo.compression.rate_distortion import v4_coding_bytes
-    from nca_zoo.models.gnca import GNCA_SIZES, default_steps
+    from nca_zoo.models.gnca import GNCA_SIZES, default_growth_steps
 
     patch = targets.shape[-1]
-    steps = default_steps(patch)
+    steps = default_growth_steps(patch)
     torch.manual_seed(0)
     bank = create_model(f"gnca_{size}", num_models=len(targets), patch_size=patch, steps=steps)
     prior = load_prior(*GNCA_SIZES[size])

@@ -39,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _co
 from _common import RESULTS, fit_on_embedded, md_table, write_results
 from lnca_autoencoder_augmentation import VARIANTS
 
-from nca_zoo.data.restoration import embedded_sources, photo_split
+from nca_zoo.data.restoration import embedded_sources
+from nca_zoo.layers import nested_split_indices
 from nca_zoo.restoration import held_out_metrics, ships
 from nca_zoo.tasks import LNCARestoration
 from nca_zoo.tasks.lnca_losses import SWISH_MIN
@@ -93,7 +94,7 @@ def train(recipe: str, ae_epochs: int, nca_epochs: int, task: str, work: Path,
 def training_photos() -> dict:
     """The embedded photos the photo-level split (seed 0) trains on, by index."""
     sources = embedded_sources()
-    train_idx, _, _ = photo_split(len(sources), seed=0)
+    train_idx, _, _ = nested_split_indices(len(sources), seed=0)
     return {f"train{i}": sources[i] for i in train_idx}
 
 

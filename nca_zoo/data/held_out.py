@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .images import ImageError
+from .images import ImageError, skimage_photo
 
 #: held-out photos (scikit-image names); grayscale ones are replicated to RGB
 HELD_OUT_PHOTOS = ("stereo_motorcycle", "camera", "coins", "moon", "brick", "grass")
@@ -18,17 +18,9 @@ HELD_OUT_PHOTOS = ("stereo_motorcycle", "camera", "coins", "moon", "brick", "gra
 
 def held_out_photo(name: str) -> np.ndarray:
     """The held-out photo ``name`` as ``uint8 (H, W, 3)``."""
-    import skimage.data
-
     if name not in HELD_OUT_PHOTOS:
         raise ImageError(f"{name!r} is not a held-out photo; choose from {HELD_OUT_PHOTOS}")
-    arr = getattr(skimage.data, name)()
-    if isinstance(arr, tuple):  # stereo pairs: (left, right, disparity)
-        arr = arr[0]
-    arr = np.asarray(arr)
-    if arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=2)
-    return np.ascontiguousarray(arr[..., :3].astype(np.uint8))
+    return skimage_photo(name)
 
 
 def held_out_photos() -> dict[str, np.ndarray]:

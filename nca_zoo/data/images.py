@@ -23,19 +23,28 @@ EMBEDDED_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemi
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".jp2")
 
 
-def _embedded(name: str) -> np.ndarray:
+def skimage_photo(name: str) -> np.ndarray:
+    """The photo ``name`` bundled with scikit-image as ``uint8 (H, W, 3)``.
+
+    Grayscale photos and textures are replicated to three channels, a stereo pair gives its left
+    view, an alpha channel is dropped.  An unknown name, a photo that needs a download or data
+    that is not an image is a one-line :class:`ImageError`.
+    """
     import skimage.data
 
     fn = getattr(skimage.data, name, None)
-    if fn is None or name.startswith("_"):
+    if fn is None or name.startswith("_") or not callable(fn):
         raise ImageError(f"unknown embedded photo {name!r}; "
                          f"choose from {', '.join(EMBEDDED_PHOTOS)}")
     try:
         arr = fn()
     except Exception as exc:  # some skimage images need a download; say so in one line
         raise ImageError(f"embedded photo {name!r} is not available offline ({exc})") from None
+    arr = np.asarray(arr[0] if isinstance(arr, tuple) else arr)  # stereo: (left, right, disparity)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
     if arr.ndim != 3 or arr.shape[2] < 3:
-        raise ImageError(f"embedded photo {name!r} is not an RGB photo")
+        raise ImageError(f"embedded photo {name!r} is not a photo")
     return np.ascontiguousarray(arr[..., :3].astype(np.uint8))
 
 
@@ -55,7 +64,7 @@ def read_rgb(source: Union[str, os.PathLike], background: Union[str, Color, None
     """
     text = str(source)
     if text.startswith("embedded:"):
-        return RGBImage(_embedded(text.split(":", 1)[1]), None)
+        return RGBImage(skimage_photo(text.split(":", 1)[1]), None)
     path = Path(source)
     if not path.exists():
         raise ImageError(f"no such file: {path}")

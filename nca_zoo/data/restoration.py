@@ -28,9 +28,16 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from ..layers import cut_patches, to_tensor
+from ..layers import cut_patches, nested_split_indices, to_tensor
 from .degradations import Curriculum, degrade
-from .images import EMBEDDED_PHOTOS, ImageError, list_images, load_rgb_uint8, resize_square
+from .images import (
+    EMBEDDED_PHOTOS,
+    ImageError,
+    list_images,
+    load_rgb_uint8,
+    resize_square,
+    skimage_photo,
+)
 
 #: grayscale scikit-image photos used as extra training texture (``textures=True``); disjoint
 #: from the held-out photos of :mod:`nca_zoo.data.held_out`
@@ -84,14 +91,6 @@ def tiles_per_photo(images: list[np.ndarray], image_size: int, tile: Optional[in
     return photos
 
 
-def tile_shrink_clean(images: list[np.ndarray], image_size: int, tile: Optional[int],
-                      min_std: float, damaged: Optional[list[np.ndarray]] = None) -> tuple:
-    """:func:`tiles_per_photo`, all photos' tiles together: ``(clean, damaged)``."""
-    photos = tiles_per_photo(images, image_size, tile, min_std, damaged)
-    clean = torch.cat([c for c, _ in photos])
-    return clean, (torch.cat([d for _, d in photos]) if damaged is not None else None)
-
-
 def load_pairs(root: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Real degraded data (Renoir, SID, GoPro, RealBlur): ``root/GT/x`` with ``root/DAMAGED/x``."""
     clean, damaged = [], []
@@ -107,37 +106,6 @@ def load_pairs(root: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
         clean.append(a)
         damaged.append(b)
     return clean, damaged
-
-
-def tile_split_v0(n: int, seed: int, test: float = 0.2, val: float = 0.2) -> tuple:
-    """Release 0.1's tile-level split of ``n`` items: ``(train, val, test)`` index tensors.
-
-    Shuffle once, then 80/20 (train+val / test), 80/20 (train / val).  The shipped restorers were
-    trained and measured on it, so it stays until they are retrained on photo-level splits (tiles
-    of one photo then never straddle train and test).
-    """
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    n_test = max(1, int(round(n * test)))
-    n_val = max(1, int(round((n - n_test) * val)))
-    if n - n_test - n_val < 1:
-        raise ImageError(f"only {n} images: too few for train/val/test splits")
-    return perm[n_test + n_val :], perm[n_test : n_test + n_val], perm[:n_test]
-
-
-def photo_split(n: int, seed: int, test: float = 0.2, val: float = 0.2) -> tuple:
-    """Photo-level split of ``n`` photos: ``(train, val, test)`` lists of photo indices.
-
-    Shuffle once with ``seed``, then 80/20 (train+val / test) and 80/20 (train / val), at least
-    one photo in each part, so every tile of a photo lands in the same split.
-    """
-    if n < 3:
-        raise ImageError(f"only {n} usable photos: a photo-level split needs at least 3 "
-                         f"(or split='tile')")
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
-    n_test = max(1, int(round(n * test)))
-    n_val = max(1, int(round((n - n_test) * val)))
-    n_test, n_val = min(n_test, n - 2), min(n_val, n - 1 - min(n_test, n - 2))
-    return perm[n_test + n_val :], perm[n_test : n_test + n_val], perm[:n_test]
 
 
 def embedded_sources() -> list[np.ndarray]:
@@ -164,10 +132,7 @@ def embedded_tiles(image_size: int, tile: int, min_std: float,
 @lru_cache(maxsize=8)
 def texture_tiles(image_size: int, tile: int, min_std: float, scales: tuple = (1,)) -> tuple:
     """Tiles of the grayscale training textures (:data:`TRAINING_TEXTURES`), RGB (cached)."""
-    import skimage.data
-
-    photos = [np.repeat(getattr(skimage.data, n)()[..., None], 3, axis=2).astype(np.uint8)
-              for n in TRAINING_TEXTURES]
+    photos = [skimage_photo(n) for n in TRAINING_TEXTURES]
     return tuple(tiles_per_photo(photos, image_size, tile, min_std, scales=scales))
 
 
@@ -253,10 +218,10 @@ class RestorationDataModule(L.LightningDataModule):
             if self.max_images:
                 clean = clean[: self.max_images]
                 damaged = damaged[: self.max_images] if paired else None
-            parts = tile_split_v0(len(clean), self.split_seed)
+            parts = nested_split_indices(len(clean), self.split_seed)
             return [(clean[i], damaged[i] if paired else None) for i in parts]
         out = []
-        for k, part in enumerate(photo_split(len(photos), self.split_seed)):
+        for k, part in enumerate(nested_split_indices(len(photos), self.split_seed)):
             clean = torch.cat([photos[i][0] for i in part])
             damaged = torch.cat([photos[i][1] for i in part]) if paired else None
             cap = self.max_images or len(clean)

@@ -27,7 +27,7 @@ from ..compression.prior import (
 )
 from ..data.patch_bank import PatchBankDataModule
 from ..layers.quantize import DEFAULT_CODE_MAX, check_code_max
-from ..models.gnca import GNCA_SIZES, default_steps
+from ..models.gnca import GNCA_SIZES, default_growth_steps
 from ..tasks.compression import GNCACompression
 
 
@@ -82,7 +82,7 @@ def compress(image: str, size: str = "medium", patch: int = 40, iterations: int 
         raise ValueError(f"--iterations and --steps must be >= 1, got {iterations}, {steps}")
     dm = PatchBankDataModule([image], size=None, patch_size=patch,
                              iterations_per_epoch=iterations, background=background)
-    steps = steps or default_steps(patch)
+    steps = steps or default_growth_steps(patch)
     check_resources(dm, size, steps, memory_check)
     if lr is not None and not lr > 0:
         raise ValueError(f"--lr must be > 0, got {lr}")
@@ -113,7 +113,7 @@ def train_bank(dm: PatchBankDataModule, size: str = "medium", iterations: int = 
     ``lr`` None: :func:`default_lr`.
     """
     L.seed_everything(seed, verbose=False)
-    task = GNCACompression(model=f"gnca_{size}", steps=steps or default_steps(dm.patch_size),
+    task = GNCACompression(model=f"gnca_{size}", steps=steps or default_growth_steps(dm.patch_size),
                            batch_size=1, lr=lr or default_lr(size, init, prior),
                            loss_over=loss_over, init=init, prior=prior, prior_weight=prior_weight,
                            code_max=code_max)

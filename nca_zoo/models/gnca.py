@@ -24,7 +24,7 @@ STEPS_PER_PATCH_SIDE = 1.2
 MIN_GROWTH_STEPS = 8
 
 
-def default_steps(patch_size: int) -> int:
+def default_growth_steps(patch_size: int) -> int:
     """Growth steps for a patch: ``1.2 x`` its side (at least 8)."""
     return max(MIN_GROWTH_STEPS, round(STEPS_PER_PATCH_SIDE * patch_size))
 

@@ -31,7 +31,7 @@ class GNCAPrior(BaseTask):
         inner_steps: Adam iterations of the inner loop (per patch, all patches at once).
         inner_lr: inner Adam learning rate (compress's from random weights: 1e-2; the shipped
             small / medium / large priors meta-train at 5e-3 / 3e-3 / 5e-3, near the lr they
-            are then fitted at, which measured better: :mod:`nca_zoo.compression.prior`).
+            are then fitted at, which measured better: docs/gnca-prior.md).
         outer_lr: Reptile step size ``eps`` (1.0: the prior jumps to the mean adapted weights).
         anneal: anneal ``outer_lr`` linearly to 0 over ``max_steps``.
         normalize_gradients: per-model ``g / ||g||`` in the inner loop, as compress does.
