@@ -140,11 +140,13 @@ def test_model_forward_on_fake_cuda(name):
 # ------------------------------------------------------------------------------ tasks
 @pytest.mark.parametrize("kw, world_size, rank", [
     ({}, 1, 0),
-    ({"checkpoint_every": 2, "loss_over": "final", "update_rate": 0.5}, 1, 0),
+    ({"rollout": {"steps": 4, "checkpoint_every": 2, "update_rate": 0.5}, "loss_over": "final"},
+     1, 0),
     ({}, 2, 1),  # this rank grows its shard of the bank
 ], ids=["plain", "checkpointed-final-async", "shard"])
 def test_gnca_compression_step(kw, world_size, rank):
-    task = GNCACompression("gnca_small", steps=4, batch_size=2, num_patches=3, patch_size=8, **kw)
+    task = GNCACompression("gnca_small", **{"rollout": {"steps": 4}, **kw}, batch_size=2,
+                           num_patches=3, patch_size=8)
     task.targets = torch.rand(3, 3, 8, 8)  # what setup() takes from the datamodule
     with fake_cuda():
         (task,) = to_fake_cuda(task)

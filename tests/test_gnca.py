@@ -100,7 +100,8 @@ def _trained_task(iterations=40, size=16, patch=8, steps=10, seed=0, **kw):
     L.seed_everything(seed, verbose=False)
     dm = PatchBankDataModule(["embedded:astronaut"], size=size, patch_size=patch,
                              iterations_per_epoch=iterations)
-    task = GNCACompression(model="gnca_small", steps=steps, batch_size=1, lr=5e-3, **kw)
+    task = GNCACompression(model="gnca_small", rollout={"steps": steps}, batch_size=1, lr=5e-3,
+                           **kw)
     trainer = L.Trainer(max_steps=iterations, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False,
                         limit_val_batches=0, num_sanity_val_steps=0, deterministic=True)
@@ -162,8 +163,8 @@ def test_same_image_and_seed_give_identical_bytes():
 def test_loss_final_and_checkpointing_agree_with_plain():
     torch.manual_seed(0)
     dm = PatchBankDataModule(["embedded:coffee"], size=12, patch_size=6)
-    task = GNCACompression(model="gnca_small", steps=8, batch_size=1, num_patches=dm.num_patches,
-                           patch_size=6)
+    task = GNCACompression(model="gnca_small", rollout={"steps": 8}, batch_size=1,
+                           num_patches=dm.num_patches, patch_size=6)
     task.targets = dm.targets
     with torch.no_grad():
         task.bank.cell.w2.normal_(0, 0.05)
@@ -223,7 +224,7 @@ def test_qat_switches_on_late_in_training():
 
     L.seed_everything(0, verbose=False)
     dm = PatchBankDataModule(["embedded:coffee"], size=8, patch_size=8, iterations_per_epoch=10)
-    task = GNCACompression(model="gnca_small", steps=6, batch_size=1, qat_from=0.5)
+    task = GNCACompression(model="gnca_small", rollout={"steps": 6}, batch_size=1, qat_from=0.5)
     L.Trainer(max_steps=10, logger=False, enable_checkpointing=False, enable_progress_bar=False,
               enable_model_summary=False, limit_val_batches=0,
               callbacks=[Record()]).fit(task, datamodule=dm)

@@ -194,7 +194,7 @@ def _random_init_bytes_by_hand(image, size, patch, iterations, seed):
     dm = PatchBankDataModule([image], size=None, patch_size=patch,
                              iterations_per_epoch=iterations)
     L.seed_everything(seed, verbose=False)
-    task = GNCACompression(model=f"gnca_{size}", steps=10, batch_size=1, lr=1e-2,
+    task = GNCACompression(model=f"gnca_{size}", rollout={"steps": 10}, batch_size=1, lr=1e-2,
                            loss_over="final")
     L.Trainer(max_steps=iterations, accelerator="auto", devices=1, logger=False,
               enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
@@ -215,7 +215,7 @@ def tiny_image(tmp_path):
 def test_compress_with_random_init_is_unchanged(tiny_image):
     data, task, _ = compress(tiny_image, "small", patch=8, iterations=3, seed=2, steps=10,
                              init="random")
-    assert task.hparams.init == "random"
+    assert task.init.weights == "random"
     assert data == _random_init_bytes_by_hand(tiny_image, "small", 8, 3, 2)
 
 
@@ -223,8 +223,8 @@ def test_compress_with_random_init_is_unchanged(tiny_image):
 def test_init_prior_loads_the_shipped_prior_of_the_right_size(size):
     prior = load_prior(*GNCA_SIZES[size])
     assert prior.card["name"] == PRIOR_NAMES[size]
-    task = GNCACompression(model=f"gnca_{size}", init="prior", prior_weight=1.0, num_patches=3,
-                           patch_size=8)
+    task = GNCACompression(model=f"gnca_{size}", init={"weights": "prior", "prior_weight": 1.0},
+                           num_patches=3, patch_size=8)
     task.apply_init()
     for p, q in zip(task.bank.cell.parameters(), prior.cell.parameters()):
         assert torch.equal(p, q.expand_as(p))
@@ -232,8 +232,8 @@ def test_init_prior_loads_the_shipped_prior_of_the_right_size(size):
 
 def test_compress_starts_from_the_prior_by_default(tiny_image):
     _, task, _ = compress(tiny_image, "small", patch=8, iterations=1, steps=10)
-    assert task.hparams.init == "prior"
-    assert task.hparams.prior_weight == DEFAULT_PRIOR_WEIGHT
+    assert task.init.weights == "prior"
+    assert task.init.prior_weight == DEFAULT_PRIOR_WEIGHT
     _, task, _ = compress(tiny_image, "small", patch=8, iterations=1, steps=10, prior_weight=1.0)
     # one step of Adam from the prior at the prior's fit lr: every weight moves by at most lr
     prior = load_prior(*GNCA_SIZES["small"])
@@ -300,8 +300,8 @@ def test_prior_weight_blends_the_prior_with_each_models_random_init():
     assert all(torch.equal(p, q.expand_as(p))
                for p, q in zip(bank.cell.parameters(), prior.cell.parameters()))
     # the task blends its own random bank the same way
-    task = GNCACompression(model="gnca_small", init="prior", prior_weight=0.5, num_patches=2,
-                           patch_size=8)
+    task = GNCACompression(model="gnca_small", init={"weights": "prior", "prior_weight": 0.5},
+                           num_patches=2, patch_size=8)
     random = [p.detach().clone() for p in task.bank.cell.parameters()]
     task.apply_init()
     for p, r, q in zip(task.bank.cell.parameters(), random, prior.cell.parameters()):
@@ -310,7 +310,7 @@ def test_prior_weight_blends_the_prior_with_each_models_random_init():
         with pytest.raises(ValueError, match=r"prior_weight must be in \(0, 1\]"):
             init_from_prior(bank, prior, bad)
         with pytest.raises(ValueError, match=r"prior_weight must be in \(0, 1\]"):
-            GNCACompression(model="gnca_small", init="prior", prior_weight=bad)
+            GNCACompression(model="gnca_small", init={"weights": "prior", "prior_weight": bad})
 
 
 def test_bad_prior_weight_on_the_command_line_is_one_line(tmp_path, tiny_image, capsys):
@@ -380,5 +380,5 @@ def test_quickstart_fits_at_the_medium_priors_lr():
 
     config = Path(__file__).resolve().parents[1] / "configs" / "gnca" / "quickstart.yaml"
     args = yaml.safe_load(config.read_text())["model"]["init_args"]
-    assert args["init"] == "prior" and args["model"] == "gnca_medium"
+    assert args["init"]["weights"] == "prior" and args["model"] == "gnca_medium"
     assert args["lr"] == fit_lr(load_prior(*GNCA_SIZES["medium"]))

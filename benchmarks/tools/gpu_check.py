@@ -63,8 +63,8 @@ def _gnca(every: int):
         from nca_zoo.data import PatchBankDataModule
         from nca_zoo.tasks import GNCACompression
         size, patch, model = (16, 8, "gnca_small") if tiny else (120, 40, "gnca_medium")
-        task = GNCACompression(model, steps=4 if tiny else 48, batch_size=2 if tiny else 8,
-                               lr=2e-3, checkpoint_every=every)
+        rollout = {"steps": 4 if tiny else 48, "checkpoint_every": every}
+        task = GNCACompression(model, rollout=rollout, batch_size=2 if tiny else 8, lr=2e-3)
         return task, PatchBankDataModule(["embedded:astronaut"], size=size, patch_size=patch,
                                          iterations_per_epoch=1000)
     return build

@@ -113,10 +113,11 @@ def train_bank(dm: PatchBankDataModule, size: str = "medium", iterations: int = 
     ``lr`` None: :func:`default_lr`.
     """
     L.seed_everything(seed, verbose=False)
-    task = GNCACompression(model=f"gnca_{size}", steps=steps or default_growth_steps(dm.patch_size),
+    task = GNCACompression(model=f"gnca_{size}",
+                           rollout={"steps": steps or default_growth_steps(dm.patch_size)},
                            batch_size=1, lr=lr or default_lr(size, init, prior),
-                           loss_over=loss_over, init=init, prior=prior, prior_weight=prior_weight,
-                           code_max=code_max)
+                           loss_over=loss_over, code_max=code_max,
+                           init={"weights": init, "prior": prior, "prior_weight": prior_weight})
     trainer = L.Trainer(max_steps=iterations, accelerator="auto", devices=1, logger=False,
                         enable_checkpointing=False, enable_progress_bar=progress,
                         enable_model_summary=False, limit_val_batches=0, num_sanity_val_steps=0,

@@ -20,17 +20,13 @@ from torch import Tensor
 from ..automaton import normalize_gradients
 from ..compression.metrics import image_quality
 from ..compression.nca_file import VERSION, decode, encode
-from ..compression.prior import (
-    DEFAULT_PRIOR_WEIGHT,
-    INITS,
-    check_prior_weight,
-    init_from_prior,
-    load_prior,
-)
+from ..compression.prior import init_from_prior, load_prior
 from ..layers import stitch, to_uint8
 from ..layers.quantize import DEFAULT_CODE_MAX, check_code_max, dequantize, quantize
 from ..models.gnca import GNCA
 from .base import BaseTask
+from .gnca_settings import BankInit
+from .settings import Rollout
 
 
 def shard_models(num_models: int, rank: int, world_size: int) -> Optional[Tensor]:
@@ -48,9 +44,10 @@ class GNCACompression(BaseTask):
 
     Args:
         model: registered variant (``gnca_small`` / ``gnca_medium`` / ``gnca_large``).
-        steps: growth steps from the seed (the decoder uses the same number).
-        update_rate: probability a cell updates per step.  GNCA trains synchronously ("fire rate
-            0" in the paper), i.e. 1.0.
+        rollout: :class:`~nca_zoo.tasks.settings.Rollout` (a mapping in YAML): ``steps``, an
+            int, the growth steps from the seed (the decoder uses the same number; default 48);
+            ``update_rate``, GNCA trains synchronously ("fire rate 0" in the paper), i.e. 1.0;
+            ``checkpoint_every``, checkpointed BPTT segment length (0 = plain BPTT).
         batch_size: rollouts per patch per iteration (paper: 8).  With update_rate 1.0 every
             rollout from the seed is identical, so >1 only helps with update_rate < 1.
         lr: Adam learning rate (paper: 2e-3).
@@ -58,16 +55,10 @@ class GNCACompression(BaseTask):
             None keeps it constant.
         loss_over: "all" steps (Eq. 2) or the "final" state only.
         normalize_gradients: per-model, per-tensor ``g / ||g||`` (Mordvintsev et al.).
-        checkpoint_every: checkpointed BPTT segment length (0 = plain BPTT).
         qat_from: fraction of ``max_steps`` after which training is quantisation-aware (the
             weights go through the 8-bit round trip in the forward pass); None disables it.
-        init: "random" (the paper: every NCA from random weights) or "prior": every NCA starts
-            from a Reptile-meta-learned prior (:mod:`nca_zoo.compression.prior`), applied when
-            ``fit`` sets up (a resumed checkpoint's weights replace it).
-        prior: the prior for ``init="prior"``: a shipped name or folder; None = the shipped
-            ``gnca-<size>-prior`` of the model's size.
-        prior_weight: each NCA starts from ``w * prior + (1 - w) * random`` (shrink and perturb,
-            :func:`~nca_zoo.compression.prior.init_from_prior`); 1 copies the prior.
+        init: where every NCA starts (:class:`BankInit`, a mapping in YAML): random weights
+            (the paper) or a Reptile-meta-learned prior.
         code_max: the range of the stored codes, ``[-code_max, code_max]`` (at most 127, the
             paper's one byte per parameter): smaller ranges give smaller entropy-coded files
             and coarser weights (:func:`~nca_zoo.layers.quantize.quantize`).  Used by the
@@ -77,23 +68,21 @@ class GNCACompression(BaseTask):
 
     same_random_stream_on_all_ranks = True  # rank r grows models r::world of one bank
 
-    def __init__(self, model: str = "gnca_medium", steps: int = 48, update_rate: float = 1.0,
+    def __init__(self, model: str = "gnca_medium", rollout: Optional[Rollout] = None,
                  batch_size: int = 8, lr: float = 2e-3, lr_decay_at: Optional[float] = 0.75,
                  loss_over: Literal["all", "final"] = "all", normalize_gradients: bool = True,
-                 checkpoint_every: int = 0, qat_from: Optional[float] = None,
-                 init: Literal["random", "prior"] = "random", prior: Optional[str] = None,
-                 prior_weight: float = DEFAULT_PRIOR_WEIGHT, code_max: int = DEFAULT_CODE_MAX,
-                 num_patches: Optional[int] = None, patch_size: Optional[int] = None) -> None:
+                 qat_from: Optional[float] = None, init: Optional[BankInit] = None,
+                 code_max: int = DEFAULT_CODE_MAX, num_patches: Optional[int] = None,
+                 patch_size: Optional[int] = None) -> None:
         super().__init__()
         if loss_over not in ("all", "final"):
             raise ValueError(f"loss_over must be 'all' or 'final', got {loss_over!r}")
-        if init not in INITS:
-            raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
-        check_prior_weight(prior_weight)
         check_code_max(code_max)
-        if batch_size < 1 or steps < 1:
-            raise ValueError("batch_size and steps must be >= 1")
         self.save_hyperparameters()
+        self.rollout = self.settings("rollout", Rollout, rollout, steps=48, eval_steps=None)
+        self.init = self.settings("init", BankInit, init)
+        if batch_size < 1 or not isinstance(self.rollout.steps, int) or self.rollout.steps < 1:
+            raise ValueError("batch_size and steps (an int) must be >= 1")
         self.bank: Optional[GNCA] = None
         self.register_buffer("targets", torch.empty(0), persistent=False)
         self.layout: list[tuple[int, int, int, int]] = []
@@ -104,8 +93,7 @@ class GNCACompression(BaseTask):
     def _build(self, num_patches: int, patch_size: int) -> None:
         h = self.hparams
         self.bank = self.build_model(h.model, num_models=num_patches, patch_size=patch_size,
-                                     steps=h.steps, update_rate=h.update_rate,
-                                     checkpoint_every=h.checkpoint_every)
+                                     **self.rollout.model_args())
         self.bank.cell.code_max = h.code_max
         self.hparams.num_patches, self.hparams.patch_size = num_patches, patch_size
 
@@ -130,12 +118,25 @@ class GNCACompression(BaseTask):
             self.apply_init()
 
     def apply_init(self) -> None:
-        """``init="prior"``: copy the prior into every model of the bank (once per task)."""
-        if self.hparams.get("init", "random") != "prior" or self._prior_applied:
+        """``init.weights="prior"``: copy the prior into every model of the bank (once per task)."""
+        if self.init.weights != "prior" or self._prior_applied:
             return
-        prior = load_prior(self.bank.channels, self.bank.cell.hidden, self.hparams.prior)
-        init_from_prior(self.bank, prior, self.hparams.get("prior_weight", DEFAULT_PRIOR_WEIGHT))
+        prior = load_prior(self.bank.channels, self.bank.cell.hidden, self.init.prior)
+        init_from_prior(self.bank, prior, self.init.prior_weight)
         self._prior_applied = True
+
+    @classmethod
+    def upgrade_hyperparameters(cls, hp: dict) -> dict:
+        """Checkpoints written before the rollout and init settings were grouped."""
+        hp = dict(hp)
+        rollout = {k: hp.pop(k) for k in ("steps", "update_rate", "checkpoint_every") if k in hp}
+        init = {"weights": hp.pop("init")} if isinstance(hp.get("init"), str) else {}
+        init.update({k: hp.pop(k) for k in ("prior", "prior_weight") if k in hp})
+        if rollout:
+            hp["rollout"] = rollout
+        if init:
+            hp["init"] = init
+        return hp
 
     def configure_optimizers(self):
         """Adam; the learning rate drops 10x after ``lr_decay_at * max_steps`` steps."""
@@ -155,7 +156,7 @@ class GNCACompression(BaseTask):
         def per_model_mse(state: Tensor) -> Tensor:
             return (bank.rgb(state) - target).pow(2).mean(dim=(0, 2, 3, 4)).sum()
 
-        steps = self.hparams.steps
+        steps = self.rollout.steps
         if self.hparams.loss_over == "all":
             _, total = bank.grow(models, self.hparams.batch_size, steps,
                                  step_loss=lambda s, t: per_model_mse(s))
@@ -200,7 +201,7 @@ class GNCACompression(BaseTask):
         bank = self.quantized_bank() if quantized else self.bank
         fake_quant, bank.cell.fake_quant = bank.cell.fake_quant, False
         with torch.no_grad():
-            patches = bank(steps=self.hparams.steps)
+            patches = bank(steps=self.rollout.steps)
         bank.cell.fake_quant = fake_quant
         return [to_uint8(stitch(patches[s : s + n], h, w)) for s, n, h, w in self.layout]
 
@@ -226,7 +227,7 @@ class GNCACompression(BaseTask):
         :mod:`nca_zoo.layers.quantize`); other versions' scales differ, and so may their images.
         """
         start, n, h, w = self.layout[image_index]
-        data = encode(self.bank.subset(start, n).cpu(), h, w, self.hparams.steps, version,
+        data = encode(self.bank.subset(start, n).cpu(), h, w, self.rollout.steps, version,
                       self.hparams.code_max)
         decode(data, limits=None)  # self-check: what we write must read back
         return data
