@@ -91,7 +91,8 @@ def test_real_pairs_gt_damaged_with_tile_shrink(tmp_path):
         gt = rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)
         Image.fromarray(gt).save(tmp_path / "GT" / f"{i}.png")
         Image.fromarray(255 - gt).save(tmp_path / "DAMAGED" / f"{i}.png")
-    dm = RestorationDataModule(root=str(tmp_path), image_size=16, tile=32, batch_size=2)
+    dm = RestorationDataModule(root=str(tmp_path), image_size=16, tiling={"size": 32},
+                               batch_size=2)
     dm.setup("fit")
     assert dm.paired and len(dm.train_set[0]) + len(dm.val_pairs[0]) + len(dm.test_pairs[0]) == 18
     clean, bad = dm.on_after_batch_transfer(next(iter(dm.train_dataloader())), 0)

@@ -37,12 +37,12 @@ def test_photo_split_keeps_every_photo_in_one_part():
 
 
 def test_tile_split_is_still_available():
-    dm = RestorationDataModule(image_size=32, split="tile")
+    dm = RestorationDataModule(image_size=32, split={"by": "tile"})
     dm.setup()
     per_photo = embedded_tiles(32, 64, dm.min_std)
     assert photo_of(dm.train_set[0], per_photo) & photo_of(dm.test_pairs[0], per_photo)
     with pytest.raises(ValueError, match="split must be"):
-        RestorationDataModule(split="pixel")
+        RestorationDataModule(split={"by": "pixel"})
 
 
 def test_photo_split_covers_each_photo_once():
@@ -58,7 +58,7 @@ def test_folder_is_split_by_photo(tmp_path):
     for i in range(5):  # five noisy photos, four 32 px tiles each
         noise = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
         Image.fromarray(noise).save(tmp_path / f"{i}.png")
-    dm = RestorationDataModule(root=str(tmp_path), image_size=16, tile=32)
+    dm = RestorationDataModule(root=str(tmp_path), image_size=16, tiling={"size": 32})
     dm.setup()
     assert len(dm.train_set[0]) % 4 == 0 and len(dm.train_set[0]) >= 4
     assert len(dm.train_set[0]) + len(dm.val_pairs[0]) + len(dm.test_pairs[0]) <= 20

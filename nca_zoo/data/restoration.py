@@ -4,11 +4,11 @@ Images come from any folder (CelebA, CIFAR-10, TinyImageNet exported as images: 
 to ``image_size``; large real photos such as Renoir, SID, GoPro, RealBlur: set ``tile`` to cut each
 one into ``tile x tile`` tiles first -- the tile-shrink-clean procedure) or, by default, from the
 photos bundled with scikit-image, cut into 64 px tiles and shrunk to 32 x 32.  "Clean" drops
-near-flat tiles (std below ``min_std``) and exact duplicates.
+near-flat tiles (std below ``tiling.min_std``) and exact duplicates.
 
 Splits are by photo: 80/20 train+val/test, then 80/20 train/val (64/16/20 % of the photos, at
-least one each), after one shuffle with ``split_seed``, and every tile of a photo goes where its
-photo goes, so validation and test measure photos never trained on.  ``split="tile"`` keeps
+least one each), after one shuffle with ``split.seed``, and every tile of a photo goes where its
+photo goes, so validation and test measure photos never trained on.  ``split.by="tile"`` keeps
 release 0.1's tile-level split (tiles of one photo in train and test: it measures memory).
 Training batches are degraded on the fly with the curriculum strength; validation and test pairs
 are degraded once, at the fixed strength, with a fixed seed.
@@ -29,7 +29,8 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from ..layers import cut_patches, nested_split_indices, to_tensor
-from .degradations import Curriculum, degrade
+from ..layers.settings import as_settings
+from .degradations import degrade
 from .images import (
     EMBEDDED_PHOTOS,
     ImageError,
@@ -38,6 +39,7 @@ from .images import (
     resize_square,
     skimage_photo,
 )
+from .restoration_settings import CurriculumSettings, DataSplit, Tiling
 
 #: grayscale scikit-image photos used as extra training texture (``textures=True``); disjoint
 #: from the held-out photos of :mod:`nca_zoo.data.held_out`
@@ -144,18 +146,16 @@ class RestorationDataModule(L.LightningDataModule):
             degraded pairs; None = the embedded scikit-image photos.
         task: ``"noise"`` (denoising) or ``"blur"`` (deblurring).
         image_size: side the images (or tiles) are shrunk to (paper: 32).
-        tile: tile side for tile-shrink-clean (None = resize each whole image; default 64 for the
-            embedded photos).
+        tiling: tile-shrink-clean (:class:`~nca_zoo.data.restoration_settings.Tiling`, a
+            mapping in YAML: tile ``size``, ``min_std``).
         batch_size: training batch (paper: 8).
-        curriculum: increasing strength in training (else the fixed strength throughout).
-        intensity, range, a_min, a_max: curriculum settings (None = the paper's per task).
+        curriculum: the training strength
+            (:class:`~nca_zoo.data.restoration_settings.CurriculumSettings`, a mapping in YAML).
         max_images: a quick subset: at most this many training tiles (a quarter for val / test;
-            with ``split="tile"``, this many tiles before splitting); None = all.  Val / test
+            with ``split.by="tile"``, this many tiles before splitting); None = all.  Val / test
             never hold more than 32 tiles or a quarter of the training tiles (an even sample).
-        min_std: tiles with a pixel standard deviation below this (0-1 scale) are dropped.
-        split: ``"photo"`` (every tile of a photo in one split: val / test photos are never
-            trained on) or ``"tile"`` (release 0.1's tile-level split, which measures memory).
-        split_seed, eval_seed: seeds of the split and of the fixed val/test degradations.
+        split: by photo or by tile, and the seeds
+            (:class:`~nca_zoo.data.restoration_settings.DataSplit`, a mapping in YAML).
         augment: flip and rotate (by 90 degrees) every training batch at random.
         scales: also cut tiles of ``tile * s`` for each ``s`` (multi-scale crops: shrunk to
             ``image_size``, a large tile looks like a downsized photo), e.g. ``[1, 2, 4]``.
@@ -164,12 +164,10 @@ class RestorationDataModule(L.LightningDataModule):
     """
 
     def __init__(self, root: Optional[str] = None, task: str = "noise", image_size: int = 32,
-                 tile: Optional[int] = None, batch_size: int = 8, curriculum: bool = True,
-                 intensity: Optional[float] = None, range: Optional[float] = None,
-                 a_min: Optional[float] = None, a_max: Optional[float] = None,
-                 max_images: Optional[int] = None, min_std: float = 0.02, split: str = "photo",
-                 split_seed: int = 0, eval_seed: int = 1234, num_workers: int = 0,
-                 augment: bool = False, scales: Sequence[int] = (1,),
+                 tiling: Optional[Tiling] = None, batch_size: int = 8,
+                 curriculum: Optional[CurriculumSettings] = None,
+                 max_images: Optional[int] = None, split: Optional[DataSplit] = None,
+                 num_workers: int = 0, augment: bool = False, scales: Sequence[int] = (1,),
                  textures: bool = False) -> None:
         super().__init__()
         if image_size < 4 or image_size % 4:
@@ -177,16 +175,16 @@ class RestorationDataModule(L.LightningDataModule):
                              f"got {image_size}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if split not in ("photo", "tile"):
-            raise ValueError(f"split must be 'photo' or 'tile', got {split!r}")
+        tiling, split = as_settings(Tiling, tiling), as_settings(DataSplit, split)
         if not scales or any(int(k) < 1 for k in scales):
             raise ValueError(f"scales must be positive integers, got {list(scales)}")
-        self.split, self.augment = split, augment
+        self.split, self.augment = split.by, augment
         self.scales, self.textures = tuple(int(k) for k in scales), textures
-        self.curriculum = Curriculum(task, range, intensity, a_min, a_max, curriculum)
+        self.curriculum = as_settings(CurriculumSettings, curriculum).build(task)
         self.task, self.image_size, self.batch_size = task, int(image_size), int(batch_size)
-        self.root, self.tile, self.max_images, self.min_std = root, tile, max_images, min_std
-        self.split_seed, self.eval_seed, self.num_workers = split_seed, eval_seed, num_workers
+        self.root, self.tile, self.max_images = root, tiling.size, max_images
+        self.min_std, self.num_workers = tiling.min_std, num_workers
+        self.split_seed, self.eval_seed = split.seed, split.eval_seed
         self.has_test = True
         self._ready = False
 
@@ -274,7 +272,7 @@ class RestorationDataModule(L.LightningDataModule):
     def progress(self) -> Optional[float]:
         """Curriculum progress in [0, 1].
 
-        The task's own if it has one (LNCA resets it per phase), else epoch / epochs.
+        The task's own if it has one, else epoch / epochs (LNCA: of the phase's run).
         """
         trainer = self.trainer
         if trainer is None:

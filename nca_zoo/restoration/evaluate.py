@@ -40,7 +40,8 @@ def restoration_metrics(model: nn.Module, task: str = "noise", image_size: int =
     ``n`` keeps the first ``n`` test pairs (a quick subset); ``split``: the datamodule's split
     (``"tile"`` reproduces release 0.1's cards).
     """
-    dm = RestorationDataModule(task=task, image_size=image_size, curriculum=False, split=split)
+    dm = RestorationDataModule(task=task, image_size=image_size,
+                               curriculum={"enabled": False}, split={"by": split})
     dm.setup("test")
     clean_all, degraded_all = (t[:n] for t in dm.test_pairs)
     meters = {k: (PeakSignalNoiseRatio(data_range=1.0),

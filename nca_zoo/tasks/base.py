@@ -22,9 +22,9 @@ from torchvision.utils import make_grid
 from .._registry import create_model
 from ..data.images import save_png_atomic
 from ..layers import to_uint8
+from ..layers.settings import as_settings
 from .finite_guard import FiniteGuard
 from .resume import ExactResume
-from .settings import as_settings
 
 
 class BaseTask(L.LightningModule):

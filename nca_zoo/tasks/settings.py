@@ -1,17 +1,14 @@
 """Settings that several tasks share, grouped in dataclasses (mappings in YAML).
 
 :class:`Rollout` is how a task runs its NCA: the automaton's step counts, update rate and
-checkpointed BPTT.  :func:`as_settings` turns what a constructor received (an instance, the plain
-dict a checkpoint's hyper-parameters hold, or None) into the dataclass; tasks store plain dicts in
-their hyper-parameters (:meth:`~nca_zoo.tasks.base.BaseTask.settings`), so a checkpoint reloads
-without importing the dataclasses.
+checkpointed BPTT.  Tasks read their settings with :meth:`~nca_zoo.tasks.base.BaseTask.settings`
+(:func:`~nca_zoo.layers.settings.as_settings`) and keep plain dicts in their hyper-parameters, so
+a checkpoint reloads without importing the dataclasses.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from typing import Any, Optional, TypeVar, Union
-
-T = TypeVar("T")
+from dataclasses import dataclass, field
+from typing import Optional, Union
 
 
 @dataclass
@@ -42,23 +39,3 @@ class Rollout:
         if self.eval_steps is not None:
             args["eval_steps"] = self.eval_steps
         return args
-
-
-def as_settings(cls: type[T], value: Any, **defaults: Any) -> T:
-    """``value`` as a ``cls`` dataclass: an instance as is, a dict's keys, None the defaults.
-
-    ``defaults`` replace the dataclass's own defaults (a task's recipe) where ``value`` is None
-    or a dict that leaves a field out.
-    """
-    if isinstance(value, cls):
-        return value
-    if value is not None and not isinstance(value, dict):
-        raise ValueError(f"expected {cls.__name__} settings (a mapping), "
-                         f"got {type(value).__name__}")
-    given = dict(value or {})
-    names = {f.name for f in fields(cls)}
-    unknown = sorted(set(given) - names)
-    if unknown:
-        raise ValueError(f"{cls.__name__} has no setting {', '.join(unknown)} "
-                         f"(it takes {', '.join(sorted(names))})")
-    return cls(**{**defaults, **given})
