@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORLD_SIZE = 2
 ALL = sorted(str(c.relative_to(ROOT / "configs")) for c in CONFIGS)
 LNCA = "lnca/lnca_nafca_denoise.yaml"
+LNCA_VITCA = "lnca/lnca_vitca_denoise.yaml"
 DIFFUSION = "diffusion/quickstart.yaml"
 
 
@@ -86,6 +87,9 @@ def ddp(tmp_path_factory) -> Sweep:
         {"name": "lnca_nca", "root": str(base / "lnca_nca"),
          "args": fit_args(LNCA, base / "lnca_nca", "--model.init_args.phase=nca",
                           f"--model.init_args.ae_checkpoint={ae}")},
+        {"name": "lnca_vitca_nca", "root": str(base / "lnca_vitca_nca"),
+         "args": fit_args(LNCA_VITCA, base / "lnca_vitca_nca", "--model.init_args.phase=nca",
+                          f"--model.init_args.ae_checkpoint={ae}")},
         {"name": "diffusion_resume", "root": str(base / "diffusion_resume"),
          "args": fit_args(DIFFUSION, base / "diffusion_resume", "--trainer.max_steps=3",
                           f"--ckpt_path={first}")},
@@ -133,29 +137,27 @@ def test_gnca_ddp_shards_the_bank_and_matches_one_process(ddp, tmp_path):
     assert resumed["global_step"] == 3
 
 
-def test_lnca_both_phases_train_under_ddp(ddp):
-    """Phase 1 then phase 2 in one DDP run: each phase steps only its part of the model."""
-    root = ddp.root(LNCA)
-    assert (root / "phase1_autoencoder.pt").is_file()
-    ckpt = torch.load(checkpoints(root)[-1], weights_only=False)
-    assert ckpt["epoch"] == 1 and len(ckpt["state_dict"]) > 0
-
-
 def test_diffusion_trains_under_ddp_and_writes_samples_once(ddp):
     root = ddp.root(DIFFUSION)
     assert len(list(root.rglob("samples/step*.png"))) == 1
     assert checkpoints(root)
 
 
-def test_lnca_phases_alone_under_ddp(ddp):
-    """Phase 1 alone writes the autoencoder file once; phase 2 alone starts from it."""
+@pytest.mark.parametrize("phase2", ["lnca_nca", "lnca_vitca_nca"])
+def test_lnca_phases_chain_under_ddp(ddp, phase2):
+    """Phase 1 writes the autoencoder file once; phase 2 (either cell) starts from it.
+
+    Each phase freezes the part it does not train before DDP wraps the task, so DDP (no
+    ``find_unused_parameters``) averages exactly the trained part's gradients.
+    """
     ae = ddp.root("lnca_ae") / "phase1_autoencoder.pt"
     assert ae.is_file()
-    state = torch.load(checkpoints(ddp.root("lnca_nca"))[-1], weights_only=False)["state_dict"]
+    ckpt = torch.load(checkpoints(ddp.root(phase2))[-1], weights_only=False)
+    assert ckpt["epoch"] == 1 and ckpt["global_step"] > 0
     phase1 = torch.load(ae, weights_only=False)  # the autoencoder's own state dict
     assert phase1
-    for k, v in phase1.items():  # phase 2 never moves the autoencoder, on any rank
-        torch.testing.assert_close(state[f"model.autoencoder.{k}"], v, msg=k)
+    for k, v in phase1.items():  # phase 2 never moves the autoencoder
+        torch.testing.assert_close(ckpt["state_dict"][f"model.autoencoder.{k}"], v, msg=k)
 
 
 def test_one_process_checkpoint_resumes_under_ddp(ddp):
