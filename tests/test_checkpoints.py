@@ -5,7 +5,13 @@ import torch
 
 from nca_zoo.data import RestorationDataModule
 from nca_zoo.data.diffusion import DiffusionDataModule
-from nca_zoo.tasks import DiffusionTask, LNCARestoration, SupervisedRestoration, ViTCARestoration
+from nca_zoo.tasks import (
+    DiffusionTask,
+    GNCACompression,
+    LNCARestoration,
+    SupervisedRestoration,
+    ViTCARestoration,
+)
 
 TINY_NCA = dict(rollout={"steps": [2, 3], "eval_steps": 2}, pool_size=8)
 CASES = {
@@ -49,3 +55,18 @@ def test_diffusion_checkpoint_of_flat_settings_loads(tmp_path):
     loaded = DiffusionTask.from_checkpoint_file(tmp_path / "old.ckpt", "model")
     assert loaded.schedule.timesteps == 4
     assert (loaded.sampling.sampler, loaded.sampling.sampler_steps) == ("ddim", 3)
+
+
+def test_older_checkpoints_hyperparameters_are_regrouped():
+    """Flat rollout / init keys (and LNCA's one-run 'both' phase) map onto the settings."""
+    lnca = LNCARestoration.upgrade_hyperparameters(
+        {"model": "lnca_nafca", "phase": "both", "ae_epochs": 10, "steps": [8, 32],
+         "eval_steps": 64, "update_rate": 1.0, "checkpoint_every": 0,
+         "normalize_gradients": True})
+    assert lnca["phase"] == "nca" and "ae_epochs" not in lnca
+    assert LNCARestoration(**lnca).rollout.eval_steps == 64
+    gnca = GNCACompression.upgrade_hyperparameters(
+        {"model": "gnca_small", "steps": 12, "update_rate": 1.0, "init": "prior",
+         "prior_weight": 0.5, "num_patches": 2, "patch_size": 8})
+    task = GNCACompression(**gnca)
+    assert (task.rollout.steps, task.init.weights, task.init.prior_weight) == (12, "prior", 0.5)

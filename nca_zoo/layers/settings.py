@@ -30,3 +30,15 @@ def as_settings(cls: type[T], value: Any, **defaults: Any) -> T:
         raise ValueError(f"{cls.__name__} has no setting {', '.join(unknown)} "
                          f"(it takes {', '.join(sorted(names))})")
     return cls(**{**defaults, **given})
+
+
+def regroup(hp: dict[str, Any], group: str, keys) -> dict[str, Any]:
+    """``hp`` with its flat ``keys`` moved into the mapping ``hp[group]`` (older checkpoints).
+
+    Hyper-parameters written before a setting was grouped hold its fields at the top level;
+    a checkpoint that already has ``group`` is returned unchanged.
+    """
+    flat = {k: hp[k] for k in keys if k in hp}
+    if not flat or group in hp:
+        return hp
+    return {**{k: v for k, v in hp.items() if k not in flat}, group: flat}

@@ -23,6 +23,7 @@ from ..compression.nca_file import VERSION, decode, encode
 from ..compression.prior import init_from_prior, load_prior
 from ..layers import stitch, to_uint8
 from ..layers.quantize import DEFAULT_CODE_MAX, check_code_max, dequantize, quantize
+from ..layers.settings import regroup
 from ..models.gnca import GNCA
 from .base import BaseTask
 from .gnca_settings import BankInit
@@ -128,15 +129,10 @@ class GNCACompression(BaseTask):
     @classmethod
     def upgrade_hyperparameters(cls, hp: dict) -> dict:
         """Checkpoints written before the rollout and init settings were grouped."""
-        hp = dict(hp)
-        rollout = {k: hp.pop(k) for k in ("steps", "update_rate", "checkpoint_every") if k in hp}
-        init = {"weights": hp.pop("init")} if isinstance(hp.get("init"), str) else {}
-        init.update({k: hp.pop(k) for k in ("prior", "prior_weight") if k in hp})
-        if rollout:
-            hp["rollout"] = rollout
-        if init:
-            hp["init"] = init
-        return hp
+        hp = regroup(hp, "rollout", Rollout.__dataclass_fields__)
+        if isinstance(hp.get("init"), str):  # init: random | prior
+            hp = {**{k: v for k, v in hp.items() if k != "init"}, "weights": hp["init"]}
+        return regroup(hp, "init", BankInit.__dataclass_fields__)
 
     def configure_optimizers(self):
         """Adam; the learning rate drops 10x after ``lr_decay_at * max_steps`` steps."""

@@ -19,6 +19,7 @@ from timm.utils import ModelEmaV3
 from torch import Tensor
 
 from ..diffusion.sampling import sample
+from ..layers.settings import regroup
 from .base import BaseTask
 from .diffusion_settings import NoiseSchedule, Sampling
 
@@ -58,13 +59,8 @@ class DiffusionTask(BaseTask):
     @classmethod
     def upgrade_hyperparameters(cls, hp: dict[str, Any]) -> dict[str, Any]:
         """Checkpoints written before the schedule and sampling settings were grouped."""
-        hp = dict(hp)
-        for group, keys in (("schedule", NoiseSchedule.__dataclass_fields__),
-                            ("sampling", Sampling.__dataclass_fields__)):
-            flat = {k: hp.pop(k) for k in list(keys) if k in hp}
-            if flat and group not in hp:
-                hp[group] = flat
-        return hp
+        hp = regroup(hp, "schedule", NoiseSchedule.__dataclass_fields__)
+        return regroup(hp, "sampling", Sampling.__dataclass_fields__)
 
     @property
     def sample_size(self) -> Optional[tuple[int, int]]:

@@ -24,6 +24,7 @@ from torchmetrics.functional.image import (
 )
 
 from ..automaton import normalize_gradients
+from ..layers.settings import regroup
 from ..models.lnca import LATENT_DOWNSCALE
 from .lnca_losses import (
     AutoencoderLoss,
@@ -100,6 +101,20 @@ class LNCARestoration(RestorationTask):
         if image_size is not None:
             self._make_pool(image_size)
         self.train(self.training)
+
+    @classmethod
+    def upgrade_hyperparameters(cls, hp: dict) -> dict:
+        """Checkpoints written before the rollout was grouped and the phases became two runs.
+
+        A ``phase="both"`` checkpoint ended in phase 2: it is read as one; ``ae_epochs`` and
+        ``normalize_gradients`` (always on) are dropped.
+        """
+        hp = {k: v for k, v in regroup(hp, "rollout", Rollout.__dataclass_fields__).items()
+              if k not in ("ae_epochs", "normalize_gradients")}
+        if hp.get("phase") == "both":
+            hp["phase"] = "nca"
+            hp["ae_checkpoint"] = hp.get("ae_checkpoint") or "weights-in-the-checkpoint"
+        return hp
 
     # ------------------------------------------------------------------ the phase's parts
     def in_phase1(self) -> bool:

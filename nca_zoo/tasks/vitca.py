@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..automaton import normalize_gradients
+from ..layers.settings import regroup
 from .pool import SamplePool
 from .restoration import RestorationTask, overflow
 from .settings import Rollout
@@ -44,6 +45,11 @@ class ViTCARestoration(RestorationTask):
         self.pool: Optional[SamplePool] = None
         if image_size is not None:
             self._make_pool(image_size)
+
+    @classmethod
+    def upgrade_hyperparameters(cls, hp: dict) -> dict:
+        """Checkpoints written before the rollout settings were grouped."""
+        return regroup(hp, "rollout", Rollout.__dataclass_fields__)
 
     def _make_pool(self, size: int) -> None:
         c = self.model.cell.channels
