@@ -36,7 +36,7 @@ def run_script(*args: str, cuda: bool = True) -> subprocess.CompletedProcess:
 def test_cases_cover_every_task_and_without_cuda_fail_in_one_line(tmp_path):
     cases = gpu_check.CASES
     assert len({c.name for c in cases}) == len(cases)
-    assert {c.task for c in cases} == set(nca_zoo.tasks.__all__)
+    assert set(nca_zoo.tasks.__all__) <= {c.task for c in cases}
     assert {model_info(c.model).family for c in cases} == set(FAMILIES)
     names = {c.name for c in cases}
     assert {"lnca_nafca_nca", "lnca_nafca_nca_ckpt", "lnca_vitca_nca", "lnca_vitca_nca_ckpt",

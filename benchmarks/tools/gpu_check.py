@@ -137,6 +137,17 @@ def _vnca(tiny, workdir):
     return task, DiffusionDataModule(size=size, stride=16, batch_size=batch)
 
 
+def _latent_codec(tiny, workdir):
+    from nca_zoo.data.image_batch import ImageBatchDataModule
+    from nca_zoo.tasks.latent_codec import LatentCodecFit
+    rule = {**_info_tiny("latent_nca"), "steps": 2} if tiny else \
+        {"levels": 6, "channels": 8, "hidden": 16, "steps": 6}
+    task = LatentCodecFit(lam=2e-3, rule=rule, train_rule=True)
+    data = ImageBatchDataModule(crops=4, crop_size=16, sizes=[32]) if tiny else \
+        ImageBatchDataModule(crops=48, crop_size=64, sizes=[96, 160, 256])
+    return task, data
+
+
 CASES = [
     Case("gnca_bank", "GNCACompression", "gnca_medium", "train/loss", _gnca(0),
          "9 patches 40x40, batch 8, 48 steps"),
@@ -166,6 +177,8 @@ CASES = [
          _diffusion("unet_s", {}, 0, 0.0), "64x64, batch 16"),
     Case("vnca", "VNCATask", "vnca", "train/loss", _vnca,
          "64x64, batch 32, 48 NCA steps checkpointed every step (official recipe)"),
+    Case("latent_codec", "LatentCodecFit", "latent_nca", "train/loss", _latent_codec,
+         "the latent codec's rule and latents of 48 crops 64x64 (configs/gnca/latent_prior.yaml)"),
 ]
 
 
@@ -212,7 +225,7 @@ def run_case(case: Case, precision: str, device: str, steps: int, warmup: int,
         try:
             L.seed_everything(0, verbose=False)
             task, data = case.build(tiny, workdir)
-            row["model"] = task.hparams.model
+            row["model"] = task.hparams.get("model", case.model)
             log = task.log
 
             def record(name, value, *args, **kwargs):  # the task's own loss, every step
