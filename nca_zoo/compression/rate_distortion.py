@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..models.gnca import GNCA_SIZES
 from .codecs import CODECS
 
 #: quality settings of each codec's rate-distortion sweep
@@ -92,15 +93,15 @@ def bd_metrics(curve: list[dict], anchor: list[dict]) -> dict:
 
 
 def paired_tests(per_image: list[dict], inits: list[str],
-                 models: tuple[str, ...] = ("small", "medium", "large")) -> list[dict]:
+                 models: tuple[str, ...] = tuple(GNCA_SIZES)) -> list[dict]:
     """Friedman per GNCA variant (with the codecs at its budget), then Wilcoxon pairs, BH-adjusted.
 
     ``per_image`` rows are ``{size, image, method, protocol, psnr}``: a GNCA variant
     ``GNCA-<model> (<init>)`` with protocol ``-``, each codec with protocol
-    ``matched to <variant>``.  Blocks are (image, size); the statistic is PSNR.  For each variant:
-    a Friedman test over it and the codecs, paired Wilcoxon signed-rank tests against each codec
-    and (for a prior start) against the random start; every Wilcoxon p-value is then
-    Benjamini-Hochberg adjusted.  Returns one row per pair.
+    ``matched to <variant>`` (``model`` in ``models``).  Blocks are (image, size); the statistic
+    is PSNR.  For each variant: a Friedman test over it and the codecs, paired Wilcoxon
+    signed-rank tests against each codec and (for a prior start) against the random start; every
+    Wilcoxon p-value is then Benjamini-Hochberg adjusted.  Returns one row per pair.
     """
     from scipy import stats
 
