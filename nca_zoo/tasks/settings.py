@@ -19,6 +19,10 @@ class Rollout:
     count in eval mode (None: ``steps``, or its upper end); ``update_rate``: probability that a
     cell updates in a step (1.0 = synchronous); ``checkpoint_every``: checkpointed BPTT segment
     length (0 = plain BPTT; it changes memory, never gradients).
+
+    Each task has its own defaults (e.g. ViTCA's update rate 0.5), used for the fields a dict
+    leaves out; a YAML mapping is built into a ``Rollout`` by the CLI with this class's defaults,
+    so the configs write every field.
     """
 
     steps: Union[int, list[int]] = field(default_factory=lambda: [8, 32])
