@@ -6,8 +6,8 @@ import torch
 
 import nca_zoo
 from nca_zoo.diffusion import DDPMSchedule, denoise, inpaint, sample, superres_x2
-from nca_zoo.diffusion.sampling import superres_grid
 from nca_zoo.diffusion.samplers import strided_timesteps
+from nca_zoo.diffusion.sampling import superres_grid
 
 
 def test_linear_schedule_closed_forms():
