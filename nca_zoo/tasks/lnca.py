@@ -155,6 +155,10 @@ class LNCARestoration(RestorationTask):
             self._make_pool(dm.image_size)
         if stage != "fit":
             return
+        batch = getattr(dm, "batch_size", 0)
+        if not self.in_phase1() and batch > self.hparams.pool_size:
+            raise ValueError(f"pool_size ({self.hparams.pool_size}) must hold a batch "
+                             f"({batch}): the pool step draws a batch of pool states")
         if self.trainer.accumulate_grad_batches > 1:
             raise ValueError("LNCA takes two optimiser steps per batch (§3.2), which gradient "
                              "accumulation would mix: raise the batch size instead")
