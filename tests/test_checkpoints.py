@@ -51,10 +51,12 @@ def test_diffusion_checkpoint_of_flat_settings_loads(tmp_path):
     task = DiffusionTask("diff_nca", margs, schedule={"timesteps": 4}, sampling={"n_samples": 0})
     old = {"model": "diff_nca", "model_args": margs, "timesteps": 4, "beta_schedule": "linear",
            "n_samples": 0, "sampler": "ddim", "sampler_steps": 3}
-    torch.save({"state_dict": task.state_dict(), "hyper_parameters": old}, tmp_path / "old.ckpt")
-    loaded = DiffusionTask.from_checkpoint_file(tmp_path / "old.ckpt", "model")
-    assert loaded.schedule.timesteps == 4
-    assert (loaded.sampling.sampler, loaded.sampling.sampler_steps) == ("ddim", 3)
+    torch.save({"state_dict": task.state_dict(), "hyper_parameters": old,
+                "pytorch-lightning_version": L.__version__}, tmp_path / "old.ckpt")
+    for loaded in (DiffusionTask.from_checkpoint_file(tmp_path / "old.ckpt", "model"),
+                   DiffusionTask.load_from_checkpoint(tmp_path / "old.ckpt", map_location="cpu")):
+        assert loaded.schedule.timesteps == 4
+        assert (loaded.sampling.sampler, loaded.sampling.sampler_steps) == ("ddim", 3)
 
 
 def test_older_checkpoints_hyperparameters_are_regrouped():

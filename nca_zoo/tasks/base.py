@@ -8,6 +8,7 @@ gradient and keeping the random state in checkpoints (``configure_callbacks``).
 from __future__ import annotations
 
 import inspect
+import io
 import random
 from dataclasses import asdict
 from pathlib import Path
@@ -89,6 +90,23 @@ class BaseTask(L.LightningModule):
         """The trainer's ``max_steps`` when it is set (> 0), else None."""
         steps = self.trainer.max_steps if self.has_trainer else None
         return steps if steps and steps > 0 else None
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path, *args: Any, **kwargs: Any) -> "BaseTask":
+        """Lightning's ``load_from_checkpoint``, after :meth:`upgrade_hyperparameters`.
+
+        Lightning drops hyper-parameters the constructor does not name, so a checkpoint written
+        before its settings were grouped would otherwise load with default settings.
+        """
+        if isinstance(checkpoint_path, (str, Path)) and Path(checkpoint_path).is_file():
+            ckpt = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+            hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
+            if isinstance(hp, dict) and cls.upgrade_hyperparameters(hp) != hp:
+                ckpt["hyper_parameters"] = cls.upgrade_hyperparameters(hp)
+                checkpoint_path = io.BytesIO()
+                torch.save(ckpt, checkpoint_path)
+                checkpoint_path.seek(0)
+        return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
 
     @classmethod
     def from_checkpoint_file(cls, path, marker: str, device: str = "cpu") -> "BaseTask":
