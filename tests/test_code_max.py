@@ -78,8 +78,8 @@ def test_compression_task_uses_its_range_everywhere(tmp_path):
     L.seed_everything(0, verbose=False)
     dm = PatchBankDataModule(["embedded:astronaut"], size=16, patch_size=8,
                              iterations_per_epoch=2)
-    task = GNCACompression(model="gnca_small", rollout={"steps": 10}, batch_size=1, lr=5e-3, code_max=31,
-                           qat_from=0.0)
+    task = GNCACompression(model="gnca_small", rollout={"steps": 10}, batch_size=1, lr=5e-3,
+                           code_max=31, qat_from=0.0)
     trainer = L.Trainer(max_steps=2, logger=False, enable_checkpointing=False,
                         default_root_dir=tmp_path,
                         enable_progress_bar=False, enable_model_summary=False,
