@@ -40,7 +40,7 @@ from .settings import Rollout
 
 PHASES = ("ae", "nca")
 #: the two optimiser steps of one batch, per phase
-STEPS_PER_BATCH = {"ae": ("autoencoder", "equivalence"), "nca": ("fresh", "pool")}
+OPTIMISER_STEPS_PER_BATCH = {"ae": ("autoencoder", "equivalence"), "nca": ("fresh", "pool")}
 #: validation scores phase 1 can keep its best autoencoder by (``val/ae_<name>``)
 AE_MONITORS = ("ssim", "psnr")
 #: the authors' rollout: 8-32 steps in training, 64 in evaluation, every latent cell updates
@@ -209,7 +209,7 @@ class LNCARestoration(RestorationTask):
         """Two optimiser steps per batch, as the authors' trainers take (§3.2).
 
         Each runs :meth:`training_step` (through the closure: forward, backward, gradient
-        clipping) for one of the phase's :data:`STEPS_PER_BATCH`, then steps the optimiser.
+        clipping) for one of the phase's :data:`OPTIMISER_STEPS_PER_BATCH`, then steps.
         """
         for part in range(2):
             self._step_in_batch = part
@@ -219,7 +219,7 @@ class LNCARestoration(RestorationTask):
     def training_step(self, batch, batch_idx):
         """The loss of the current optimiser step on a ``(clean, degraded)`` batch."""
         clean, degraded = batch
-        part = STEPS_PER_BATCH[self.hparams.phase][self._step_in_batch]
+        part = OPTIMISER_STEPS_PER_BATCH[self.hparams.phase][self._step_in_batch]
         if part == "autoencoder":
             negative = clean[derangement(clean.shape[0]).to(clean.device)]
             terms = self.phase1_losses(clean, degraded, negative)
