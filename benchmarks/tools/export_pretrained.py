@@ -117,6 +117,29 @@ def prior_card(ckpt: str, config: str) -> tuple:
     return task.prior, h.model, model_args, card, None
 
 
+def latent_rule_card(ckpt: str, config: str) -> tuple:
+    """The latent codec's rule out of a LatentCodecFit run that trained it (auto-decoder)."""
+    from nca_zoo.compression.latent_prior import rule_id
+    from nca_zoo.drivers.latent_compress import quick_check as latent_rule_quick_check
+    from nca_zoo.tasks.latent_codec import LatentCodecFit
+
+    raw = torch.load(ckpt, map_location="cpu", weights_only=False)
+    task = LatentCodecFit.load_from_checkpoint(ckpt, map_location="cpu", strict=False)
+    h, rule = task.hparams, task.rule.eval()
+    data = raw.get("datamodule_hyper_parameters") or \
+        yaml.safe_load(Path(config).read_text())["data"]["init_args"]
+    card = {"paper": "latent-seeded NCA codec (Cool-chic / C3 layout, NCA synthesis)",
+            "task": "the shared rule of nca-zoo compress --codec latent",
+            "data": f"{h.num_images} random {data.get('crop_size')} px crops of the embedded "
+                    f"scikit-image photos minus the held-out set at sizes {data.get('sizes')}",
+            "steps": int(raw["global_step"]), "lambda": h.lam, "rule_lr": h.rule_lr,
+            "latent_lr": h.lr, "hard_from": h.hard_from,
+            "macs_per_pixel": rule.macs_per_pixel(), "rule_id": rule_id(rule).hex(),
+            "quick_check": latent_rule_quick_check(rule)}
+    model_args = {k: getattr(rule, k) for k in ("levels", "channels", "hidden", "steps")}
+    return rule, "latent_nca", model_args, card, None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoint")
@@ -127,6 +150,8 @@ def main() -> None:
     hp = torch.load(args.checkpoint, map_location="cpu", weights_only=False)["hyper_parameters"]
     if "schedule" in hp or "timesteps" in hp:
         model, arch, model_args, card, extra = diffusion_card(args.checkpoint, args.config)
+    elif "train_rule" in hp:
+        model, arch, model_args, card, extra = latent_rule_card(args.checkpoint, args.config)
     elif "inner_steps" in hp:
         model, arch, model_args, card, extra = prior_card(args.checkpoint, args.config)
     else:

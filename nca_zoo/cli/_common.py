@@ -69,6 +69,14 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def positive_float(text: str) -> float:
+    """Argument type: a finite number > 0."""
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
 def color(text: str) -> str:
     """Argument type: a colour name (``white``) or ``#rrggbb``, checked at parse time."""
     try:

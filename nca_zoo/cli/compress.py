@@ -1,9 +1,12 @@
-"""``python -m nca_zoo.compress IMAGE -o OUT.nca``: compress an image into GNCA weights.
+"""``python -m nca_zoo.compress IMAGE -o OUT.nca``: compress an image into a ``.nca`` file.
 
-Trains one GNCA per patch (all patches as one bank) and writes the 8-bit weights as a ``.nca``
-file.  The same image and seed give a byte-identical file.  Any image mode is converted to 8-bit
-RGB (a ``note:`` line says so); transparent images need ``--background``.  A run estimated not to
-fit in memory is refused before training.
+Two codecs.  ``--codec gnca`` (the GNCA paper) trains one GNCA per patch (all patches as one bank)
+and writes the 8-bit weights.  ``--codec latent`` fits integer latent grids that the shipped NCA
+rule grows into the image, on distortion + lambda x rate, and writes them range-coded
+(``.nca`` version 5): set the rate by ``--bpp`` or ``--lambda``.  The same image and seed give a
+byte-identical file.  Any image mode is converted to 8-bit RGB (a ``note:`` line says so);
+transparent images need ``--background``.  A GNCA run estimated not to fit in memory is refused
+before training.
 """
 from __future__ import annotations
 
@@ -14,7 +17,17 @@ from ..compression.prior import DEFAULT_PRIOR_WEIGHT, INITS
 from ..layers import write_atomic
 from ..layers.quantize import DEFAULT_CODE_MAX
 from ..models.gnca import GNCA_SIZES
-from ._common import ToolParser, check_output, color, note, positive_int, seed_int
+from ._common import (
+    ToolParser,
+    check_output,
+    color,
+    note,
+    positive_float,
+    positive_int,
+    seed_int,
+)
+
+CODECS = ("gnca", "latent")
 
 
 def main(argv: list | None = None) -> int:
@@ -22,6 +35,21 @@ def main(argv: list | None = None) -> int:
     parser = ToolParser(prog="python -m nca_zoo.compress", description=__doc__)
     parser.add_argument("image", help="image file, or embedded:NAME (scikit-image photo)")
     parser.add_argument("-o", "--output", required=True, help="output .nca file")
+    parser.add_argument("--codec", default="gnca", choices=CODECS,
+                        help="gnca: one NCA per patch, its weights are the file (the paper); "
+                             "latent: latent grids grown by the shipped NCA rule, "
+                             "rate-controlled (default %(default)s)")
+    latent = parser.add_argument_group("--codec latent")
+    latent.add_argument("--bpp", type=positive_float, default=None,
+                        help="target bits per pixel of the file (rate control)")
+    latent.add_argument("--lambda", dest="lam", type=positive_float, default=None,
+                        help="rate-distortion trade-off: larger gives smaller files "
+                             "(default 2e-3 when --bpp is not given)")
+    latent.add_argument("--rule", default=None,
+                        help="NCA rule: shipped name or folder (default latent-nca-prior)")
+    latent.add_argument("--rule-in-file", action="store_true",
+                        help="fine-tune the rule on the image and store it in the file "
+                             "(self-contained, about 550 bytes more)")
     parser.add_argument("--size", default="medium", choices=list(GNCA_SIZES),
                         help="GNCA variant (Table 1)")
     parser.add_argument("--patch", type=positive_int, default=40,
@@ -60,6 +88,10 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     args = parser.parse_args(argv)
     out = check_output(args.output)
+    if args.codec == "latent":
+        return _compress_latent(args, out)
+    if args.bpp is not None or args.lam is not None or args.rule or args.rule_in_file:
+        parser.error("--bpp, --lambda, --rule and --rule-in-file need --codec latent")
     from ..compression.metrics import compression_rate, image_quality  # training's imports:
     from ..drivers.compression import compress  # Lightning, torchmetrics (not needed for --help)
 
@@ -82,5 +114,28 @@ def main(argv: list | None = None) -> int:
               f"PSNR {q['psnr']:.2f} dB, SSIM {q['ssim']:.3f} (after 8-bit quantisation), "
               f"CR {compression_rate(params, h, w):.1f}% (paper) / "
               f"{compression_rate(len(data), h, w):.1f}% (file), "
+              f"{time.perf_counter() - start:.0f} s")
+    return 0
+
+
+def _compress_latent(args, out) -> int:
+    """``--codec latent``: fit, write the version 5 file, print size and quality."""
+    from ..compression.metrics import image_quality
+    from ..drivers.latent_compress import DEFAULT_LAMBDA, DEFAULT_RULE, compress_latent
+
+    start = time.perf_counter()
+    data, task, dm = compress_latent(args.image, lam=args.lam or DEFAULT_LAMBDA, bpp=args.bpp,
+                                     iterations=args.iterations, rule=args.rule or DEFAULT_RULE,
+                                     fit_rule=args.rule_in_file, seed=args.seed,
+                                     progress=not args.quiet, background=args.background)
+    for line in dm.notes:
+        note(line)
+    write_atomic(data, out)
+    if not args.quiet:
+        original = dm.originals[0]
+        h, w = original.shape[:2]
+        q = image_quality(original, decode_image(decode(data, limits=None)))
+        print(f"{out}: {len(data)} bytes for {w}x{h} px, {8 * len(data) / (h * w):.3f} bpp, "
+              f"PSNR {q['psnr']:.2f} dB, SSIM {q['ssim']:.3f}, lambda {float(task.lam):.2e}, "
               f"{time.perf_counter() - start:.0f} s")
     return 0

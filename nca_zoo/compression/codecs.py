@@ -12,6 +12,8 @@ import numpy as np
 from PIL import Image
 
 CODECS = ("JPEG", "JPEG-2000", "WebP")
+#: codecs :func:`encode` also takes where this Pillow build has them (not in the GNCA tables)
+EXTRA_CODECS = ("AVIF",)
 #: The "maximum quality" protocol: JPEG q=100 (4:4:4), WebP lossy q=100, JPEG-2000 lossy
 #: irreversible wavelet at compression ratio 2 (the lowest OpenJPEG rate setting still lossy).
 MAX_QUALITY = {"JPEG": 100, "JPEG-2000": 2.0, "WebP": 100}
@@ -26,6 +28,8 @@ def encode(codec: str, image: np.ndarray, quality: float) -> bytes:
     elif codec == "JPEG-2000":
         img.save(buf, format="JPEG2000", irreversible=True, quality_mode="rates",
                  quality_layers=[float(quality)])
+    elif codec == "AVIF":
+        img.save(buf, format="AVIF", quality=int(quality), speed=0)
     else:
         raise ValueError(f"unknown codec {codec!r}; choose from {CODECS}")
     return buf.getvalue()

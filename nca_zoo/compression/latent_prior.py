@@ -29,8 +29,15 @@ class RuleError(ValueError):
     """A rule that cannot be loaded or does not fit; the message is one line for the user."""
 
 
+#: rules loaded from folders in this process, by id: files naming them decode here too
+_LOADED: dict[bytes, LatentNCA] = {}
+
+
 def load_rule(name: Union[str, "LatentNCA"] = DEFAULT_RULE) -> LatentNCA:
-    """A shipped rule by name or folder (a fresh copy every call), or ``name`` itself."""
+    """A shipped rule by name or folder (a fresh copy every call), or ``name`` itself.
+
+    A rule loaded from a folder is remembered for this process, so files that name it decode.
+    """
     if isinstance(name, LatentNCA):
         return name
     from .._pretrained import PretrainedError, load_pretrained
@@ -41,6 +48,7 @@ def load_rule(name: Union[str, "LatentNCA"] = DEFAULT_RULE) -> LatentNCA:
         raise RuleError(str(err)) from None
     if not isinstance(model, LatentNCA):
         raise RuleError(f"{name!r} is not a latent codec rule ({type(model).__name__})")
+    _LOADED.setdefault(rule_id(model), model)
     return model.eval()
 
 
@@ -71,7 +79,10 @@ def _shipped_ids() -> dict[bytes, str]:
 
 def rule_by_id(ident: bytes) -> LatentNCA:
     """The shipped rule a file names; RuleError if this build does not ship it."""
-    name = _shipped_ids().get(bytes(ident))
+    ident = bytes(ident)
+    if ident in _LOADED:
+        return _LOADED[ident]
+    name = _shipped_ids().get(ident)
     if name is None:
         raise RuleError(f"the file names rule {bytes(ident).hex()}, which this build of nca_zoo "
                         f"does not ship (compress with --rule-in-file for a self-contained file)")

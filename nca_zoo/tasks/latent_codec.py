@@ -25,7 +25,7 @@ from ..models.latent_nca import LatentNCA
 from .base import BaseTask
 
 #: rate control's step: lambda moves by (rate / target)^RATE_GAIN per step
-RATE_GAIN = 0.02
+RATE_GAIN = 0.015
 
 
 def quantize_latent(latent: Tensor, hard: bool) -> Tensor:
@@ -46,16 +46,16 @@ class LatentCodecFit(BaseTask):
         prior: a shipped rule's name or folder (:func:`~nca_zoo.compression.latent_prior.load_rule`)
             to start from; None starts from a random rule.
         train_rule: fit the rule too (its bytes then go into the file); False keeps the prior's.
-        lr: Adam learning rate of the latents; ``rule_lr``: of the rule and the entropy scales.
+        lr: Adam learning rate of the latents and the entropy scales; ``rule_lr``: of the rule.
         hard_from: fraction of the iterations after which latents are rounded (straight through).
-        target_bpp: rate control: while the latents are noisy, lambda follows the estimated
-            rate towards this many bits per pixel (:meth:`steer_lambda`); None keeps ``lam``.
+        target_bpp: rate control: lambda follows the rate of the rounded latents towards this
+            many bits per pixel (:meth:`steer_lambda`); None keeps ``lam``.
         num_images, height, width: the image batch's shape, taken from the datamodule
             (stored so a checkpoint rebuilds the latents).
     """
 
     def __init__(self, lam: float = 1e-3, rule: Optional[dict] = None, prior: Optional[str] = None,
-                 train_rule: bool = False, lr: float = 1e-2, rule_lr: float = 5e-3,
+                 train_rule: bool = False, lr: float = 3e-2, rule_lr: float = 5e-3,
                  hard_from: float = 0.8, target_bpp: Optional[float] = None,
                  num_images: int = 1, height: int = 0, width: int = 0) -> None:
         super().__init__()
@@ -122,15 +122,14 @@ class LatentCodecFit(BaseTask):
 
     @torch.no_grad()
     def steer_lambda(self) -> None:
-        """Rate control: ``lambda *= (rate / target)^RATE_GAIN`` each noisy-latent step.
+        """Rate control: ``lambda *= (rate / target)^RATE_GAIN`` at every step.
 
         The rate is that of the rounded latents (what the file will cost, not the noisy
         relaxation's).  Rate falls as lambda grows, so lambda settles where the rate meets the
-        target; it is frozen once the latents are rounded in training, so the last steps fit a
-        fixed objective.
+        target.
         """
         target = self.hparams.target_bpp
-        if target is not None and not self.hard:
+        if target is not None and self.training:
             ratio = (self.rounded_bpp() / target).clamp(0.5, 2.0)
             self.lam.mul_(ratio.pow(RATE_GAIN)).clamp_(1e-6, 1.0)
 
@@ -143,9 +142,8 @@ class LatentCodecFit(BaseTask):
         return out["loss"]
 
     def configure_optimizers(self):
-        """Adam (latents at ``lr``, rule and entropy scales at ``rule_lr``), cosine decay."""
-        groups = [{"params": list(self.latents), "lr": self.hparams.lr},
-                  {"params": [self.log_scale], "lr": self.hparams.rule_lr}]
+        """Adam (latents and entropy scales at ``lr``, the rule at ``rule_lr``), cosine decay."""
+        groups = [{"params": [*self.latents, self.log_scale], "lr": self.hparams.lr}]
         if self.hparams.train_rule:
             groups.append({"params": list(self.rule.parameters()), "lr": self.hparams.rule_lr})
         opt = torch.optim.Adam(groups)
