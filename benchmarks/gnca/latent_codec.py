@@ -82,12 +82,15 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=120, help="image side in px (default 120)")
-    parser.add_argument("--lambdas", type=float, nargs="+", default=LAMBDAS)
+    parser.add_argument("--lambdas", type=float, nargs="*", default=LAMBDAS,
+                        help="the curve's lambdas; none: only the rate control check")
     parser.add_argument("--iterations", type=int, default=1000)
     parser.add_argument("--n", type=int, default=None, help="first N held-out photos only")
     parser.add_argument("--rule", default="latent-nca-prior", help="shipped rule or folder")
     parser.add_argument("--fit-rule", action="store_true",
                         help="fine-tune the rule per image and store it in the file")
+    parser.add_argument("--bpp-targets", type=float, nargs="*", default=[1.0],
+                        help="rate control check: compress each photo with --bpp B too")
     parser.add_argument("--out", default="latent_codec", help="results name")
     args = parser.parse_args(argv)
 
@@ -112,7 +115,7 @@ def main(argv=None) -> None:
     originals = [resize_square(held_out_photo(n), args.size) for n in names]
     rule = load_rule(args.rule)
     method = f"Latent NCA ({'rule in file' if args.fit_rule else 'shipped rule'})"
-    rows = []
+    rows, rate_control = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name, img in zip(names, originals):
             path = Path(tmp) / f"{name}.png"
@@ -132,7 +135,33 @@ def main(argv=None) -> None:
                              "encoding_time": encode_s, "decoding_time": decode_s})
                 print(f"{name} lambda {lam:g}: {len(data)} B, {rows[-1]['bpp']:.3f} bpp, "
                       f"{q['psnr']:.2f} dB, encode {encode_s:.0f} s", flush=True)
+            for target in args.bpp_targets:
+                start = time.perf_counter()
+                data, _, _ = compress_latent(str(path), bpp=target, iterations=args.iterations,
+                                             rule=rule, fit_rule=args.fit_rule)
+                encode_s = time.perf_counter() - start
+                q = image_quality(img, decode_image(decode(data)))
+                rate_control.append({"image": name, "target_bpp": target,
+                                     "bpp": 8 * len(data) / (args.size**2), "psnr": q["psnr"],
+                                     "encoding_time": encode_s})
+                print(f"{name} --bpp {target:g}: {rate_control[-1]['bpp']:.3f} bpp, "
+                      f"{q['psnr']:.2f} dB", flush=True)
 
+    control_md = md_table(
+        ["photo", "target bpp", "file bpp", "error %", "PSNR dB", "encode s"],
+        [[r["image"], f"{r['target_bpp']:g}", f"{r['bpp']:.3f}",
+          f"{100 * (r['bpp'] / r['target_bpp'] - 1):+.1f}", f"{r['psnr']:.2f}",
+          f"{r['encoding_time']:.0f}"] for r in rate_control])
+    if not args.lambdas:
+        command = (f"`python benchmarks/gnca/latent_codec.py --size {args.size} --lambdas "
+                   f"--bpp-targets {' '.join(f'{v:g}' for v in args.bpp_targets)} --iterations "
+                   f"{args.iterations}{' --fit-rule' if args.fit_rule else ''} --out {args.out}`")
+        md = (f"# Latent NCA codec: rate control on {len(names)} held-out photos at {args.size} "
+              f"px\n\n{command}; {method}.\n\n{control_md}\n")
+        write_results(args.out, {"args": vars(args), "images": names, "method": method,
+                                 "rate_control": rate_control}, md)
+        print(md)
+        return
     fields = ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time", "decoding_time")
     curve = sorted(({"lambda": lam, **{f: float(np.mean([r[f] for r in rows
                                                           if r["lambda"] == lam]))
@@ -184,14 +213,15 @@ def main(argv=None) -> None:
                    [[b["anchor"], fmt(b["bd_rate"]), fmt(b["bd_psnr"], 2),
                      fmt(b["median_per_image_bd_rate"]), b["images_with_bd_rate"]]
                     for b in bd]),
+          "\n## Rate control (`--bpp`): achieved rate per photo\n", control_md,
           "\n## Codecs (mean over the photos per setting)\n",
           md_table(["codec", "bpp", "PSNR dB"],
                    [[c, f"{p['bpp']:.3f}", f"{p['psnr-rgb']:.2f}"]
                     for c, pts in curves_all.items() if c != method for p in pts])]
+    files = [str(p.relative_to(RESULTS)) for p in written]
     write_results(args.out, {"args": vars(args), "images": names, "method": method,
                              "macs_per_pixel": macs, "curve": curve, "curves": curves_all,
-                             "bd": bd, "compressai_files": [str(p.relative_to(RESULTS))
-                                                            for p in written],
+                             "bd": bd, "rate_control": rate_control, "compressai_files": files,
                              "threads": torch.get_num_threads()},
                   "\n".join(md) + "\n", rows=rows)
     print("\n".join(md))

@@ -121,10 +121,10 @@ def main(argv: list | None = None) -> int:
 def _compress_latent(args, out) -> int:
     """``--codec latent``: fit, write the version 5 file, print size and quality."""
     from ..compression.metrics import image_quality
-    from ..drivers.latent_compress import DEFAULT_LAMBDA, DEFAULT_RULE, compress_latent
+    from ..drivers.latent_compress import DEFAULT_RULE, compress_latent
 
     start = time.perf_counter()
-    data, task, dm = compress_latent(args.image, lam=args.lam or DEFAULT_LAMBDA, bpp=args.bpp,
+    data, task, dm = compress_latent(args.image, lam=args.lam, bpp=args.bpp,
                                      iterations=args.iterations, rule=args.rule or DEFAULT_RULE,
                                      fit_rule=args.rule_in_file, seed=args.seed,
                                      progress=not args.quiet, background=args.background)

@@ -29,7 +29,8 @@ class RuleError(ValueError):
     """A rule that cannot be loaded or does not fit; the message is one line for the user."""
 
 
-#: rules loaded from folders in this process, by id: files naming them decode here too
+#: rules loaded from folders or encoded with in this process, by id: files naming them decode
+#: here too
 _LOADED: dict[bytes, LatentNCA] = {}
 
 
@@ -48,8 +49,15 @@ def load_rule(name: Union[str, "LatentNCA"] = DEFAULT_RULE) -> LatentNCA:
         raise RuleError(str(err)) from None
     if not isinstance(model, LatentNCA):
         raise RuleError(f"{name!r} is not a latent codec rule ({type(model).__name__})")
-    _LOADED.setdefault(rule_id(model), model)
+    remember_rule(model)
     return model.eval()
+
+
+def remember_rule(rule: LatentNCA) -> bytes:
+    """Let files that name ``rule`` decode in this process; returns its id."""
+    ident = rule_id(rule)
+    _LOADED.setdefault(ident, rule)
+    return ident
 
 
 def rule_id(rule: LatentNCA) -> bytes:

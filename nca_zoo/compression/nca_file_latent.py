@@ -35,7 +35,7 @@ from ..layers import to_uint8
 from ..layers.quantize import dequantize, log_scale_exponents, log_scale_table, quantize
 from ..models.latent_nca import LatentNCA, latent_shapes
 from .latent_entropy import MAX_MAGNITUDE, RATIO_BITS, decode_grids, encode_grids
-from .latent_prior import RULE_ID_BYTES, RuleError, rule_by_id, rule_id
+from .latent_prior import RULE_ID_BYTES, RuleError, remember_rule, rule_by_id
 
 VERSION = 5
 MAGIC = b"GNCA"
@@ -145,7 +145,7 @@ def encode_latent(latents: list, height: int, width: int, rule: LatentNCA,
         packed = _pack_rule(rule)
         rule_part = struct.pack("<I", len(packed)) + packed
     else:
-        rule_part = rule_id(rule)
+        rule_part = remember_rule(rule)  # this process can decode what it wrote
     levels = b"".join(_LEVEL.pack(k, r) for k, r in params)
     body = header + rule_part + levels + stream
     return body + struct.pack("<I", zlib.crc32(body))

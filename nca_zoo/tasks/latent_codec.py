@@ -24,9 +24,6 @@ from ..compression.latent_entropy import laplace_bits
 from ..models.latent_nca import LatentNCA
 from .base import BaseTask
 
-#: rate control's step: lambda moves by (rate / target)^RATE_GAIN per step
-RATE_GAIN = 0.015
-
 
 def quantize_latent(latent: Tensor, hard: bool) -> Tensor:
     """Training-time quantisation: straight-through rounding, or additive uniform noise."""
@@ -48,24 +45,20 @@ class LatentCodecFit(BaseTask):
         train_rule: fit the rule too (its bytes then go into the file); False keeps the prior's.
         lr: Adam learning rate of the latents and the entropy scales; ``rule_lr``: of the rule.
         hard_from: fraction of the iterations after which latents are rounded (straight through).
-        target_bpp: rate control: lambda follows the rate of the rounded latents towards this
-            many bits per pixel (:meth:`steer_lambda`); None keeps ``lam``.
         num_images, height, width: the image batch's shape, taken from the datamodule
             (stored so a checkpoint rebuilds the latents).
     """
 
     def __init__(self, lam: float = 1e-3, rule: Optional[dict] = None, prior: Optional[str] = None,
                  train_rule: bool = False, lr: float = 3e-2, rule_lr: float = 5e-3,
-                 hard_from: float = 0.8, target_bpp: Optional[float] = None,
-                 num_images: int = 1, height: int = 0, width: int = 0) -> None:
+                 hard_from: float = 0.8, num_images: int = 1, height: int = 0,
+                 width: int = 0) -> None:
         super().__init__()
         if not lam > 0 or not (lr > 0 and rule_lr > 0) or not 0 <= hard_from <= 1:
             raise ValueError(f"need lam > 0, lr > 0, rule_lr > 0 and hard_from in [0, 1]; got "
                              f"{lam}, {lr}, {rule_lr}, {hard_from}")
-        if target_bpp is not None and not target_bpp > 0:
-            raise ValueError(f"target_bpp must be > 0, got {target_bpp}")
         self.save_hyperparameters()
-        #: the current lambda (steered by rate control; saved in checkpoints)
+        #: the current lambda (a driver's rate control may change it between fits)
         self.register_buffer("lam", torch.tensor(float(lam)))
         if prior is not None:
             from ..compression.latent_prior import load_rule
@@ -113,30 +106,9 @@ class LatentCodecFit(BaseTask):
         bpp = bits / (n * h * w)
         return {"mse": mse, "bpp": bpp, "loss": mse + self.lam.clone() * bpp}
 
-    @torch.no_grad()
-    def rounded_bpp(self) -> Tensor:
-        """Bits per pixel of the rounded latents under the current scales: the file's rate."""
-        n, h, w = self.hparams.num_images, self.hparams.height, self.hparams.width
-        bits = sum(laplace_bits(y.round(), s) for y, s in zip(self.latents, self.log_scale))
-        return bits / (n * h * w)
-
-    @torch.no_grad()
-    def steer_lambda(self) -> None:
-        """Rate control: ``lambda *= (rate / target)^RATE_GAIN`` at every step.
-
-        The rate is that of the rounded latents (what the file will cost, not the noisy
-        relaxation's).  Rate falls as lambda grows, so lambda settles where the rate meets the
-        target.
-        """
-        target = self.hparams.target_bpp
-        if target is not None and self.training:
-            ratio = (self.rounded_bpp() / target).clamp(0.5, 2.0)
-            self.lam.mul_(ratio.pow(RATE_GAIN)).clamp_(1e-6, 1.0)
-
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         """One rate-distortion step on the whole image batch."""
         out = self.rate_distortion(batch, self.hard)
-        self.steer_lambda()
         self.log_dict({f"train/{k}": v for k, v in out.items()} | {"train/lambda": self.lam},
                       prog_bar=True)
         return out["loss"]
