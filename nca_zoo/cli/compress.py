@@ -47,9 +47,10 @@ def main(argv: list | None = None) -> int:
                              "(default 2e-3 when --bpp is not given)")
     latent.add_argument("--rule", default=None,
                         help="NCA rule: shipped name or folder (default latent-nca-prior)")
-    latent.add_argument("--rule-in-file", action="store_true",
-                        help="fine-tune the rule on the image and store it in the file "
-                             "(self-contained, about 550 bytes more)")
+    latent.add_argument("--shipped-rule", action="store_true",
+                        help="keep the rule as shipped and name it in the file (about 550 bytes "
+                             "less; the decoder must ship the same rule) instead of fine-tuning "
+                             "it on the image and storing it")
     parser.add_argument("--size", default="medium", choices=list(GNCA_SIZES),
                         help="GNCA variant (Table 1)")
     parser.add_argument("--patch", type=positive_int, default=40,
@@ -90,8 +91,8 @@ def main(argv: list | None = None) -> int:
     out = check_output(args.output)
     if args.codec == "latent":
         return _compress_latent(args, out)
-    if args.bpp is not None or args.lam is not None or args.rule or args.rule_in_file:
-        parser.error("--bpp, --lambda, --rule and --rule-in-file need --codec latent")
+    if args.bpp is not None or args.lam is not None or args.rule or args.shipped_rule:
+        parser.error("--bpp, --lambda, --rule and --shipped-rule need --codec latent")
     from ..compression.metrics import compression_rate, image_quality  # training's imports:
     from ..drivers.compression import compress  # Lightning, torchmetrics (not needed for --help)
 
@@ -126,7 +127,7 @@ def _compress_latent(args, out) -> int:
     start = time.perf_counter()
     data, task, dm = compress_latent(args.image, lam=args.lam, bpp=args.bpp,
                                      iterations=args.iterations, rule=args.rule or DEFAULT_RULE,
-                                     fit_rule=args.rule_in_file, seed=args.seed,
+                                     fit_rule=not args.shipped_rule, seed=args.seed,
                                      progress=not args.quiet, background=args.background)
     for line in dm.notes:
         note(line)

@@ -92,6 +92,6 @@ def rule_by_id(ident: bytes) -> LatentNCA:
         return _LOADED[ident]
     name = _shipped_ids().get(ident)
     if name is None:
-        raise RuleError(f"the file names rule {bytes(ident).hex()}, which this build of nca_zoo "
-                        f"does not ship (compress with --rule-in-file for a self-contained file)")
+        raise RuleError(f"the file names rule {ident.hex()}, which this build of nca_zoo does "
+                        f"not ship (compress without --shipped-rule for a self-contained file)")
     return load_rule(name)

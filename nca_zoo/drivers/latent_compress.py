@@ -1,8 +1,8 @@
 """Compress an image with the latent-seeded NCA codec (``compress --codec latent``), end to end.
 
 Fit the image's latent grids on ``D + lambda R``
-(:class:`~nca_zoo.tasks.latent_codec.LatentCodecFit`) with the shipped rule fixed (the file
-names it, 8 bytes) or fine-tuned (the file carries it), and write ``.nca`` version 5
+(:class:`~nca_zoo.tasks.latent_codec.LatentCodecFit`) with the shipped rule fine-tuned (the file
+carries it; the default) or fixed (the file names it, 8 bytes), and write ``.nca`` version 5
 (:mod:`nca_zoo.compression.nca_file_latent`).  The rate is set by lambda directly or by a
 target in bits per pixel (rate control: warm-started refits at a corrected lambda).
 """
@@ -57,7 +57,7 @@ def fit_latents(dm: ImageBatchDataModule, lam: float = DEFAULT_LAMBDA,
 
 def compress_latent(image: str, lam: Optional[float] = None, bpp: Optional[float] = None,
                     iterations: int = DEFAULT_ITERATIONS,
-                    rule: Union[str, LatentNCA] = DEFAULT_RULE, fit_rule: bool = False,
+                    rule: Union[str, LatentNCA] = DEFAULT_RULE, fit_rule: bool = True,
                     seed: int = 0, progress: bool = False, background: Optional[str] = None,
                     size: Optional[int] = None):
     """Compress ``image`` (a file or ``embedded:NAME``); return ``(nca_bytes, task, datamodule)``.
@@ -67,8 +67,10 @@ def compress_latent(image: str, lam: Optional[float] = None, bpp: Optional[float
     ``lam``; while the file misses the target by more than :data:`RATE_TOLERANCE`, move lambda
     by ``(rate / target)^(1 / RATE_SLOPE)`` and continue the fit from where it is for half the
     iterations (at most :data:`MAX_CORRECTIONS` times); a file still over the target is trimmed
-    with a dead zone (:func:`deadzone_round`, no refit).  ``fit_rule``: fine-tune the rule and
-    store it in the file (self-contained, larger); ``size``: resize the image to a square of
+    with a dead zone (:func:`deadzone_round`, no refit).  ``fit_rule``: fine-tune ``rule`` on
+    the image and store it in the file (the default: self-contained, about 550 bytes more, and
+    better from about 1 bpp at 120 px up); False: keep ``rule`` and name it in the file;
+    ``size``: resize the image to a square of
     this side first (centre crop), as the GNCA datamodules do.
     """
     dm = ImageBatchDataModule(image, size=size, background=background)
@@ -150,7 +152,7 @@ def quick_check(rule: Union[str, LatentNCA]) -> dict:
             path = Path(tmp) / "photo.png"
             save_png_atomic(image, path)
             data, _, _ = compress_latent(str(path), lam=q["lam"], iterations=q["iterations"],
-                                         rule=rule, seed=q["seed"])
+                                         rule=rule, fit_rule=False, seed=q["seed"])
     finally:
         torch.set_num_threads(threads)
     psnr = image_quality(image, decode_image(decode(data)))["psnr"]
