@@ -2,6 +2,9 @@
 
 * :mod:`.compression` -- :func:`~.compression.compress` an image end to end (train a GNCA bank,
   return its ``.nca`` bytes) and :func:`~.compression.train_bank`, the training recipe it runs;
+* :mod:`.latent_compress` -- :func:`~.latent_compress.compress_latent`: the latent-seeded NCA
+  codec end to end (fit latent grids on D + lambda R, rate control, ``.nca`` version 5 bytes);
+  :mod:`.latent_report` -- the quickstart's report with that codec beside GNCA;
 * :mod:`.checkpoints` -- tasks and models out of ``nca-zoo fit`` checkpoints: a DiffusionTask
   (:func:`~.checkpoints.load_diffusion_task`), a GNCA prior
   (:func:`~.checkpoints.load_prior_checkpoint`).
@@ -13,4 +16,5 @@ from .._lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "compress": "compression", "train_bank": "compression",
+    "compress_latent": "latent_compress", "fit_latents": "latent_compress",
     "load_diffusion_task": "checkpoints", "load_prior_checkpoint": "checkpoints"})
