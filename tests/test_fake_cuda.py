@@ -22,7 +22,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from diffusers import DDPMScheduler
-from test_registry import inputs, tiny_model
+from test_registry import expected_shape, inputs, tiny_model
 from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode, unset_fake_temporarily
 
 import nca_zoo
@@ -124,7 +124,11 @@ def test_model_forward_on_fake_cuda(name):
     family = model_info(name).family
     model, args = tiny_model(name), inputs(family)
     with fake_cuda():
-        model, *args = to_fake_cuda(model, *args)
+        if family == "latent_codec":  # (latent grids, height, width): the grids move
+            model, *grids = to_fake_cuda(model, *args[0])
+            args = (grids, *args[1:])
+        else:
+            model, *args = to_fake_cuda(model, *args)
         model.train()
         if family == "gnca":
             state, loss = model.grow(step_loss=lambda s, t: model.rgb(s).square().mean())
@@ -133,7 +137,7 @@ def test_model_forward_on_fake_cuda(name):
             outs = [model(*args)]
             with torch.no_grad():
                 outs.append(model.eval()(*args))
-            assert outs[0].shape == outs[1].shape == args[0].shape
+            assert outs[0].shape == outs[1].shape == expected_shape(model, family)
         assert_on_cuda(*outs)
 
 
@@ -170,6 +174,21 @@ def test_gnca_prior_step():
         assert_on_cuda(*bank.parameters())
         loss = final_state_loss(bank, torch.rand(2, 3, 8, 8, device=CUDA), 3)
         assert_on_cuda(loss, reptile_loss(task.prior, bank))
+
+
+@pytest.mark.parametrize("train_rule", [False, True])
+def test_latent_codec_step(train_rule):
+    """The latent codec's rate-distortion step: latents, entropy scales and rule on the device."""
+    from nca_zoo.tasks.latent_codec import LatentCodecFit
+
+    task = LatentCodecFit(rule={"levels": 3, "channels": 6, "hidden": 4, "steps": 2},
+                          train_rule=train_rule, num_images=2, height=SIZE, width=SIZE)
+    with fake_cuda():
+        task, batch = to_fake_cuda(task, torch.rand(2, 3, SIZE, SIZE))
+        logged = attach_trainer(task)
+        task.log_dict = lambda values, **kw: logged.update(values)
+        assert_scalar_loss(task.training_step(batch, 0), logged)
+        assert_on_cuda(*task.integer_latents())
 
 
 @pytest.mark.parametrize("model, model_args", [("nafnet_small", {"width": 4}),

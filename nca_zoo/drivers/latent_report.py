@@ -34,9 +34,15 @@ class CodecComparisonReport(CompressionReport):
         self.latent_bpp, self.latent_iterations = latent_bpp, latent_iterations
 
     def on_fit_end(self, trainer, pl_module) -> None:
-        """The GNCA report, then a latent file, its PNG and its comparison per image."""
+        """The GNCA report, then a latent file, its PNG and its comparison per image.
+
+        One process only: the latent codec fits with a trainer of its own, which must not run
+        inside a multi-process group, so under DDP the GNCA report comes alone (with a note).
+        """
         super().on_fit_end(trainer, pl_module)
-        if not trainer.is_global_zero:
+        if trainer.world_size > 1:
+            if trainer.is_global_zero:
+                print("note: the latent codec's comparison runs in single-process runs only")
             return
         out = Path(self.out_dir or trainer.log_dir or trainer.default_root_dir)
         dm = trainer.datamodule
