@@ -89,7 +89,7 @@ def main(argv=None) -> None:
     parser.add_argument("--rule", default="latent-nca-prior", help="shipped rule or folder")
     parser.add_argument("--fit-rule", action="store_true",
                         help="fine-tune the rule per image and store it in the file")
-    parser.add_argument("--bpp-targets", type=float, nargs="*", default=[1.0],
+    parser.add_argument("--rate-control", type=float, nargs="*", default=[1.0], metavar="BPP",
                         help="rate control check: compress each photo with --bpp B too")
     parser.add_argument("--out", default="latent_codec", help="results name")
     args = parser.parse_args(argv)
@@ -135,7 +135,7 @@ def main(argv=None) -> None:
                              "encoding_time": encode_s, "decoding_time": decode_s})
                 print(f"{name} lambda {lam:g}: {len(data)} B, {rows[-1]['bpp']:.3f} bpp, "
                       f"{q['psnr']:.2f} dB, encode {encode_s:.0f} s", flush=True)
-            for target in args.bpp_targets:
+            for target in args.rate_control:
                 start = time.perf_counter()
                 data, _, _ = compress_latent(str(path), bpp=target, iterations=args.iterations,
                                              rule=rule, fit_rule=args.fit_rule)
@@ -148,13 +148,13 @@ def main(argv=None) -> None:
                       f"{q['psnr']:.2f} dB", flush=True)
 
     control_md = md_table(
-        ["photo", "target bpp", "file bpp", "error %", "PSNR dB", "encode s"],
+        ["photo", "--bpp", "file bpp", "error %", "PSNR dB", "encode s"],
         [[r["image"], f"{r['target_bpp']:g}", f"{r['bpp']:.3f}",
           f"{100 * (r['bpp'] / r['target_bpp'] - 1):+.1f}", f"{r['psnr']:.2f}",
           f"{r['encoding_time']:.0f}"] for r in rate_control])
     if not args.lambdas:
         command = (f"`python benchmarks/gnca/latent_codec.py --size {args.size} --lambdas "
-                   f"--bpp-targets {' '.join(f'{v:g}' for v in args.bpp_targets)} --iterations "
+                   f"--rate-control {' '.join(f'{v:g}' for v in args.rate_control)} --iterations "
                    f"{args.iterations}{' --fit-rule' if args.fit_rule else ''} --out {args.out}`")
         md = (f"# Latent NCA codec: rate control on {len(names)} held-out photos at {args.size} "
               f"px\n\n{command}; {method}.\n\n{control_md}\n")
@@ -173,14 +173,14 @@ def main(argv=None) -> None:
     if gnca:
         anchors["GNCA-medium (paper, 300 it)"] = gnca
     bd = []
+    image_curves = [per_image_codec_points(img) for img in originals]
     for anchor, anchor_curve in anchors.items():
         mean_bd = bd_metrics(curve, anchor_curve)
         per_image = []
         if anchor in curves:
-            for name, img in zip(names, originals):
+            for name, ref in zip(names, image_curves):
                 own = sorted((r for r in rows if r["image"] == name), key=lambda r: r["bpp"])
-                ref = per_image_codec_points(img)[anchor]
-                per_image.append(bd_metrics(own, ref)["bd_rate"])
+                per_image.append(bd_metrics(own, ref[anchor])["bd_rate"])
         valid = [v for v in per_image if v is not None]
         bd.append({"anchor": anchor, **mean_bd,
                    "median_per_image_bd_rate": statistics.median(valid) if valid else None,

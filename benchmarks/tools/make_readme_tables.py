@@ -132,7 +132,7 @@ def headline_latent() -> str:
     fixed = {b["anchor"]: b for b in (load_json("latent_codec") or {}).get("bd", [])}
     shown = lambda v, unit=" %": "no overlap" if v is None else f"{v:+.1f}{unit}"  # noqa: E731
     rows = [[b["anchor"], shown(b["bd_rate"]), shown(b["bd_psnr"], " dB"),
-             shown(b["median_per_image_bd_rate"]),
+             shown(b["median_per_image_bd_rate"]) if b["images_with_bd_rate"] else "-",
              shown(fixed[b["anchor"]]["bd_rate"]) if b["anchor"] in fixed else "-"]
             for b in data["bd"]]
     a, curve = data["args"], data["curve"]
@@ -461,7 +461,7 @@ SECTIONS = [
         ("latent_codec_rule_in_file", "The latent-seeded NCA codec vs the codecs and GNCA "
          "(BD-rate)", "benchmarks/gnca/latent_codec.py",
          "python benchmarks/gnca/latent_codec.py --lambdas 0.0005 0.002 0.006 0.02 0.06 "
-         "--fit-rule --bpp-targets --out latent_codec_rule_in_file",
+         "--fit-rule --rate-control --out latent_codec_rule_in_file",
          "`compress --codec latent` as it runs by default: integer latent grids grown by the "
          "rule `latent-nca-prior` fine-tuned on each photo and stored in its file, rate set by "
          "lambda; the paper's GNCA curve is the 300-iteration one of `gnca_patch_sweep` (same "
