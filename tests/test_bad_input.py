@@ -21,6 +21,7 @@ from nca_file_helpers import with_crc
 from PIL import Image
 
 import nca_zoo
+import nca_zoo._pretrained  # the lazy package exposes a submodule once it is imported
 from nca_zoo import cli
 from nca_zoo.cells.sobel_mlp import SobelMLPCell
 from nca_zoo.compression import memory
@@ -124,7 +125,8 @@ CATALOGUE = [
     ("compress-truncated-png", "compress", ["{truncated}", "-o", "{nca}"],
      "not a readable image"),
     ("compress-corrupted-png", "compress", ["{corrupt}", "-o", "{nca}"], "not a readable image"),
-    ("compress-too-small", "compress", ["{tiny}", "-o", "{nca}"], "at least 4x4"),
+    ("compress-too-small", "compress", ["{tiny}", "-o", "{nca}", "--codec", "gnca"],
+     "at least 4x4"),
     ("compress-float-image", "compress", ["{float}", "-o", "{nca}"], "floating-point (mode F)"),
     ("compress-transparent", "compress", ["{transparent}", "-o", "{nca}"], "pass --background"),
     ("compress-bad-background", "compress", ["{transparent}", "-o", "{nca}", "--background",
@@ -139,10 +141,22 @@ CATALOGUE = [
      "argument --iterations"),
     ("compress-negative-seed", "compress", ["{rgb}", "-o", "{nca}", "--seed", "-1"],
      "argument --seed"),
-    ("compress-patch-too-large", "compress", ["{rgb}", "-o", "{nca}", "--patch", "2000"],
+    ("compress-patch-too-large", "compress",
+     ["{rgb}", "-o", "{nca}", "--codec", "gnca", "--patch", "2000"],
      "--patch must be between 3 and 1024"),
-    ("compress-steps-over-limit", "compress", ["{rgb}", "-o", "{nca}", "--steps", "5000"],
+    ("compress-steps-over-limit", "compress",
+     ["{rgb}", "-o", "{nca}", "--codec", "gnca", "--steps", "5000"],
      "decoder's limit on growth steps: 5,000 > 4,096"),
+    ("compress-gnca-option-for-latent", "compress", ["{rgb}", "-o", "{nca}", "--size", "small"],
+     "--size needs --codec gnca"),
+    ("compress-latent-option-for-gnca", "compress",
+     ["{rgb}", "-o", "{nca}", "--codec", "gnca", "--bpp", "1"], "--bpp needs --codec latent"),
+    ("compress-bpp-0", "compress", ["{rgb}", "-o", "{nca}", "--bpp", "0"],
+     "argument --bpp: must be a number > 0"),
+    ("compress-negative-lambda", "compress", ["{rgb}", "-o", "{nca}", "--lambda", "-1"],
+     "argument --lambda"),
+    ("compress-unknown-rule", "compress", ["{rgb}", "-o", "{nca}", "--rule", "no-such-rule"],
+     "no-such-rule"),
     ("compress-output-folder-missing", "compress", ["{rgb}", "-o", "{nowhere}/x.nca"],
      "output folder does not exist"),
     ("compress-output-is-directory", "compress", ["{rgb}", "-o", "{outdir}"], "is a directory"),
@@ -411,7 +425,7 @@ def test_compress_refuses_a_bank_that_does_not_fit(inputs, tmp_path, capsys, mon
     monkeypatch.setattr(memory, "available_bytes", lambda device=None: 100 * 2**20)
     rgb = tmp_path / "photo.png"
     Image.new("RGB", (256, 256), (10, 20, 30)).save(rgb)
-    rc = cli.run("compress", [str(rgb), "-o", str(tmp_path / "x.nca")])
+    rc = cli.run("compress", [str(rgb), "-o", str(tmp_path / "x.nca"), "--codec", "gnca"])
     err = capsys.readouterr().err
     assert rc == 2
     assert_one_error_line(err, "training 49 patches of 40 px over 48 steps (256x256 px) needs "

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import nca_zoo
+import nca_zoo._pretrained  # the lazy package exposes a submodule once it is imported
 
 
 @pytest.mark.parametrize("arch,args", [("gnca_medium", {"num_models": 4, "patch_size": 8}),
