@@ -110,7 +110,8 @@ def test_compress_command_refuses_a_bad_range_in_one_line(tmp_path, capsys):
     image = tmp_path / "tiny.png"
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(image)
     out = tmp_path / "x.nca"
-    argv = [str(image), "-o", str(out), "--size", "small", "--patch", "8", "--iterations", "1",
+    argv = [str(image), "-o", str(out), "--codec", "gnca", "--size", "small", "--patch", "8",
+            "--iterations", "1",
             "--code-max", "200", "--quiet"]
     assert run_cli(compress_cli.main, argv) == 2
     assert capsys.readouterr().err.strip() == \

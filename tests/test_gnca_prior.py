@@ -256,7 +256,8 @@ def test_compress_fits_at_the_priors_lr_unless_told(tiny_image, tmp_path, capsys
     assert compress(tiny_image, "small", prior=str(folder), lr=2e-2, **kw)[1].hparams.lr == 2e-2
     assert compress(tiny_image, "small", init="random", **kw)[1].hparams.lr == RANDOM_FIT_LR
     out = tmp_path / "x.nca"
-    argv = [tiny_image, "-o", str(out), "--size", "small", "--patch", "8", "--iterations", "1",
+    argv = [tiny_image, "-o", str(out), "--codec", "gnca", "--size", "small", "--patch", "8",
+            "--iterations", "1",
             "--lr", "0", "--quiet"]
     assert run_cli(compress_cli.main, argv) == 2
     assert capsys.readouterr().err.strip() == "error: --lr must be > 0, got 0.0"
@@ -318,7 +319,8 @@ def test_bad_prior_weight_on_the_command_line_is_one_line(tmp_path, tiny_image, 
     from nca_zoo.cli import run_cli
 
     out = tmp_path / "x.nca"
-    argv = [tiny_image, "-o", str(out), "--size", "small", "--patch", "8", "--iterations", "1",
+    argv = [tiny_image, "-o", str(out), "--codec", "gnca", "--size", "small", "--patch", "8",
+            "--iterations", "1",
             "--prior-weight", "0", "--quiet"]
     assert run_cli(compress_cli.main, argv) == 2
     err = capsys.readouterr().err.strip()
@@ -343,7 +345,8 @@ def test_wrong_prior_is_a_clear_error(tmp_path, tiny_image, capsys):
     with pytest.raises(PriorError, match="a prior is one NCA"):
         load_prior(*GNCA_SIZES["small"], str(folder))
     out = tmp_path / "x.nca"
-    argv = [tiny_image, "-o", str(out), "--size", "small", "--patch", "8", "--iterations", "1",
+    argv = [tiny_image, "-o", str(out), "--codec", "gnca", "--size", "small", "--patch", "8",
+            "--iterations", "1",
             "--prior", "gnca-large-prior", "--quiet"]
     assert run_cli(compress_cli.main, argv) == 2
     err = capsys.readouterr().err.strip()

@@ -9,6 +9,7 @@ its own, quantised to one byte per weight.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from functools import lru_cache
@@ -54,9 +55,14 @@ def load_rule(name: Union[str, "LatentNCA"] = DEFAULT_RULE) -> LatentNCA:
 
 
 def remember_rule(rule: LatentNCA) -> bytes:
-    """Let files that name ``rule`` decode in this process; returns its id."""
+    """Let files that name ``rule`` decode in this process; returns its id.
+
+    A copy is kept: training the caller's rule afterwards (a fine-tune starts from a loaded
+    rule) must not change what the id decodes to.
+    """
     ident = rule_id(rule)
-    _LOADED.setdefault(ident, rule)
+    if ident not in _LOADED:
+        _LOADED[ident] = copy.deepcopy(rule).eval().requires_grad_(False)
     return ident
 
 
@@ -89,7 +95,7 @@ def rule_by_id(ident: bytes) -> LatentNCA:
     """The shipped rule a file names; RuleError if this build does not ship it."""
     ident = bytes(ident)
     if ident in _LOADED:
-        return _LOADED[ident]
+        return copy.deepcopy(_LOADED[ident])
     name = _shipped_ids().get(ident)
     if name is None:
         raise RuleError(f"the file names rule {ident.hex()}, which this build of nca_zoo does "
