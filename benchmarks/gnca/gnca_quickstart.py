@@ -3,7 +3,8 @@
 Runs ``nca-zoo fit --config configs/gnca/quickstart.yaml`` exactly as the README gives it (output
 in ``runs/gnca_quickstart/``), then writes ``results/gnca_quickstart.{json,md}``: the bytes, PSNR
 and SSIM of the ``.nca`` file beside the codecs at matched bytes, from the run's ``report.json``,
-and the wall time of the command (training, report and file writing; not the install).
+and the wall time of the command (training, report and file writing; not the install); then the
+latent codec's file at 1 bpp (the report's second part) beside the codecs at its bytes.
 
     python benchmarks/gnca/gnca_quickstart.py
 """
@@ -41,7 +42,18 @@ def main() -> int:
           f"**{gnca['bytes']:,} bytes at {gnca['psnr']:.2f} dB PSNR**, SSIM {gnca['ssim']:.3f}, "
           f"in {seconds / 60:.1f} min; at about the same bytes "
           + ", ".join(f"{m} {r['psnr']:.2f} dB ({r['bytes']:,} B)" for m, r in matched.items())
-          + ".\n")
+          + ".")
+    latent = entry.get("latent")
+    if latent:
+        rows = {(r["method"], r["protocol"]): r for r in latent["rows"]}
+        own = latent["rows"][0]
+        md += (f" Then the latent codec (`--bpp {latent['target_bpp']:g}`): **{own['bytes']:,} "
+               f"bytes at {own['psnr']:.2f} dB**, SSIM {own['ssim']:.3f}; at about its bytes "
+               + ", ".join(f"{m} {rows[(m, 'matched bytes')]['psnr']:.2f} dB "
+                           f"({rows[(m, 'matched bytes')]['bytes']:,} B)"
+                           for m in ("JPEG", "JPEG-2000", "WebP")
+                           if (m, "matched bytes") in rows) + ".")
+    md += "\n"
     write_results("gnca_quickstart", {"command": f"nca-zoo fit --config {CONFIG}",
                                       "seconds": seconds, "threads": threads, "report": entry}, md)
     print(md)
