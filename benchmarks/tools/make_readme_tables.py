@@ -466,6 +466,13 @@ SECTIONS = [
          "rule `latent-nca-prior` fine-tuned on each photo and stored in its file, rate set by "
          "lambda; the paper's GNCA curve is the 300-iteration one of `gnca_patch_sweep` (same "
          "photos, 120 px)."),
+        ("latent_codec_rate_control", "The latent codec's rate control (`--bpp`)",
+         "benchmarks/gnca/latent_codec.py",
+         "python benchmarks/gnca/latent_codec.py --lambdas --fit-rule --rate-control 0.5 1 "
+         "--out latent_codec_rate_control",
+         "Each held-out photo compressed with `--bpp 0.5` and `--bpp 1`: the file's rate against "
+         "the one asked for (a fit, then at most two warm-started refits at a corrected lambda, "
+         "then a dead-zone trim of a file still over it)."),
         ("latent_codec", "The latent codec with the shipped rule fixed (`--shipped-rule`)",
          "benchmarks/gnca/latent_codec.py",
          "python benchmarks/gnca/latent_codec.py --lambdas 0.0005 0.002 0.006 0.02 0.06",
