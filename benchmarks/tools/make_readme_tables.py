@@ -466,6 +466,16 @@ SECTIONS = [
          "rule `latent-nca-prior` fine-tuned on each photo and stored in its file, rate set by "
          "lambda; the paper's GNCA curve is the 300-iteration one of `gnca_patch_sweep` (same "
          "photos, 120 px)."),
+        ("latent_codec_256", "The latent codec at 256 px (3 held-out photos)",
+         "benchmarks/gnca/latent_codec.py",
+         "python benchmarks/gnca/latent_codec.py --size 256 --n 3 --lambdas 0.002 0.006 0.02 "
+         "--fit-rule --rate-control --out latent_codec_256",
+         "Rate per pixel is what matters: at 256 px the rule in the file costs a quarter of its "
+         "120 px share. About 2.5 minutes per photo and lambda on one shared thread."),
+        ("latent_codec_speed", "The latent codec's encode and decode time",
+         "benchmarks/gnca/latent_codec_speed.py", "python benchmarks/gnca/latent_codec_speed.py",
+         "Wall time with all threads of the machine, beside the paper's GNCA decoding a 520 px "
+         "file."),
         ("latent_codec_rate_control", "The latent codec's rate control (`--bpp`)",
          "benchmarks/gnca/latent_codec.py",
          "python benchmarks/gnca/latent_codec.py --lambdas --fit-rule --rate-control 0.5 1 "
