@@ -34,32 +34,12 @@ AVIF_SWEEP = [10, 30, 50, 70, 85, 95]
 
 def codec_curves_with_avif(originals):
     """The library's codec sweeps, plus AVIF over :data:`AVIF_SWEEP` when Pillow has it."""
-    import numpy as np
     from PIL import features
 
-    from nca_zoo.compression import codecs
-    from nca_zoo.compression.metrics import image_quality, ms_ssim
-    from nca_zoo.compression.rate_distortion import codec_curves
+    from nca_zoo.compression.rate_distortion import CODEC_SWEEPS, codec_curves
 
-    curves = codec_curves(originals)
-    if features.check("avif"):
-        points = []
-        for q in AVIF_SWEEP:
-            rec = {k: [] for k in ("bpp", "psnr-rgb", "ms-ssim-rgb", "encoding_time",
-                                   "decoding_time")}
-            for img in originals:
-                start = time.perf_counter()
-                data = codecs.encode("AVIF", img, q)
-                rec["encoding_time"].append(time.perf_counter() - start)
-                start = time.perf_counter()
-                decoded = codecs.decode(data)
-                rec["decoding_time"].append(time.perf_counter() - start)
-                rec["bpp"].append(8 * len(data) / (img.shape[0] * img.shape[1]))
-                rec["psnr-rgb"].append(image_quality(img, decoded)["psnr"])
-                rec["ms-ssim-rgb"].append(ms_ssim(img, decoded))
-            points.append({k: float(np.mean(v)) for k, v in rec.items()})
-        curves["AVIF"] = sorted(points, key=lambda p: p["bpp"])
-    return curves
+    avif = {"AVIF": AVIF_SWEEP} if features.check("avif") else {}
+    return codec_curves(originals, {**CODEC_SWEEPS, **avif})
 
 
 def per_image_codec_points(img):

@@ -105,7 +105,7 @@ def main(argv: list | None = None) -> int:
     for dest, value in GNCA_DEFAULTS.items():
         if getattr(args, dest) is None:
             setattr(args, dest, value)
-    from ..compression.metrics import compression_rate, image_quality  # training's imports:
+    from ..compression.metrics import compression_rate  # training's imports:
     from ..drivers.compression import compress  # Lightning, torchmetrics (not needed for --help)
 
     start = time.perf_counter()
@@ -115,13 +115,9 @@ def main(argv: list | None = None) -> int:
                               memory_check=not args.no_memory_check, init=args.init,
                               prior=args.prior, prior_weight=args.prior_weight,
                               version=args.format_version, code_max=args.code_max)
-    for line in dm.notes:
-        note(line)
-    write_atomic(data, out)
-    if not args.quiet:
-        original = dm.originals[0]
-        h, w = original.shape[:2]
-        q = image_quality(original, decode_image(decode(data, limits=None)))
+    q = _write(data, dm, out, args.quiet)
+    if q is not None:
+        h, w = dm.originals[0].shape[:2]
         params = sum(p.numel() for p in task.bank.parameters())
         print(f"{out}: {len(data)} bytes for {w}x{h} px ({dm.num_patches} patches), "
               f"PSNR {q['psnr']:.2f} dB, SSIM {q['ssim']:.3f} (after 8-bit quantisation), "
@@ -133,7 +129,6 @@ def main(argv: list | None = None) -> int:
 
 def _compress_latent(args, out) -> int:
     """``--codec latent``: fit, write the version 5 file, print size and quality."""
-    from ..compression.metrics import image_quality
     from ..drivers.latent_compress import DEFAULT_ITERATIONS, DEFAULT_RULE, compress_latent
 
     start = time.perf_counter()
@@ -142,14 +137,22 @@ def _compress_latent(args, out) -> int:
                                      rule=args.rule or DEFAULT_RULE,
                                      fit_rule=not args.shipped_rule, seed=args.seed,
                                      progress=not args.quiet, background=args.background)
-    for line in dm.notes:
-        note(line)
-    write_atomic(data, out)
-    if not args.quiet:
-        original = dm.originals[0]
-        h, w = original.shape[:2]
-        q = image_quality(original, decode_image(decode(data, limits=None)))
+    q = _write(data, dm, out, args.quiet)
+    if q is not None:
+        h, w = dm.originals[0].shape[:2]
         print(f"{out}: {len(data)} bytes for {w}x{h} px, {8 * len(data) / (h * w):.3f} bpp, "
               f"PSNR {q['psnr']:.2f} dB, SSIM {q['ssim']:.3f}, lambda {float(task.lam):.2e}, "
               f"{time.perf_counter() - start:.0f} s")
     return 0
+
+
+def _write(data: bytes, dm, out, quiet: bool):
+    """Print the datamodule's notes, write the file atomically; its decoded quality unless quiet."""
+    from ..compression.metrics import image_quality
+
+    for line in dm.notes:
+        note(line)
+    write_atomic(data, out)
+    if quiet:
+        return None
+    return image_quality(dm.originals[0], decode_image(decode(data, limits=None)))

@@ -33,13 +33,14 @@ CODEC_SWEEPS = {"JPEG": [10, 30, 50, 70, 85, 95, 100], "WebP": [5, 20, 40, 60, 8
 COMPRESSAI_FIELDS = ("psnr-rgb", "ms-ssim-rgb", "bpp", "encoding_time", "decoding_time")
 
 
-def codec_curves(originals: list[np.ndarray]) -> dict[str, list[dict]]:
+def codec_curves(originals: list[np.ndarray],
+                 sweeps: dict[str, list] = CODEC_SWEEPS) -> dict[str, list[dict]]:
     """Each codec over its quality sweep: per setting the mean of :data:`COMPRESSAI_FIELDS`."""
     from . import codecs
     from .metrics import image_quality, ms_ssim
 
     curves = {}
-    for codec, settings in CODEC_SWEEPS.items():
+    for codec, settings in sweeps.items():
         points = []
         for q in settings:
             rec = defaultdict(list)
