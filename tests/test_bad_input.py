@@ -195,7 +195,7 @@ CATALOGUE = [
     ("decompress-output-is-directory", "decompress", ["{good}", "-o", "{outdir}"],
      "is a directory"),
     ("restore-unknown-model", "restore", ["{rgb}", "-o", "{png}", "--model", "no-such-model"],
-     "no pretrained module 'no-such-model'"),
+     "no restorer 'no-such-model'"),
     ("restore-truncated-weights", "restore", ["{rgb}", "-o", "{png}", "--model",
                                               "{pre_truncated}"], "cannot be read"),
     ("restore-missing-card", "restore", ["{rgb}", "-o", "{png}", "--model", "{pre_nocard}"],

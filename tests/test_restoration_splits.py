@@ -8,7 +8,7 @@ from PIL import Image
 
 import nca_zoo
 from nca_zoo._pretrained import SHIPPED
-from nca_zoo.data.held_out import HELD_OUT_PHOTOS, held_out_photo
+from nca_zoo.data.held_out import HELD_OUT_PHOTOS, held_out_photo, held_out_photos
 from nca_zoo.data.images import ImageError
 from nca_zoo.data.restoration import (
     RestorationDataModule,
@@ -18,7 +18,8 @@ from nca_zoo.data.restoration import (
     texture_tiles,
 )
 from nca_zoo.layers import nested_split_indices
-from nca_zoo.restoration import held_out_metrics, ships
+from nca_zoo.restoration import classical_held_out, held_out_metrics, rule_failures, ships
+from nca_zoo.restoration.evaluate import SHIPPING_SIZES
 
 
 def photo_of(tiles: torch.Tensor, per_photo: list) -> set:
@@ -74,20 +75,74 @@ def test_held_out_photos_are_rgb_and_never_trained_on():
         held_out_photo("astronaut")
 
 
-def test_shipping_rule_needs_psnr_and_ssim_at_64_and_128():
-    good = {"psnr_model": 21.0, "psnr_input": 20.0, "ssim_model": 0.6, "ssim_input": 0.5}
-    assert ships({"64": good, "128": good})
-    worse_ssim = {**good, "ssim_model": 0.4}
-    assert not ships({"64": good, "128": worse_ssim})
-    assert not ships({"64": {**good, "psnr_model": 19.0}, "128": good})
+def metrics(psnr_in, psnr, ssim_in, ssim) -> dict:
+    """One size's held-out numbers, as ``held_out_metrics`` gives them."""
+    return {"psnr_input": psnr_in, "psnr_model": psnr, "ssim_input": ssim_in, "ssim_model": ssim}
+
+
+def at_every_size(m: dict) -> dict:
+    return {s: m for s in SHIPPING_SIZES}
+
+
+#: two baselines, each best in one metric: the bar is the best per metric
+CLASSICAL = {"a": at_every_size(metrics(17.0, 23.0, 0.40, 0.60)),
+             "b": at_every_size(metrics(17.0, 22.0, 0.40, 0.70))}
+
+
+def test_rule_sizes_include_256():
+    assert SHIPPING_SIZES == ("64", "128", "256")
+
+
+def test_denoiser_must_beat_the_best_baseline_in_each_metric():
+    good = metrics(17.0, 23.5, 0.40, 0.72)
+    assert ships(at_every_size(good), CLASSICAL, "noise")
+    below_psnr = {**good, "psnr_model": 22.9}          # beats b's PSNR, not a's
+    below_ssim = {**good, "ssim_model": 0.65}          # beats a's SSIM, not b's
+    for bad in (below_psnr, below_ssim):
+        held = {**at_every_size(good), "256": bad}
+        assert not ships(held, CLASSICAL, "noise")
+        assert [f.split(":")[0] for f in rule_failures(held, CLASSICAL, "noise")] == ["256 px"]
+    tie = {**good, "psnr_model": 23.0}
+    assert not ships(at_every_size(tie), CLASSICAL, "noise")
+
+
+def test_denoiser_must_beat_its_input_and_be_measured_at_every_size():
+    worse_than_input = metrics(24.0, 23.5, 0.80, 0.72)  # beats the baselines, not the input
+    assert "PSNR gain" in " ".join(rule_failures(at_every_size(worse_than_input), CLASSICAL,
+                                                 "noise"))
+    good = metrics(17.0, 23.5, 0.40, 0.72)
+    held = {"64": good, "128": good}
+    assert rule_failures(held, CLASSICAL, "noise") == ["not measured at 256 px"]
+    assert ships(held, CLASSICAL, "noise", sizes=("64", "128"))
+
+
+def test_deblurrer_needs_a_margin_over_its_input_and_the_baseline():
+    unsharp = {"unsharp": at_every_size(metrics(21.0, 21.3, 0.60, 0.61))}
+    good = metrics(21.0, 22.0, 0.60, 0.62)             # exactly +1 dB and +0.02 SSIM
+    assert ships(at_every_size(good), unsharp, "blur")
+    for bad in ({**good, "psnr_model": 21.9}, {**good, "ssim_model": 0.615}):
+        assert not ships(at_every_size(bad), unsharp, "blur")
+    strong_baseline = {"unsharp": at_every_size(metrics(21.0, 22.5, 0.60, 0.61))}
+    assert not ships(at_every_size(good), strong_baseline, "blur")
+    with pytest.raises(ValueError, match="unknown restoration task"):
+        ships(at_every_size(good), unsharp, "rain")
 
 
 def test_identity_restorer_does_not_ship():
     """The rule cannot be passed by returning the input."""
-    measured = held_out_metrics(torch.nn.Identity(), "noise", sizes=("64", "128"))
-    assert measured["64"]["n"] == len(HELD_OUT_PHOTOS)
+    sizes = ("64", "128")
+    measured = held_out_metrics(torch.nn.Identity(), "noise", sizes=sizes)
+    assert measured["64"]["n"] == len(held_out_photos())
     assert measured["64"]["psnr_model"] == pytest.approx(measured["64"]["psnr_input"])
-    assert not ships(measured)
+    assert not ships(measured, classical_held_out("noise", sizes), "noise", sizes)
+
+
+def test_classical_numbers_are_measured_once_per_process():
+    first = classical_held_out("blur", ("32",))
+    assert set(first) == {"unsharp"} and first["unsharp"]["32"]["n"] == len(held_out_photos())
+    first["unsharp"]["32"]["psnr_model"] = -1.0        # a caller's edit does not reach the cache
+    again = classical_held_out("blur", ("32",))
+    assert again["unsharp"]["32"]["psnr_model"] > 0
 
 
 def task_of(name: str) -> str:
@@ -99,9 +154,12 @@ RESTORERS = [n for n in nca_zoo.list_pretrained() if task_of(n) in ("noise", "bl
 
 @pytest.mark.parametrize("name", RESTORERS)
 def test_every_shipped_restorer_passes_the_rule_on_held_out_photos(name):
+    """The card's held-out numbers beat the input and the classical baselines of its task."""
     card = json.loads((SHIPPED / name / "card.json").read_text())
     held = card["held_out"]
-    assert held["photos"] == list(HELD_OUT_PHOTOS) and held["ships"] and ships(held)
+    assert held["photos"] == list(held_out_photos()) and held["ships"]
+    failures = rule_failures(held, classical_held_out(card["task"]), card["task"])
+    assert not failures, f"{name} does not ship: {'; '.join(failures)}"
 
 
 @pytest.mark.slow

@@ -5,8 +5,9 @@
 * ``gnca_growth.png``: the shipped ``examples/gnca/astronaut_120.nca`` grown from its seeds, frames
   after 0, 2, 4, 8, 16, 32 and all of its steps (GNCA paper Fig. 1);
 * ``restoration.png``: one row per shipped restoration module: clean, degraded (fixed test
-  strength), restored (as ``python -m nca_zoo.restore`` does it: ViTCA models tile by tile) -- on a
-  held-out photo (``nca_zoo.data.held_out``, never trained on) downscaled to 128 px;
+  strength), the classical filter of its task (``median3`` for noise, ``unsharp`` for blur),
+  restored (as ``python -m nca_zoo.restore`` does it: ViTCA models tile by tile) -- on a held-out
+  photo (``nca_zoo.data.held_out``, never trained on) downscaled to 128 px;
 * ``diffusion_samples.png``: 16 samples of every shipped generator at its training size;
 * ``diffusion_large.png``: a pathology Diff-NCA grown far beyond its training size, tile by tile
   (bounded memory, §4.9);
@@ -33,14 +34,16 @@ import nca_zoo
 from nca_zoo.compression.nca_file import read
 from nca_zoo.data.degradations import Curriculum, degrade
 from nca_zoo.data.diffusion import DiffusionDataModule
-from nca_zoo.data.held_out import held_out_photo
+from nca_zoo.data.held_out import held_out_photo, held_out_photos
 from nca_zoo.data.images import load_rgb_uint8, resize_square, save_png_atomic
 from nca_zoo.diffusion import TiledDenoiser, inpaint, load_denoiser, sample, superres_x2
 from nca_zoo.layers import stitch, to_tensor, to_uint8
-from nca_zoo.restoration import default_tile, restore
+from nca_zoo.restoration import default_tile, load_restorer, restore
 
 OUT = RESULTS / "figures"
 WHITE = 1.0
+#: the classical filter shown beside the restorers of each task
+CLASSICAL_COLUMN = {"noise": "median3", "blur": "unsharp"}
 
 
 def row(images: list, pad: int = 4) -> torch.Tensor:
@@ -83,9 +86,11 @@ def restoration(photo: str) -> None:
         kind = model.card["task"]
         degraded = degrade(clean[None], kind, Curriculum(kind).strength(None),
                            generator=torch.Generator().manual_seed(0))[0]
+        classical = restore(load_restorer(CLASSICAL_COLUMN[kind]), degraded)
         torch.manual_seed(0)
-        rows.append(row([clean, degraded, restore(model, degraded, tile=default_tile(model))]))
-        print(f"  row {len(rows)}: {name} ({kind})")
+        rows.append(row([clean, degraded, classical,
+                         restore(model, degraded, tile=default_tile(model))]))
+        print(f"  row {len(rows)}: {name} ({kind}; classical column: {CLASSICAL_COLUMN[kind]})")
     save(torch.cat(rows, 1), "restoration.png")
 
 
@@ -152,8 +157,8 @@ def diffusion_figures(steps: int, large: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", choices=["gnca", "restoration", "diffusion"])
-    ap.add_argument("--photo", default="held-out:stereo_motorcycle",
-                    help="restoration figure photo (default: one no restorer trained on)")
+    ap.add_argument("--photo", help="restoration figure photo (default: the first held-out "
+                                     "photo, held-out:NAME, one no restorer trained on)")
     ap.add_argument("--steps", type=int, default=50, help="DDIM steps of the diffusion figures")
     ap.add_argument("--large", type=int, default=256, help="side of the large Diff-NCA image")
     a = ap.parse_args()
@@ -162,7 +167,7 @@ def main() -> None:
     if "gnca" in only:
         gnca_growth()
     if "restoration" in only:
-        restoration(a.photo)
+        restoration(a.photo or f"held-out:{next(iter(held_out_photos()))}")
     if "diffusion" in only:
         diffusion_figures(a.steps, a.large)
 

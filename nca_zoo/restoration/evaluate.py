@@ -1,9 +1,15 @@
 """Measure a restoration module: PSNR / SSIM of its output and of its degraded input.
 
 * :func:`held_out_metrics` -- the protocol every published number uses: the photos of
-  :mod:`nca_zoo.data.held_out` (never trained on), centre-cropped and resized to 32 / 64 / 128 px
-  and at full size, degraded at the fixed strength, restored whole-photo by
-  :func:`~nca_zoo.restoration.restore`; :func:`ships` is the shipping rule applied to it;
+  :mod:`nca_zoo.data.held_out` (never trained on), centre-cropped and resized to 32 / 64 / 128 /
+  256 px and at full size, degraded at the fixed strength, restored whole-photo by
+  :func:`~nca_zoo.restoration.restore`;
+* :func:`classical_held_out` -- the same protocol for the classical baselines of a task
+  (:mod:`~nca_zoo.restoration.classical`), measured once per process;
+* :func:`ships` -- the shipping rule (:func:`rule_failures` says which clause fails): at every
+  size of :data:`SHIPPING_SIZES` a denoiser beats its input and the best classical baseline in
+  PSNR *and* SSIM; a deblurrer gains at least 1 dB PSNR and 0.02 SSIM over its input and beats
+  every classical baseline in PSNR and SSIM;
 * :func:`restoration_metrics` -- the datamodule's test split (tiles at the training size).
 
 Used by ``benchmarks/tools/export_pretrained.py`` (model cards),
@@ -23,12 +29,15 @@ from ..data.held_out import held_out_photos
 from ..data.images import resize_square
 from ..data.restoration import RestorationDataModule
 from ..layers import to_tensor
+from .classical import CLASSICAL_RESTORERS, classical_baselines
 from .restore import default_tile, restore
 
 #: photo sizes of the held-out protocol ("full" = the photo as it is)
-HELD_OUT_SIZES = ("32", "64", "128", "full")
-#: sizes at which a shipped restorer must beat its input in PSNR and SSIM
-SHIPPING_SIZES = ("64", "128")
+HELD_OUT_SIZES = ("32", "64", "128", "256", "full")
+#: sizes at which the shipping rule is checked
+SHIPPING_SIZES = ("64", "128", "256")
+#: least gain over the degraded input, (PSNR dB, SSIM), per task; 0: any gain (strictly better)
+INPUT_MARGINS = {"noise": (0.0, 0.0), "blur": (1.0, 0.02)}
 
 
 @torch.no_grad()
@@ -102,7 +111,55 @@ def held_out_metrics(model: nn.Module, task: str = "noise", sizes=HELD_OUT_SIZES
     return out
 
 
-def ships(held_out: dict, sizes=SHIPPING_SIZES) -> bool:
-    """The shipping rule: better than the degraded input in PSNR *and* SSIM at every size."""
-    return all(held_out[s]["psnr_model"] > held_out[s]["psnr_input"]
-               and held_out[s]["ssim_model"] > held_out[s]["ssim_input"] for s in sizes)
+_CLASSICAL_CACHE: dict = {}
+
+
+def classical_held_out(task: str, sizes=SHIPPING_SIZES, seed: int = 1234) -> dict:
+    """:func:`held_out_metrics` of every classical baseline of ``task``: ``{name: {size: ...}}``.
+
+    Measured once per process for each ``(task, size, seed)``; later calls reuse the numbers.
+    """
+    out = {}
+    for name in classical_baselines(task):
+        missing = [s for s in sizes if (name, task, s, seed) not in _CLASSICAL_CACHE]
+        if missing:
+            measured = held_out_metrics(CLASSICAL_RESTORERS[name](), task, missing, seed)
+            for size, m in measured.items():
+                _CLASSICAL_CACHE[name, task, size, seed] = m
+        out[name] = {s: dict(_CLASSICAL_CACHE[name, task, s, seed]) for s in sizes}
+    return out
+
+
+def rule_failures(held_out: dict, classical: dict, task: str, sizes=SHIPPING_SIZES) -> list[str]:
+    """Why a restorer with ``held_out`` numbers does not ship (empty: it ships).
+
+    ``classical``: ``{baseline: {size: held-out metrics}}`` (:func:`classical_held_out`); the
+    model must beat the best baseline per metric (the max over baselines) at every size.
+    """
+    if task not in INPUT_MARGINS:
+        raise ValueError(f"unknown restoration task {task!r}; choose from "
+                         f"{', '.join(INPUT_MARGINS)}")
+    if not classical:
+        raise ValueError(f"no classical baseline numbers for {task!r}")
+    failures = []
+    for size in sizes:
+        if size not in held_out:
+            failures.append(f"not measured at {size} px")
+            continue
+        m = held_out[size]
+        for key, margin in zip(("psnr", "ssim"), INPUT_MARGINS[task]):
+            gain = m[f"{key}_model"] - m[f"{key}_input"]
+            if not (gain >= margin if margin else gain > 0):
+                failures.append(f"{size} px: {key.upper()} gain over the input {gain:+.4g}"
+                                + (f" < {margin}" if margin else ""))
+            best_name = max(classical, key=lambda n: classical[n][size][f"{key}_model"])
+            best = classical[best_name][size][f"{key}_model"]
+            if not m[f"{key}_model"] > best:
+                failures.append(f"{size} px: {key.upper()} {m[f'{key}_model']:.4g} <= "
+                                f"{best_name} {best:.4g}")
+    return failures
+
+
+def ships(held_out: dict, classical: dict, task: str, sizes=SHIPPING_SIZES) -> bool:
+    """The shipping rule (see the module docstring and :func:`rule_failures`)."""
+    return not rule_failures(held_out, classical, task, sizes)
