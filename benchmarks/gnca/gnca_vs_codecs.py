@@ -70,10 +70,10 @@ def held_out_files(folder: Path) -> list[str]:
     """The held-out photos written as PNG files into ``folder``."""
     from PIL import Image
 
-    from nca_zoo.data.held_out import held_out_photos
+    from nca_zoo.data.held_out import HELD_OUT_PHOTOS, held_out_photos
 
     paths = []
-    for name, arr in held_out_photos().items():
+    for name, arr in held_out_photos(HELD_OUT_PHOTOS).items():  # the GNCA priors' set
         path = folder / f"{name}.png"
         Image.fromarray(arr).save(path)
         paths.append(str(path))

@@ -35,7 +35,7 @@ QUICK_CHECK = {"n": 16, "sampler": "ddim", "steps": 10, "seed": 0}   # recompute
 
 
 def restoration_card(ckpt: str, name: str) -> tuple:
-    from nca_zoo.data.held_out import HELD_OUT_PHOTOS
+    from nca_zoo.data.held_out import HELD_OUT_COLOUR_PHOTOS
     from nca_zoo.restoration import held_out_metrics, restoration_metrics
     from nca_zoo.restoration.evaluate import SHIPPING_SIZES, classical_held_out, rule_failures
     from nca_zoo.tasks import LNCARestoration, ViTCARestoration
@@ -59,7 +59,7 @@ def restoration_card(ckpt: str, name: str) -> tuple:
     card = {"paper": "LNCA (Menta et al., ALIFE 2024)", "task": data_task,
             "data": f"embedded scikit-image photo tiles, {size}x{size}, photo-level test split "
                     f"(split_seed 0)",
-            "held_out": {"photos": list(HELD_OUT_PHOTOS), "rule_sizes": list(SHIPPING_SIZES),
+            "held_out": {"photos": list(HELD_OUT_COLOUR_PHOTOS), "rule_sizes": list(SHIPPING_SIZES),
                          "ships": True, **held},
             "metrics": metrics, "quick_check": quick}
     return task.model, h.model, model_args, card, None

@@ -12,6 +12,8 @@ photo goes, so validation and test measure photos never trained on.  ``split.by=
 release 0.1's tile-level split (tiles of one photo in train and test: it measures memory).
 Training batches are degraded on the fly with the curriculum strength; validation and test pairs
 are degraded once, at the fixed strength, with a fixed seed.
+``root="corpus"`` reads the photo corpus fetched by ``python -m nca_zoo.data.corpus fetch``
+(:mod:`nca_zoo.data.corpus`); ``split.by="name"`` splits a folder by a hash of each file name.
 Real degraded datasets (Renoir, SID, GoPro, RealBlur): a ``root`` with ``GT/`` and ``DAMAGED/``
 sub-folders holding the same file names is read as pairs (tiled and cleaned together; no
 synthetic degradation, no curriculum).
@@ -30,6 +32,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from ..layers import cut_patches, nested_split_indices, to_tensor
 from ..layers.settings import as_settings
+from .corpus import split_by_name
 from .degradations import degrade
 from .images import (
     EMBEDDED_PHOTOS,
@@ -143,7 +146,8 @@ class RestorationDataModule(L.LightningDataModule):
 
     Args:
         root: folder of images (recursive), or with ``GT/`` + ``DAMAGED/`` sub-folders for real
-            degraded pairs; None = the embedded scikit-image photos.
+            degraded pairs; ``"corpus"`` = the fetched photo corpus
+            (:func:`~nca_zoo.data.corpus.corpus_dir`); None = the embedded scikit-image photos.
         task: ``"noise"`` (denoising) or ``"blur"`` (deblurring).
         image_size: side the images (or tiles) are shrunk to (paper: 32).
         tiling: tile-shrink-clean (:class:`~nca_zoo.data.restoration_settings.Tiling`, a
@@ -190,26 +194,49 @@ class RestorationDataModule(L.LightningDataModule):
 
     # ------------------------------------------------------------------ loading
     @property
+    def folder(self) -> Optional[Path]:
+        """The folder of ``root`` (``"corpus"``: the fetched corpus), None for embedded photos."""
+        if self.root is None:
+            return None
+        if str(self.root) == "corpus":
+            from .corpus import CorpusError, corpus_dir, is_complete
+
+            if not is_complete(corpus_dir()):
+                raise CorpusError(f"no photo corpus at {corpus_dir()}: run `python -m "
+                                  f"nca_zoo.data.corpus fetch` (or set $NCA_ZOO_CORPUS)")
+            return corpus_dir()
+        return Path(self.root).expanduser()
+
+    @property
     def paired(self) -> bool:
         """True when ``root`` holds real degraded data in ``GT/`` and ``DAMAGED/`` sub-folders."""
-        return (self.root is not None and (Path(self.root) / "GT").is_dir()
-                and (Path(self.root) / "DAMAGED").is_dir())
+        return (self.root is not None and (self.folder / "GT").is_dir()
+                and (self.folder / "DAMAGED").is_dir())
 
-    def _load(self) -> list[tuple]:
-        """Per photo: ``(clean tiles, damaged tiles or None)``."""
+    def _load(self) -> list:
+        """Per photo: ``(clean tiles, damaged tiles or None)``; by name: ``[train, val, test]``."""
+        if self.split == "name" and (self.root is None or self.paired):
+            raise ValueError("split by name needs a folder of photos (root), not pairs or the "
+                             "embedded photos")
         if self.root is None:
             return embedded_tiles(self.image_size, self.tile or 64, self.min_std, self.scales)
         if self.paired:
-            clean, bad = load_pairs(Path(self.root))
+            clean, bad = load_pairs(self.folder)
             return tiles_per_photo(clean, self.image_size, self.tile, self.min_std, bad,
                                    self.scales)
-        sources = [load_rgb_uint8(p, background="white") for p in list_images(Path(self.root))]
-        return tiles_per_photo(sources, self.image_size, self.tile, self.min_std,
-                               scales=self.scales)
+        paths = list_images(self.folder)
+        groups = split_by_name(paths).values() if self.split == "name" else [paths]
+        for part, group in zip(("train", "val", "test"), groups):
+            if not group:
+                raise ImageError(f"split by name left no {part} photo in {self.folder}")
+        out = [tiles_per_photo([load_rgb_uint8(p, background="white") for p in group],
+                               self.image_size, self.tile, self.min_std, scales=self.scales)
+               for group in groups]
+        return out if self.split == "name" else out[0]
 
     def _split(self, photos: list[tuple]) -> list[tuple]:
         """``[train, val, test]``, each ``(clean, damaged or None)``, by photo or by tile."""
-        paired = photos[0][1] is not None
+        paired = self.paired
         if self.split == "tile":  # release 0.1: tiles of one photo can straddle the splits
             clean = torch.cat([c for c, _ in photos])
             damaged = torch.cat([d for _, d in photos]) if paired else None
@@ -218,10 +245,13 @@ class RestorationDataModule(L.LightningDataModule):
                 damaged = damaged[: self.max_images] if paired else None
             parts = nested_split_indices(len(clean), self.split_seed)
             return [(clean[i], damaged[i] if paired else None) for i in parts]
+        groups = photos if self.split == "name" else [  # by name: _load split the photos
+            [photos[i] for i in part]
+            for part in nested_split_indices(len(photos), self.split_seed)]
         out = []
-        for k, part in enumerate(nested_split_indices(len(photos), self.split_seed)):
-            clean = torch.cat([photos[i][0] for i in part])
-            damaged = torch.cat([photos[i][1] for i in part]) if paired else None
+        for k, group in enumerate(groups):
+            clean = torch.cat([c for c, _ in group])
+            damaged = torch.cat([d for _, d in group]) if paired else None
             cap = self.max_images or len(clean)
             if k > 0:  # val / test: at most a quarter of the training tiles, or 32 (one big
                 # photo can hold half the tiles), an even sample of them

@@ -6,7 +6,7 @@ from typing import Optional
 
 from .degradations import Curriculum
 
-SPLITS = ("photo", "tile")
+SPLITS = ("photo", "tile", "name")
 
 
 @dataclass
@@ -34,8 +34,10 @@ class DataSplit:
     """Train / val / test split (64/16/20 %) and the seed of the fixed val / test degradations.
 
     ``by``: ``"photo"`` (every tile of a photo in one split: val / test photos are never trained
-    on) or ``"tile"`` (release 0.1's tile-level split, which measures memory); ``seed``: the
-    split's shuffle; ``eval_seed``: the val / test degradations, drawn once.
+    on), ``"name"`` (by photo too, each photo's split from a hash of its file name, so it stays
+    put when the folder grows: :func:`nca_zoo.data.corpus.split_by_name`; folders only) or
+    ``"tile"`` (release 0.1's tile-level split, which measures memory); ``seed``: the shuffle of
+    ``"photo"`` and ``"tile"``; ``eval_seed``: the val / test degradations, drawn once.
     """
 
     by: str = "photo"
@@ -44,7 +46,7 @@ class DataSplit:
 
     def __post_init__(self) -> None:
         if self.by not in SPLITS:
-            raise ValueError(f"split must be 'photo' or 'tile', got {self.by!r}")
+            raise ValueError(f"split must be 'photo', 'name' or 'tile', got {self.by!r}")
 
 
 @dataclass
