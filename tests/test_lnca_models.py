@@ -159,3 +159,17 @@ def test_cell_and_latent_mismatch():
 
     with pytest.raises(ValueError, match="latent channels"):
         LatentNCA(NAFCACell(8, 8, 8), LNCAAutoencoder(latent_channels=16))
+
+
+@pytest.mark.parametrize("name", ["lnca_nafca", "lnca_vitca"])
+def test_autoencoder_width_is_a_model_option(name):
+    """``ae_width`` widens the autoencoder (its H/2 skip and decoder), not the NCA cell."""
+    tiny = dict(embed_dim=16, steps=[1, 1], eval_steps=1)
+    narrow, wide = create_model(name, **tiny), create_model(name, ae_width=32, **tiny)
+    assert narrow.autoencoder.conv1[0].out_channels == 8
+    assert wide.autoencoder.conv1[0].out_channels == 32
+    assert wide.autoencoder.latent_channels == narrow.autoencoder.latent_channels == 16
+    cell_params = [sum(p.numel() for p in m.cell.parameters()) for m in (narrow, wide)]
+    assert cell_params[0] == cell_params[1]
+    x = torch.rand(2, 3, 16, 16)
+    assert wide(x).shape == x.shape == wide(x, steps=0).shape

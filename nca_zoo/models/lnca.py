@@ -30,6 +30,11 @@ from ..layers import RGB_CHANNELS, check_images
 LATENT_DOWNSCALE = 4
 #: Channels of the LNCA latent (the NCA's fixed input and its decoded output).
 LATENT_CHANNELS = 16
+#: Width (channels at H/2) of the LNCA autoencoder: 8 in the authors' ``AutoEncoderDown2``.  The
+#: encoder's H/2 skip has this many channels, so it bounds what reaches the decoder besides the
+#: latent; ``ae_width=32`` lifts a clean photo's reconstruction (the ceiling of every LNCA
+#: restorer, ``benchmarks/lnca/lnca_autoencoder_ceiling.py``).
+AE_WIDTH = 8
 #: How the restored image is read out of the NCA's output latent (see :meth:`LatentNCA.read_out`)
 READOUTS = ("decode", "residual")
 
@@ -218,6 +223,12 @@ def _split(kwargs: dict) -> tuple[dict, dict]:
     return nca, kwargs
 
 
+def _latent_nca(cell: nn.Module, nca: dict, ae_width: int) -> LatentNCA:
+    """A :class:`LatentNCA` around ``cell`` with an autoencoder of ``ae_width`` channels."""
+    return LatentNCA(cell, LNCAAutoencoder(width=ae_width, latent_channels=cell.in_channels),
+                     **nca)
+
+
 @register_model(num_params=92_515, family="restoration",
                 tiny=dict(embed_dim=16, mlp_dim=8, steps=[2, 2], eval_steps=2))
 def vitca(**kwargs) -> PixelViTCA:
@@ -235,22 +246,25 @@ def vitca(**kwargs) -> PixelViTCA:
 
 @register_model(num_params=101_201, family="restoration",
                 tiny=dict(embed_dim=16, mlp_dim=8, steps=[2, 2], eval_steps=2))
-def lnca_vitca(**kwargs) -> LatentNCA:
+def lnca_vitca(ae_width: int = AE_WIDTH, **kwargs) -> LatentNCA:
     """LatentViTCA: ViTCA (depth 1, 4 heads, embed 128, MLP 64) on the 16-channel latent.
 
-    32 hidden channels.
+    32 hidden channels; ``ae_width``: the autoencoder's width (see :data:`AE_WIDTH`).
     """
     nca, cell_kw = _split(kwargs)
-    return LatentNCA(ViTCACell(**{"in_channels": LATENT_CHANNELS, "out_channels": LATENT_CHANNELS,
-                                  "hidden_channels": 32,
-                                  **cell_kw}), **nca)
+    return _latent_nca(ViTCACell(**{"in_channels": LATENT_CHANNELS,
+                                    "out_channels": LATENT_CHANNELS, "hidden_channels": 32,
+                                    **cell_kw}), nca, ae_width)
 
 
 @register_model(num_params=50_450, family="restoration",
                 tiny=dict(embed_dim=16, steps=[2, 2], eval_steps=2))
-def lnca_nafca(**kwargs) -> LatentNCA:
-    """LatentNAFCA: NAFCA (embed 128, FFN x4, dropout 0.1) on the 16-channel latent, 32 hidden."""
+def lnca_nafca(ae_width: int = AE_WIDTH, **kwargs) -> LatentNCA:
+    """LatentNAFCA: NAFCA (embed 128, FFN x4, dropout 0.1) on the 16-channel latent, 32 hidden.
+
+    ``ae_width``: the autoencoder's width (see :data:`AE_WIDTH`).
+    """
     nca, cell_kw = _split(kwargs)
-    return LatentNCA(NAFCACell(**{"in_channels": LATENT_CHANNELS, "out_channels": LATENT_CHANNELS,
-                                  "hidden_channels": 32,
-                                  **cell_kw}), **nca)
+    return _latent_nca(NAFCACell(**{"in_channels": LATENT_CHANNELS,
+                                    "out_channels": LATENT_CHANNELS, "hidden_channels": 32,
+                                    **cell_kw}), nca, ae_width)
