@@ -24,6 +24,7 @@ from .._registry import create_model
 from ..data.images import save_png_atomic
 from ..layers import to_uint8
 from ..layers.settings import as_settings
+from .budget import TrainingBudget
 from .finite_guard import FiniteGuard
 from .resume import ExactResume
 
@@ -70,10 +71,11 @@ class BaseTask(L.LightningModule):
         """Callbacks every task brings along (unless the trainer has them already).
 
         :class:`FiniteGuard` stops at the first non-finite loss or gradient; :class:`ExactResume`
-        makes resuming from a checkpoint exact.
+        makes resuming from a checkpoint exact; :class:`TrainingBudget` keeps what training cost
+        (images, CPU / wall hours) in every checkpoint.
         """
         have = {type(c) for c in self.trainer.callbacks} if self.has_trainer else set()
-        return [cb() for cb in (FiniteGuard, ExactResume) if cb not in have]
+        return [cb() for cb in (FiniteGuard, ExactResume, TrainingBudget) if cb not in have]
 
     @property
     def has_trainer(self) -> bool:
