@@ -32,6 +32,8 @@ from nca_zoo.models.gnca import GNCA
 
 ROOT = Path(__file__).resolve().parents[1]
 SECONDS = 30  # per in-process case; subprocesses get 60
+#: a small LNCA restorer, saved fresh for the pretrained-folder cases
+TINY_RESTORER = {"embed_dim": 16, "steps": [2, 2], "eval_steps": 2}
 
 
 def nca_bytes(h, w, patch, channels, hidden, steps, version=1) -> bytes:
@@ -84,9 +86,14 @@ def inputs(tmp_path_factory):
         (paths.setdefault(name, d / f"{name}.nca")).write_bytes(data)
 
     shipped = nca_zoo._pretrained.SHIPPED
+    # a small restorer saved fresh (no restorer is shipped: none passes the shipping rule)
+    paths["restorer"] = nca_zoo.save_pretrained(
+        nca_zoo.create_model("lnca_nafca", **TINY_RESTORER), d / "restorer", "lnca_nafca",
+        TINY_RESTORER, card={"task": "noise"})
 
     def corrupt_copy(name, src, change):
-        folder = shutil.copytree(shipped / src, d / name)
+        folder = shutil.copytree(paths["restorer"] if src == "restorer" else shipped / src,
+                                 d / name)
         change(Path(folder))
         paths[name] = folder
 
@@ -99,15 +106,15 @@ def inputs(tmp_path_factory):
         return change
 
     weights = "model.safetensors"
-    corrupt_copy("pre_truncated", "lnca-nafca-denoise", lambda f: (f / weights).write_bytes(
+    corrupt_copy("pre_truncated", "restorer", lambda f: (f / weights).write_bytes(
         (f / weights).read_bytes()[:5000]))
-    corrupt_copy("pre_nocard", "lnca-nafca-denoise", lambda f: (f / "card.json").unlink())
-    corrupt_copy("pre_noconfig", "lnca-nafca-denoise", lambda f: (f / "config.json").unlink())
-    corrupt_copy("pre_mismatch", "lnca-nafca-denoise",
+    corrupt_copy("pre_nocard", "restorer", lambda f: (f / "card.json").unlink())
+    corrupt_copy("pre_noconfig", "restorer", lambda f: (f / "config.json").unlink())
+    corrupt_copy("pre_mismatch", "restorer",
                  edit_config(model_args=lambda a: {**a, "hidden_channels": 10**6}))
-    corrupt_copy("pre_badjson", "lnca-nafca-denoise",
+    corrupt_copy("pre_badjson", "restorer",
                  lambda f: (f / "config.json").write_text('{"architecture": '))
-    corrupt_copy("pre_unknown", "lnca-nafca-denoise", edit_config(architecture="lnca_nope"))
+    corrupt_copy("pre_unknown", "restorer", edit_config(architecture="lnca_nope"))
     corrupt_copy("diff_badschedule", "diff-nca-pathology",
                  edit_config(diffusion=lambda c: {**c, "timesteps": 10**9}))
     (paths.setdefault("ckpt_text", d / "fake.ckpt")).write_text("not a checkpoint")
@@ -211,14 +218,14 @@ CATALOGUE = [
      ["{rgb}", "-o", "{png}", "--model", "{pre_unknown}"], "unknown model 'lnca_nope'"),
     ("restore-diffusion-model", "restore",
      ["{rgb}", "-o", "{png}", "--model", "diff-nca-pathology"], "is a diffusion model"),
-    ("restore-missing-image", "restore", ["{missing}", "-o", "{png}", "--model",
-                                          "lnca-nafca-denoise"], "no such file"),
-    ("restore-transparent", "restore", ["{transparent}", "-o", "{png}", "--model",
-                                        "lnca-nafca-denoise"], "pass --background"),
-    ("restore-tile-0", "restore", ["{rgb}", "-o", "{png}", "--model", "lnca-nafca-denoise",
-                                   "--tile", "0"], "argument --tile: expected 'auto' or a size"),
+    ("restore-missing-image", "restore", ["{missing}", "-o", "{png}", "--model", "{restorer}"],
+     "no such file"),
+    ("restore-transparent", "restore", ["{transparent}", "-o", "{png}", "--model", "median3"],
+     "pass --background"),
+    ("restore-tile-0", "restore", ["{rgb}", "-o", "{png}", "--model", "median3", "--tile", "0"],
+     "argument --tile: expected 'auto' or a size"),
     ("restore-output-is-directory", "restore", ["{rgb}", "-o", "{outdir}", "--model",
-                                                "lnca-nafca-denoise"], "is a directory"),
+                                                "{restorer}"], "is a directory"),
     ("sample-steps-0", "sample", ["--model", "diff-nca-pathology", "-o", "{png}", "--steps", "0"],
      "argument --steps: must be a positive integer, got 0"),
     ("sample-n-negative", "sample", ["--model", "diff-nca-pathology", "-o", "{png}", "--n", "-2"],
@@ -238,7 +245,7 @@ CATALOGUE = [
      "16 images of 4096x4096 px are 268,435,456 pixels, over the limit of 89,478,485"),
     ("sample-corrupt-schedule", "sample", ["--model", "{diff_badschedule}", "-o", "{png}"],
      "invalid diffusion config (1000000000 is not an integer in [1, 100000])"),
-    ("sample-restorer-as-generator", "sample", ["--model", "lnca-nafca-denoise", "-o", "{png}"],
+    ("sample-restorer-as-generator", "sample", ["--model", "{restorer}", "-o", "{png}"],
      "is not a diffusion model"),
     ("sample-truncated-weights", "sample", ["--model", "{pre_truncated}", "-o", "{png}"],
      "cannot be read"),
@@ -387,7 +394,7 @@ def test_cli_prints_the_conversion_as_one_note_line(tmp_path, capsys):
     Image.fromarray(gray).save(tmp_path / "gray.png")
     out = tmp_path / "out.png"
     assert cli.run("restore", [str(tmp_path / "gray.png"), "-o", str(out), "--model",
-                               "lnca-nafca-denoise"]) == 0
+                               "median3"]) == 0
     assert capsys.readouterr().err == f"note: {tmp_path / 'gray.png'}: converted L to RGB\n"
     assert Image.open(out).size == (16, 16)
 

@@ -40,7 +40,7 @@ def test_one_output_check_for_all_tools(tmp_path):
 def test_console_script_and_module_give_the_same_one_line_error(tool, tmp_path):
     argv = {"decompress": [str(tmp_path / "x.nca"), "-o", str(tmp_path / "x.png")],
             "restore": ["embedded:coffee", "-o", str(tmp_path / "no" / "x.png"), "--model", "x"],
-            "sample": ["--model", "lnca-nafca-denoise", "-o", str(tmp_path / "no" / "g.png")]}[tool]
+            "sample": ["--model", "diff-nca-pathology", "-o", str(tmp_path / "no" / "g.png")]}[tool]
     script = Path(sys.executable).with_name("nca-zoo")
     commands = [[sys.executable, "-m", f"nca_zoo.{tool}", *argv]]
     if script.exists():                 # installed by `pip install -e .`

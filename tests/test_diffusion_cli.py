@@ -157,7 +157,7 @@ def test_pretrained_model_samples_like_its_checkpoint(ckpt, pretrained_folder, t
     ([], "either a checkpoint or --model"),
     (["CKPT", "--model", "PRE"], "either a checkpoint or --model"),
     (["--model", "no-such-model"], "no pretrained module"),
-    (["--model", "lnca-nafca-denoise"], "not a diffusion model"),
+    (["--model", "gnca-small-prior"], "not a diffusion model"),  # a shipped non-diffusion module
     (["--model", "PRE", "--no-ema"], "--no-ema needs a checkpoint"),
     (["--model", "PRE", "--size", "8", "8", "8"], "--size takes H or H W"),
 ])

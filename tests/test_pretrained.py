@@ -123,7 +123,14 @@ def test_shipped_prior_reproduces_its_card(name):
     assert gain["n_patches"] >= 2
 
 
-@pytest.mark.parametrize("name", RESTORERS)
+def test_restorers_are_found_by_their_card_task():
+    """RESTORERS is every shipped module whose card has a restoration task (none ship now)."""
+    from nca_zoo.restoration.classical import shipped_restorers
+
+    assert RESTORERS == shipped_restorers()
+
+
+@pytest.mark.parametrize("name", RESTORERS)  # empty while no restorer passes the shipping rule
 def test_shipped_restorer_reproduces_its_card(name):
     from nca_zoo.restoration import restoration_metrics
 
@@ -162,22 +169,27 @@ def test_shipped_generator_reproduces_its_card(name):
     assert card["metrics"]["n"] >= q["n"] and card["metrics"]["features"] == q["features"]
 
 
-def test_restore_cli(tmp_path, capsys):
+@pytest.mark.parametrize("source", ["median3", "saved folder"])
+def test_restore_cli(tmp_path, capsys, source):
+    """A classical filter by name and a freshly saved restorer folder restore through the CLI."""
     from PIL import Image
 
     from nca_zoo import restore
     from nca_zoo.cli import run_cli
 
-    if not RESTORERS:
-        pytest.skip("no shipped restoration module")
-    name, out = RESTORERS[0], tmp_path / "out.png"
-    img = tmp_path / "in.png"
+    name = source
+    if source == "saved folder":
+        args = {"embed_dim": 16, "steps": [2, 2], "eval_steps": 2}
+        name = str(nca_zoo.save_pretrained(nca_zoo.create_model("lnca_nafca", **args),
+                                           tmp_path / "restorer", "lnca_nafca", args,
+                                           card={"task": "noise"}))
+    out, img = tmp_path / "out.png", tmp_path / "in.png"
     Image.fromarray((np.random.default_rng(0).random((37, 45, 3)) * 255).astype(np.uint8)).save(img)
     assert run_cli(restore.main, [str(img), "-o", str(out), "--model", name]) == 0
     assert Image.open(out).size == (45, 37)
     assert run_cli(restore.main, [str(img), "-o", str(tmp_path / "x.png"), "--model", "nope"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: no pretrained module") and "\n" not in err
+    assert err.startswith("error: no restorer 'nope'") and "median3" in err and "\n" not in err
     assert not (tmp_path / "x.png").exists()
 
 

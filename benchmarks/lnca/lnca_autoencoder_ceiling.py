@@ -1,15 +1,17 @@
 """Why LNCA deblurring fails on held-out photos: the autoencoder's ceiling against the input.
 
-    python benchmarks/lnca/lnca_autoencoder_ceiling.py lnca-nafca-denoise FOLDER_OF_A_DEBLURRER ...
+    python benchmarks/lnca/lnca_autoencoder_ceiling.py /tmp/nca_zoo/pretrained/lnca-*  # folders
 
 An LNCA restorer can be no better than its autoencoder: ``AE(clean)`` (the NCA bypassed, a clean
 photo in) bounds what the NCA can reach.  On each held-out photo (``nca_zoo.data.held_out``) at
 32 / 64 / 128 px this measures PSNR / SSIM of the degraded input, ``AE(clean)``, ``AE(degraded)``
 (the NCA bypassed) and the full model on the degraded photo.  When the degraded input is already
 close to ``AE(clean)`` -- motion blur on larger photos -- the autoencoder's own loss outweighs what
-the NCA adds.  Release 0.1's deblurrers are no longer shipped; to measure them, restore their
-folders from git (``git archive 0d2a87f nca_zoo/pretrained/lnca-nafca-deblur | tar -x -C /tmp``)
-and pass the folder.  Writes ``results/lnca_autoencoder_ceiling.{json,md}``.
+the NCA adds.  No LNCA restorer is shipped now (the four measured in the results failed the
+shipping rule, see ``docs/restoration.md``, "Removed modules"); to measure one, restore its folder
+from git (``git archive 9275d7f nca_zoo/pretrained/lnca-nafca-deblur | tar -x -C /tmp``) and pass
+the folder (``/tmp/nca_zoo/pretrained/lnca-nafca-deblur``); a shipped name works too.  Writes
+``results/lnca_autoencoder_ceiling.{json,md}``.
 """
 from __future__ import annotations
 
@@ -53,7 +55,8 @@ def ceiling(model: torch.nn.Module, task: str, size: int) -> dict:
 def main(argv: list | None = None) -> None:
     """Measure every restorer given, write the table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("models", nargs="+", help="shipped names or pretrained folders (LNCA only)")
+    ap.add_argument("models", nargs="+", help="pretrained folders or shipped names (LNCA only; "
+                    "the removed ones: see above)")
     ap.add_argument("--sizes", nargs="+", type=int, default=[32, 64, 128])
     args = ap.parse_args(argv)
     rows, results = [], {}

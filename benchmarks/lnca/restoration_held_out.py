@@ -3,6 +3,11 @@
     python benchmarks/lnca/restoration_held_out.py                # every shipped restorer
     python benchmarks/lnca/restoration_held_out.py --write-cards  # + the numbers into the cards
     python benchmarks/lnca/restoration_held_out.py --models --sizes 32 64  # baselines only, small
+    python benchmarks/lnca/restoration_held_out.py --models /tmp/nca_zoo/pretrained/NAME  # a folder
+
+With no restorer shipped, the default measures the classical baselines alone.  ``--models`` also
+takes pretrained folders, e.g. a module removed for failing the rule, restored from git as
+``docs/restoration.md`` ("Removed modules") says; a folder's row is named by its card.
 
 The held-out photos (``nca_zoo.data.held_out``) at 32 / 64 / 128 / 256 px and at full size,
 degraded at the fixed strength and restored whole-photo (``nca_zoo.restoration.held_out_metrics``),
@@ -50,8 +55,8 @@ def row(name: str, task: str, size: str, m: dict, verdict: str) -> list:
 def main(argv: list | None = None) -> None:
     """Measure, report, and optionally write the cards."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", nargs="*", help="shipped names (default: every restorer; "
-                    "none: the classical baselines only)")
+    ap.add_argument("--models", nargs="*", help="shipped names or pretrained folders (default: "
+                    "every shipped restorer; none: the classical baselines only)")
     ap.add_argument("--sizes", nargs="+", default=list(HELD_OUT_SIZES), choices=HELD_OUT_SIZES,
                     help="held-out sizes (default: all; the rule needs "
                          f"{', '.join(SHIPPING_SIZES)})")
@@ -68,11 +73,13 @@ def main(argv: list | None = None) -> None:
         classical[task] = classical_held_out(task, args.sizes)
         print(task, "baselines", f"{time.perf_counter() - start:.1f} s", classical[task],
               flush=True)
-    for name in names:
-        card_path = SHIPPED / name / "card.json"
+    for source in names:
+        folder = SHIPPED / source if (SHIPPED / source).is_dir() else Path(source)
+        card_path = folder / "card.json"
         card = json.loads(card_path.read_text())
+        name = card.get("name", folder.name)
         start = time.perf_counter()
-        model = nca_zoo.load_pretrained(name)
+        model = nca_zoo.load_pretrained(str(folder))
         # a size-dependent model (pixel ViTCA) restores a full photo as hundreds of tiles: minutes
         # per photo on a CPU, so its full-size column is left out
         sizes = [s for s in args.sizes if s != "full" or not is_size_dependent(model)]

@@ -1,13 +1,16 @@
 """Export a trained checkpoint as a shipped pretrained module with a measured card.
 
-    python benchmarks/tools/export_pretrained.py RUN.ckpt --name lnca-nafca-denoise \
+    python benchmarks/tools/export_pretrained.py RUN.ckpt --name NAME-denoise \
         --config configs/lnca/lnca_nafca_denoise.yaml --recipe "... the exact fit command ..."
 
-Restoration checkpoints (LNCARestoration, ViTCARestoration) are measured on the held-out photos
-(``nca_zoo.restoration.held_out_metrics``: photos no restorer trains on, at 32 / 64 / 128 px and
-full size) and on the photo-level test split of their data (``restoration_metrics``).  The shipping
-rule: a restorer that does not beat its degraded input in PSNR *and* SSIM at 64 and 128 px is
-refused (exit status 1, nothing written); diffusion checkpoints
+Restoration checkpoints (LNCARestoration, ViTCARestoration; the task is ``blur`` if the name
+contains "deblur", else ``noise``) are measured on the held-out photos
+(``nca_zoo.restoration.held_out_metrics``: photos no restorer trains on, at 32 / 64 / 128 / 256 px
+and full size) and on the photo-level test split of their data (``restoration_metrics``).  A
+restorer that fails the shipping rule (``nca_zoo.restoration.ships``: at 64 / 128 / 256 px a
+denoiser beats its input and the best classical filter, a deblurrer gains >= 1 dB / 0.02 SSIM and
+beats unsharp masking; ``docs/restoration.md``) is refused (exit status 1, nothing written);
+diffusion checkpoints
 (DiffusionTask, EMA weights) by FID / KID of samples against the test split of their training data,
 with the train-vs-test and colour-noise references
 (``nca_zoo.diffusion.evaluate.diffusion_metrics``), plus a small ``quick_check`` subset that

@@ -7,7 +7,10 @@
 * ``restoration.png``: one row per shipped restoration module: clean, degraded (fixed test
   strength), the classical filter of its task (``median3`` for noise, ``unsharp`` for blur),
   restored (as ``python -m nca_zoo.restore`` does it: ViTCA models tile by tile) -- on a held-out
-  photo (``nca_zoo.data.held_out``, never trained on) downscaled to 128 px;
+  photo (``nca_zoo.data.held_out``, never trained on) downscaled to 128 px.  ``--restorers``
+  takes pretrained names or folders instead (e.g. a removed module restored from git, see
+  ``docs/restoration.md``); with none shipped and none given, one row per task without the last
+  column (clean, degraded, classical filter);
 * ``diffusion_samples.png``: 16 samples of every shipped generator at its training size;
 * ``diffusion_large.png``: a pathology Diff-NCA grown far beyond its training size, tile by tile
   (bounded memory, §4.9);
@@ -73,24 +76,30 @@ def gnca_growth() -> None:
     print(f"  frames after {at} steps")
 
 
-def restoration(photo: str) -> None:
-    names = restorers()  # by card task: the GNCA priors and the generators are not restorers
-    if not names:
-        print("restoration.png skipped: no shipped restoration module")
-        return
+def restoration(photo: str, names: list | None = None) -> None:
+    """``names``: pretrained names or folders (default: the shipped restorers)."""
+    names = restorers() if names is None else names  # by card task: not the priors, generators
     name = photo.split(":", 1)[1] if photo.startswith("held-out:") else None
     clean = to_tensor(resize_square(held_out_photo(name) if name else load_rgb_uint8(photo), 128))
+
+    def degraded_and_filtered(kind: str) -> tuple:
+        degraded = degrade(clean[None], kind, Curriculum(kind).strength(None),
+                           generator=torch.Generator().manual_seed(0))[0]
+        return degraded, restore(load_restorer(CLASSICAL_COLUMN[kind]), degraded)
+
     rows = []
     for name in names:
         model = nca_zoo.load_pretrained(name)
         kind = model.card["task"]
-        degraded = degrade(clean[None], kind, Curriculum(kind).strength(None),
-                           generator=torch.Generator().manual_seed(0))[0]
-        classical = restore(load_restorer(CLASSICAL_COLUMN[kind]), degraded)
+        degraded, classical = degraded_and_filtered(kind)
         torch.manual_seed(0)
         rows.append(row([clean, degraded, classical,
                          restore(model, degraded, tile=default_tile(model))]))
         print(f"  row {len(rows)}: {name} ({kind}; classical column: {CLASSICAL_COLUMN[kind]})")
+    if not names:  # no restorer shipped: the classical filters the shipping rule compares with
+        for kind, filt in CLASSICAL_COLUMN.items():
+            rows.append(row([clean, *degraded_and_filtered(kind)]))
+            print(f"  row {len(rows)}: {kind}, {filt} (no restorer shipped)")
     save(torch.cat(rows, 1), "restoration.png")
 
 
@@ -159,6 +168,9 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", choices=["gnca", "restoration", "diffusion"])
     ap.add_argument("--photo", help="restoration figure photo (default: the first held-out "
                                      "photo, held-out:NAME, one no restorer trained on)")
+    ap.add_argument("--restorers", nargs="+", help="pretrained names or folders of the "
+                    "restoration figure (default: the shipped restorers; none shipped: the "
+                    "classical filters alone)")
     ap.add_argument("--steps", type=int, default=50, help="DDIM steps of the diffusion figures")
     ap.add_argument("--large", type=int, default=256, help="side of the large Diff-NCA image")
     a = ap.parse_args()
@@ -167,7 +179,7 @@ def main() -> None:
     if "gnca" in only:
         gnca_growth()
     if "restoration" in only:
-        restoration(a.photo or f"held-out:{next(iter(held_out_photos()))}")
+        restoration(a.photo or f"held-out:{next(iter(held_out_photos()))}", a.restorers)
     if "diffusion" in only:
         diffusion_figures(a.steps, a.large)
 

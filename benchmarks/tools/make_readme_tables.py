@@ -174,13 +174,14 @@ def unshipped_configs() -> list[str]:
     return sorted(names - shipped)
 
 
-def classical_rows(task: str, sizes: list) -> list:
+def classical_rows(task: str, sizes: list, seconds: dict) -> list:
     """Rows of the classical baselines of ``task`` measured by restoration_held_out.py."""
     data = load_json("restoration_held_out") or {}
     rows = []
     for name, h in data.get("classical", {}).get(task, {}).items():
         rows.append([f"`{name}` (classical)", TASK_NAMES.get(task, task), "0"]
-                    + [held_out_cell(h, s, k, f) if s in h else "-" for s, k, f in sizes] + ["-"])
+                    + [held_out_cell(h, s, k, f) if s in h else "-" for s, k, f in sizes]
+                    + [f"{seconds[name]:.2f}" if name in seconds else "-"])
     return rows
 
 
@@ -188,7 +189,8 @@ def headline_lnca() -> str:
     """Every shipped restorer and the classical baselines against the degraded input, held-out."""
     cards = [c for c in load_cards() if "held_out" in c]
     refused = not_shipped()
-    if not cards:
+    measured = load_json("restoration_held_out") or {}
+    if not cards and not measured.get("classical"):
         return "_no restoration module is shipped_\n"
     speed = load_json("restore_speed")
     seconds = {}
@@ -198,30 +200,35 @@ def headline_lnca() -> str:
     sizes = [("64", "psnr", ".2f"), ("128", "psnr", ".2f"), ("256", "psnr", ".2f"),
              ("128", "ssim", ".3f"), ("full", "psnr", ".2f")]
     rows = []
-    for task in sorted({c["task"] for c in cards}):
+    for task in sorted({c["task"] for c in cards} | set(measured.get("classical", {}))):
         for c in (c for c in cards if c["task"] == task):
             h = c["held_out"]
             rows.append([f"`{c['name']}`", TASK_NAMES.get(task, task), f"{c['num_params']:,}"]
                         + [held_out_cell(h, s, k, f) if s in h else "-" for s, k, f in sizes]
                         + [f"{seconds[c['name']]:.2f}" if c["name"] in seconds else "-"])
-        rows += classical_rows(task, sizes)
-    photos = ", ".join(cards[0]["held_out"]["photos"])
+        rows += classical_rows(task, sizes, seconds)
+    photos = ", ".join(cards[0]["held_out"]["photos"] if cards else measured["photos"])
+    source = ("from the `held_out` block of the cards in `nca_zoo/pretrained/`; the classical "
+              "filters (`nca_zoo.restoration.classical`, 0 parameters, library defaults) from "
+              if cards else "the classical filters (`nca_zoo.restoration.classical`, 0 "
+              "parameters, library defaults), from ")
     note = (f"Degraded → restored on photos no model trained on ({photos}), resized to 64 / 128 / "
-            "256 px or full size, from the `held_out` block of the cards in "
-            "`nca_zoo/pretrained/`; the classical filters (`nca_zoo.restoration.classical`, "
-            "0 parameters, library defaults) from `benchmarks/results/restoration_held_out.json` "
+            f"256 px or full size, {source}`benchmarks/results/restoration_held_out.json` "
             "(`benchmarks/lnca/restoration_held_out.py`); seconds per 128×128 photo from "
             "`benchmarks/results/restore_speed.json`")
     if speed is not None:
         note += f" ({speed['machine']['device']}, {speed['machine']['torch_threads']} threads)"
-    note += (". `vitca-denoise` is the pixel-space ViTCA baseline; ViTCA models with the raster "
-             "position table restore tile by tile, so their full size is not measured. "
-             "A denoiser ships only if, at 64, 128 and 256 px, it beats its input and the best "
+    if any(c["name"].startswith("vitca") for c in cards):
+        note += (". `vitca-denoise` is the pixel-space ViTCA baseline; ViTCA models with the "
+                 "raster position table restore tile by tile, so their full size is not measured")
+    note += (". A denoiser ships only if, at 64, 128 and 256 px, it beats its input and the best "
              "classical filter in PSNR and SSIM; a deblurrer only if it gains at least 1 dB PSNR "
              "and 0.02 SSIM over its input and beats unsharp masking in both")
     if refused:
         note += (": **not shipped**, because they fail that rule: "
-                 + ", ".join(f"`{n}`" for n in refused))
+                 + ", ".join(f"`{n}`" for n in refused)
+                 + " (removed; their numbers and how to get them back: "
+                   "[docs/restoration.md](docs/restoration.md#removed-modules))")
     note += "."
     others = [n for n in unshipped_configs() if n not in refused]
     if others:
@@ -358,9 +365,12 @@ def pretrained_full() -> str:
                 " / ".join(f"{h[s]['psnr_model']:.2f} ({h[s]['psnr_input']:.2f})" if s in h
                            else "-" for s in ("32", "64", "128", "full")),
                 f"`{c['recipe']}`"])
-    out = md_table(["name", "task", "params", "file",
-                    "SSIM (input), held-out photos at 32 / 64 / 128 px / full",
-                    "PSNR dB (input), same", "recipe"], restore) + "\n"
+    out = "No restorer is shipped (none passes the shipping rule; removed ones: " \
+          "[docs/restoration.md](docs/restoration.md#removed-modules)).\n"
+    if restore:
+        out = md_table(["name", "task", "params", "file",
+                        "SSIM (input), held-out photos at 32 / 64 / 128 px / full",
+                        "PSNR dB (input), same", "recipe"], restore) + "\n"
     if generate:
         out += ("\nGenerators (features: " + "; ".join(sorted(features)) + ". *train ref*: "
                 "training images vs the test images, what a perfect model reaches; *noise ref*: "
@@ -547,11 +557,13 @@ SECTIONS = [
          "python benchmarks/lnca/restoration_held_out.py --write-cards", None),
         ("lnca_autoencoder_ceiling", "Why deblurring fails: the autoencoder's ceiling",
          "benchmarks/lnca/lnca_autoencoder_ceiling.py",
-         "python benchmarks/lnca/lnca_autoencoder_ceiling.py lnca-nafca-denoise lnca-vitca-denoise "
-         "/tmp/nca_zoo/pretrained/lnca-nafca-deblur /tmp/nca_zoo/pretrained/lnca-vitca-deblur",
-         "The release-0.1 deblurrers come from git: `git archive 0d2a87f "
-         "nca_zoo/pretrained/lnca-nafca-deblur nca_zoo/pretrained/lnca-vitca-deblur | tar -x -C "
-         "/tmp`. Motion blur leaves a 64-128 px photo within 1-2 dB of what the autoencoder can "
+         "python benchmarks/lnca/lnca_autoencoder_ceiling.py /tmp/nca_zoo/pretrained/lnca-*",
+         "The four LNCA restorers measured here were removed for failing the shipping rule "
+         "([docs/restoration.md](docs/restoration.md#removed-modules)); their folders come "
+         "from git: `git archive 9275d7f nca_zoo/pretrained/lnca-nafca-denoise "
+         "nca_zoo/pretrained/lnca-vitca-denoise nca_zoo/pretrained/lnca-nafca-deblur "
+         "nca_zoo/pretrained/lnca-vitca-deblur | tar -x -C /tmp`. Motion blur leaves a 64-128 px "
+         "photo within 1-2 dB of what the autoencoder can "
          "reproduce of the clean photo, and the autoencoder alone loses about 1 dB on the blurred "
          "one, more than the NCA wins back: deblurring needs a better autoencoder first. The next "
          "table lifts the ceiling with augmentation; LNCA deblurrers trained on it in short CPU "
@@ -624,10 +636,11 @@ SECTIONS = [
 def relink(text: str, target_dir: Path) -> str:
     """Rewrite repo-root-relative markdown links so that they resolve from ``target_dir``."""
     def fix(m: re.Match) -> str:
-        path = m.group(2)
-        if re.match(r"^(?:[a-z]+:|#|/)", path) or not (ROOT / path).exists():
+        path, hash_, fragment = m.group(2).partition("#")
+        if re.match(r"^(?:[a-z]+:|/)", path) or not path or not (ROOT / path).exists():
             return m.group(0)
-        return f"]({m.group(1)}{Path(os.path.relpath(ROOT / path, target_dir)).as_posix()}"
+        return (f"]({m.group(1)}{Path(os.path.relpath(ROOT / path, target_dir)).as_posix()}"
+                f"{hash_}{fragment}")
     return re.sub(r"\]\((<?)([^)\s>]+)", fix, text)
 
 
