@@ -10,8 +10,14 @@ close to ``AE(clean)`` -- motion blur on larger photos -- the autoencoder's own 
 the NCA adds.  No LNCA restorer is shipped now (the four measured in the results failed the
 shipping rule, see ``docs/restoration.md``, "Removed modules"); to measure one, restore its folder
 from git (``git archive 9275d7f nca_zoo/pretrained/lnca-nafca-deblur | tar -x -C /tmp``) and pass
-the folder (``/tmp/nca_zoo/pretrained/lnca-nafca-deblur``); a shipped name works too.  Writes
-``results/lnca_autoencoder_ceiling.{json,md}``.
+the folder (``/tmp/nca_zoo/pretrained/lnca-nafca-deblur``); a shipped name works too.  A
+Lightning checkpoint of an LNCA run (``.ckpt``) works as well; one of phase 1 (``phase: ae``) has
+no trained NCA, so its "model" column is left empty:
+
+    python benchmarks/lnca/lnca_autoencoder_ceiling.py RUN/checkpoints/last.ckpt \
+        --sizes 64 128 256 --name lnca_autoencoder_ceiling_corpus
+
+Writes ``results/<name>.{json,md}`` (default ``lnca_autoencoder_ceiling``).
 """
 from __future__ import annotations
 
@@ -42,14 +48,31 @@ def score(img: torch.Tensor, clean: torch.Tensor) -> tuple[float, float]:
 
 
 @torch.no_grad()
-def ceiling(model: torch.nn.Module, task: str, size: int) -> dict:
+def ceiling(model: torch.nn.Module, task: str, size: int, with_nca: bool = True) -> dict:
     """Scores of the input, ``AE(clean)``, ``AE(degraded)`` and the model at one size."""
     clean = torch.stack([to_tensor(resize_square(p, size)) for p in held_out_photos().values()])
     bad = degrade(clean, task, Curriculum(task).strength(None), torch.Generator().manual_seed(0))
     torch.manual_seed(0)
     outputs = {"input": bad, "AE(clean)": model(clean, steps=0),
-               "AE(degraded)": model(bad, steps=0), "model(degraded)": model(bad)}
+               "AE(degraded)": model(bad, steps=0)}
+    if with_nca:
+        outputs["model(degraded)"] = model(bad)
     return {k: score(v, clean) for k, v in outputs.items()}
+
+
+def load(name: str) -> tuple:
+    """``(model, task, label, trained NCA?)`` of a pretrained folder / name or an LNCA .ckpt."""
+    if not name.endswith(".ckpt"):
+        model = nca_zoo.load_pretrained(name).eval()
+        return model, model.card["task"], Path(name).name, True
+    from nca_zoo.tasks import LNCARestoration
+
+    raw = torch.load(name, map_location="cpu", weights_only=False)
+    run = LNCARestoration.load_from_checkpoint(name, map_location="cpu")
+    task = (raw.get("datamodule_hyper_parameters") or {}).get("task", "noise")
+    label = f"{run.hparams.model} ae_width {(run.hparams.model_args or {}).get('ae_width', 8)}" \
+            f" ({run.hparams.phase}, step {raw['global_step']})"
+    return run.model.eval(), task, label, run.hparams.phase == "nca"
 
 
 def main(argv: list | None = None) -> None:
@@ -58,23 +81,23 @@ def main(argv: list | None = None) -> None:
     ap.add_argument("models", nargs="+", help="pretrained folders or shipped names (LNCA only; "
                     "the removed ones: see above)")
     ap.add_argument("--sizes", nargs="+", type=int, default=[32, 64, 128])
+    ap.add_argument("--name", default="lnca_autoencoder_ceiling", help="results file name")
     args = ap.parse_args(argv)
     rows, results = [], {}
     for name in args.models:
-        model = nca_zoo.load_pretrained(name).eval()
-        task = model.card["task"]
-        label = Path(name).name
+        model, task, label, with_nca = load(name)
         results[label] = {}
         for size in args.sizes:
-            r = ceiling(model, task, size)
+            r = ceiling(model, task, size, with_nca)
             results[label][size] = r
-            rows.append([label, task, size] + [f"{p:.2f} / {s:.3f}" for p, s in r.values()])
+            rows.append([label, task, size] + [f"{p:.2f} / {s:.3f}" for p, s in r.values()]
+                        + ([] if with_nca else [""]))
             print(label, size, r, flush=True)
     md = ("PSNR dB / SSIM on the held-out photos. AE(clean): the autoencoder alone on the clean "
           "photo, the best an LNCA restorer can do; AE(degraded): the autoencoder alone on the "
           "degraded photo; model: the full LNCA on the degraded photo.\n\n")
     md += md_table(["module", "task", "px", "input", "AE(clean)", "AE(degraded)", "model"], rows)
-    print(write_results("lnca_autoencoder_ceiling", {"results": results}, md))
+    print(write_results(args.name, {"results": results}, md))
 
 
 if __name__ == "__main__":

@@ -37,33 +37,67 @@ from nca_zoo._pretrained import SHIPPED
 QUICK_CHECK = {"n": 16, "sampler": "ddim", "steps": 10, "seed": 0}   # recomputed by the tests
 
 
-def restoration_card(ckpt: str, name: str) -> tuple:
+def training_budget(checkpoints: list) -> dict | None:
+    """The :class:`~nca_zoo.tasks.budget.TrainingBudget` of runs (e.g. LNCA's two phases), summed.
+
+    One run: its budget as is; several: each run's (``runs``) and their sum.
+    """
+    budgets = [torch.load(c, map_location="cpu", weights_only=False).get("training_budget")
+               for c in checkpoints]
+    if any(b is None for b in budgets):
+        return None
+    if len(budgets) == 1:
+        return budgets[0]
+    total = {k: round(sum(b[k] for b in budgets), 3)
+             for k in ("images_seen", "batches", "wall_hours", "cpu_hours", "optimizer_steps")}
+    return {**total, "device": budgets[-1]["device"], "runs": budgets}
+
+
+def restoration_card(ckpt: str, name: str, ship: bool = True, earlier: tuple = ()) -> tuple:
+    """A restorer's card: held-out metrics, the rule's verdict, its data and training budget.
+
+    LNCA, pixel ViTCA and supervised (NAFNet, Restormer) checkpoints.  ``ship=False`` writes a
+    module that fails the rule (``"ships": false`` and the failed clauses on its card) for study;
+    with ``ship=True`` such a module is refused.  ``earlier``: checkpoints of the runs before
+    this one (LNCA's phase 1), whose training budget is added.
+    """
     from nca_zoo.data.held_out import HELD_OUT_COLOUR_PHOTOS
     from nca_zoo.restoration import held_out_metrics, restoration_metrics
     from nca_zoo.restoration.evaluate import SHIPPING_SIZES, classical_held_out, rule_failures
-    from nca_zoo.tasks import LNCARestoration, ViTCARestoration
+    from nca_zoo.tasks import LNCARestoration, SupervisedRestoration, ViTCARestoration
 
     raw = torch.load(ckpt, map_location="cpu", weights_only=False)
-    cls = LNCARestoration if "phase" in raw["hyper_parameters"] else ViTCARestoration
+    hp = raw["hyper_parameters"]
+    cls = (LNCARestoration if "phase" in hp else ViTCARestoration if "rollout" in hp
+           else SupervisedRestoration)
     task = cls.load_from_checkpoint(ckpt, map_location="cpu")
     h = task.hparams
-    rollout = task.rollout
-    model_args = {"steps": rollout.steps, "eval_steps": rollout.eval_steps,
-                  "update_rate": rollout.update_rate, **(h.model_args or {})}
+    model_args = {**(h.model_args or {})}
+    if cls is not SupervisedRestoration:
+        rollout = task.rollout
+        model_args = {"steps": rollout.steps, "eval_steps": rollout.eval_steps,
+                      "update_rate": rollout.update_rate, **model_args}
+    data = raw.get("datamodule_hyper_parameters") or {}
     data_task = "blur" if "deblur" in name else "noise"
-    size = h.image_size or 32
+    size = h.get("image_size") or data.get("image_size") or 32
     metrics = restoration_metrics(task.model, task=data_task, image_size=size)
     quick = restoration_metrics(task.model, task=data_task, image_size=size, n=QUICK_CHECK["n"])
     held = held_out_metrics(task.model, data_task)
     failures = rule_failures(held, classical_held_out(data_task), data_task)
-    if failures:
+    if failures and ship:
         raise SystemExit(f"{name} does not ship (held-out photos, rule of "
                          f"nca_zoo.restoration.ships): {'; '.join(failures)}")
+    source = ("the photo corpus (python -m nca_zoo.data.corpus fetch), split by file name"
+              if data.get("root") == "corpus" else
+              f"photos of {data['root']}" if data.get("root") else
+              "embedded scikit-image photo tiles, photo-level split (split_seed 0)")
     card = {"paper": "LNCA (Menta et al., ALIFE 2024)", "task": data_task,
-            "data": f"embedded scikit-image photo tiles, {size}x{size}, photo-level test split "
-                    f"(split_seed 0)",
+            "data": f"{source}; {size}x{size} training crops",
+            "metrics_data": f"embedded scikit-image photo tiles, {size}x{size}, photo-level "
+                            f"test split (split_seed 0)",
+            "training_budget": training_budget([*earlier, ckpt]),
             "held_out": {"photos": list(HELD_OUT_COLOUR_PHOTOS), "rule_sizes": list(SHIPPING_SIZES),
-                         "ships": True, **held},
+                         "ships": not failures, "rule_failures": failures, **held},
             "metrics": metrics, "quick_check": quick}
     return task.model, h.model, model_args, card, None
 
@@ -149,6 +183,12 @@ def main() -> None:
     ap.add_argument("--name", required=True)
     ap.add_argument("--config", required=True, help="the recipe config the run used")
     ap.add_argument("--recipe", required=True, help="the exact command that trained it")
+    ap.add_argument("--out", help="write the module into this folder instead of "
+                                  "nca_zoo/pretrained/NAME (restorers: even one that fails the "
+                                  "shipping rule, marked so on its card, for study)")
+    ap.add_argument("--earlier-run", action="append", default=[],
+                    help="checkpoint of a run before this one (LNCA phase 1): its training "
+                         "budget is added to the card's")
     args = ap.parse_args()
     hp = torch.load(args.checkpoint, map_location="cpu", weights_only=False)["hyper_parameters"]
     if "schedule" in hp or "timesteps" in hp:
@@ -158,10 +198,12 @@ def main() -> None:
     elif "inner_steps" in hp:
         model, arch, model_args, card, extra = prior_card(args.checkpoint, args.config)
     else:
-        model, arch, model_args, card, extra = restoration_card(args.checkpoint, args.name)
+        model, arch, model_args, card, extra = restoration_card(
+            args.checkpoint, args.name, ship=args.out is None, earlier=tuple(args.earlier_run))
     card = {"name": args.name, **card, "recipe_config": args.config, "recipe": args.recipe,
             "measured_by": "benchmarks/tools/export_pretrained.py"}
-    folder = nca_zoo.save_pretrained(model, SHIPPED / args.name, arch, model_args, card, extra)
+    target = Path(args.out) if args.out else SHIPPED / args.name
+    folder = nca_zoo.save_pretrained(model, target, arch, model_args, card, extra)
     print(folder, card.get("metrics", card.get("quick_check")))
 
 
