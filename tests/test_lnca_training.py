@@ -421,3 +421,19 @@ def test_autoencoder_from_a_lightning_checkpoint(tmp_path):
     torch.save({"state_dict": {"other.weight": torch.zeros(1)}}, tmp_path / "bad.ckpt")
     with pytest.raises(ValueError, match="no LNCA autoencoder"):
         task.load_autoencoder(tmp_path / "bad.ckpt")
+
+
+def test_curriculum_progress_follows_steps_when_the_run_is_bounded_by_steps():
+    """``max_steps`` alone (``max_epochs`` -1): progress is step / max_steps, not stuck at 0."""
+    from types import SimpleNamespace
+
+    dm = RestorationDataModule(task="noise", image_size=16)
+    module = SimpleNamespace()
+    dm.trainer = SimpleNamespace(lightning_module=module, max_epochs=-1, max_steps=200,
+                                 global_step=50, current_epoch=3)
+    assert dm.progress() == 0.25
+    assert dm.curriculum.strength(dm.progress()) == 0.25
+    dm.trainer.global_step = 150
+    assert dm.curriculum.strength(dm.progress()) == 0.75
+    dm.trainer.max_epochs, dm.trainer.max_steps = 10, -1     # epochs decide when they are set
+    assert dm.progress() == 0.3

@@ -302,7 +302,8 @@ class RestorationDataModule(L.LightningDataModule):
     def progress(self) -> Optional[float]:
         """Curriculum progress in [0, 1].
 
-        The task's own if it has one, else epoch / epochs (LNCA: of the phase's run).
+        The task's own if it has one, else epoch / epochs (LNCA: of the phase's run), or
+        step / ``max_steps`` for a run bounded by steps alone.
         """
         trainer = self.trainer
         if trainer is None:
@@ -311,7 +312,10 @@ class RestorationDataModule(L.LightningDataModule):
         if own is not None:
             return own
         epochs = trainer.max_epochs if trainer.max_epochs and trainer.max_epochs > 0 else None
-        return trainer.current_epoch / epochs if epochs else 0.0
+        if epochs:
+            return trainer.current_epoch / epochs
+        steps = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
+        return min(trainer.global_step / steps, 1.0) if steps else 0.0
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         """Training batches: augmented (``augment``); ``(clean,)`` -> ``(clean, degraded)``."""
