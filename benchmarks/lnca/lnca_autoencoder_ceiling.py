@@ -3,14 +3,16 @@
     python benchmarks/lnca/lnca_autoencoder_ceiling.py /tmp/nca_zoo/pretrained/lnca-*  # folders
 
 An LNCA restorer can be no better than its autoencoder: ``AE(clean)`` (the NCA bypassed, a clean
-photo in) bounds what the NCA can reach.  On each held-out photo (``nca_zoo.data.held_out``) at
-32 / 64 / 128 px this measures PSNR / SSIM of the degraded input, ``AE(clean)``, ``AE(degraded)``
-(the NCA bypassed) and the full model on the degraded photo.  When the degraded input is already
-close to ``AE(clean)`` -- motion blur on larger photos -- the autoencoder's own loss outweighs what
-the NCA adds.  No LNCA restorer is shipped now (the four measured in the results failed the
-shipping rule, see ``docs/restoration.md``, "Removed modules"); to measure one, restore its folder
-from git (``git archive 9275d7f nca_zoo/pretrained/lnca-nafca-deblur | tar -x -C /tmp``) and pass
-the folder (``/tmp/nca_zoo/pretrained/lnca-nafca-deblur``); a shipped name works too.  A
+photo in) bounds what the NCA can reach. On each held-out photo (``nca_zoo.data.held_out``) at 32 /
+64 / 128 px this measures PSNR / SSIM of the degraded input, ``AE(clean)``, ``AE(degraded)`` (the
+NCA bypassed), the oracle ``D(z_clean, skip_degraded)`` (an NCA that turned the degraded latent
+exactly into the clean one: the best the paper's read-out allows, since the encoder's skip still
+carries the degradation) and the full model on the degraded photo. When the degraded input is
+already close to ``AE(clean)`` -- motion blur on larger photos -- the autoencoder's own loss
+outweighs what the NCA adds. No LNCA restorer is shipped now (the four measured in the results
+failed the shipping rule, see ``docs/restoration.md``, "Removed modules"); to measure one, restore
+its folder from git (``git archive 9275d7f nca_zoo/pretrained/lnca-nafca-deblur | tar -x -C /tmp``)
+and pass the folder (``/tmp/nca_zoo/pretrained/lnca-nafca-deblur``); a shipped name works too. A
 Lightning checkpoint of an LNCA run (``.ckpt``) works as well; one of phase 1 (``phase: ae``) has
 no trained NCA, so its "model" column is left empty:
 
@@ -55,6 +57,8 @@ def ceiling(model: torch.nn.Module, task: str, size: int, with_nca: bool = True)
     torch.manual_seed(0)
     outputs = {"input": bad, "AE(clean)": model(clean, steps=0),
                "AE(degraded)": model(bad, steps=0)}
+    ae = model.autoencoder  # the oracle NCA: the degraded latent mapped exactly onto the clean one
+    outputs["oracle"] = ae.decode(ae.encode(clean)[1], ae.encode(bad)[0])
     if with_nca:
         outputs["model(degraded)"] = model(bad)
     return {k: score(v, clean) for k, v in outputs.items()}
@@ -95,8 +99,10 @@ def main(argv: list | None = None) -> None:
             print(label, size, r, flush=True)
     md = ("PSNR dB / SSIM on the held-out photos. AE(clean): the autoencoder alone on the clean "
           "photo, the best an LNCA restorer can do; AE(degraded): the autoencoder alone on the "
-          "degraded photo; model: the full LNCA on the degraded photo.\n\n")
-    md += md_table(["module", "task", "px", "input", "AE(clean)", "AE(degraded)", "model"], rows)
+          "degraded photo; oracle: D(z_clean, skip_degraded), the best the read-out allows; "
+          "model: the full LNCA on the degraded photo.\n\n")
+    md += md_table(["module", "task", "px", "input", "AE(clean)", "AE(degraded)",
+                    "oracle", "model"], rows)
     print(write_results(args.name, {"results": results}, md))
 
 
