@@ -124,13 +124,13 @@ def test_shipped_prior_reproduces_its_card(name):
 
 
 def test_restorers_are_found_by_their_card_task():
-    """RESTORERS is every shipped module whose card has a restoration task (none ship now)."""
+    """RESTORERS is every shipped module whose card has a restoration task."""
     from nca_zoo.restoration.classical import shipped_restorers
 
     assert RESTORERS == shipped_restorers()
 
 
-@pytest.mark.parametrize("name", RESTORERS)  # empty while no restorer passes the shipping rule
+@pytest.mark.parametrize("name", RESTORERS)
 def test_shipped_restorer_reproduces_its_card(name):
     from nca_zoo.restoration import restoration_metrics
 

@@ -53,7 +53,8 @@ def training_budget(checkpoints: list) -> dict | None:
     return {**total, "device": budgets[-1]["device"], "runs": budgets}
 
 
-def restoration_card(ckpt: str, name: str, ship: bool = True, earlier: tuple = ()) -> tuple:
+def restoration_card(ckpt: str, name: str, config: str, ship: bool = True,
+                     earlier: tuple = ()) -> tuple:
     """A restorer's card: held-out metrics, the rule's verdict, its data and training budget.
 
     LNCA, pixel ViTCA and supervised (NAFNet, Restormer) checkpoints.  ``ship=False`` writes a
@@ -77,7 +78,8 @@ def restoration_card(ckpt: str, name: str, ship: bool = True, earlier: tuple = (
         rollout = task.rollout
         model_args = {"steps": rollout.steps, "eval_steps": rollout.eval_steps,
                       "update_rate": rollout.update_rate, **model_args}
-    data = raw.get("datamodule_hyper_parameters") or {}
+    data = raw.get("datamodule_hyper_parameters") or \
+        yaml.safe_load(Path(config).read_text())["data"].get("init_args", {})
     data_task = "blur" if "deblur" in name else "noise"
     size = h.get("image_size") or data.get("image_size") or 32
     metrics = restoration_metrics(task.model, task=data_task, image_size=size)
@@ -91,7 +93,9 @@ def restoration_card(ckpt: str, name: str, ship: bool = True, earlier: tuple = (
               if data.get("root") == "corpus" else
               f"photos of {data['root']}" if data.get("root") else
               "embedded scikit-image photo tiles, photo-level split (split_seed 0)")
-    card = {"paper": "LNCA (Menta et al., ALIFE 2024)", "task": data_task,
+    paper = ("LNCA (Menta et al., ALIFE 2024)" if cls is not SupervisedRestoration else
+             f"{h.model} (a pixel-space baseline of LNCA, Menta et al., ALIFE 2024)")
+    card = {"paper": paper, "task": data_task,
             "data": f"{source}; {size}x{size} training crops",
             "metrics_data": f"embedded scikit-image photo tiles, {size}x{size}, photo-level "
                             f"test split (split_seed 0)",
@@ -199,7 +203,8 @@ def main() -> None:
         model, arch, model_args, card, extra = prior_card(args.checkpoint, args.config)
     else:
         model, arch, model_args, card, extra = restoration_card(
-            args.checkpoint, args.name, ship=args.out is None, earlier=tuple(args.earlier_run))
+            args.checkpoint, args.name, args.config, ship=args.out is None,
+            earlier=tuple(args.earlier_run))
     card = {"name": args.name, **card, "recipe_config": args.config, "recipe": args.recipe,
             "measured_by": "benchmarks/tools/export_pretrained.py"}
     target = Path(args.out) if args.out else SHIPPED / args.name
