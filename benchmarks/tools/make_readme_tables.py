@@ -169,8 +169,11 @@ def not_shipped() -> list[str]:
 
 def unshipped_configs() -> list[str]:
     """Restoration recipes in ``configs/lnca/`` with no shipped module (named as the module)."""
-    shipped = {c.get("name") for c in load_cards()}
-    names = {p.stem.replace("_", "-") for p in (ROOT / "configs" / "lnca").glob("*.yaml")}
+    cards = load_cards()
+    shipped = {c.get("name") for c in cards}
+    recipes = {Path(c["recipe_config"]).stem for c in cards if c.get("recipe_config")}
+    names = {p.stem.replace("_", "-") for p in (ROOT / "configs" / "lnca").glob("*.yaml")
+             if p.stem not in recipes}
     return sorted(names - shipped)
 
 
