@@ -269,6 +269,9 @@ CATALOGUE = [
                                   "--data.init_args.images=[/nope.png]"], "no such file"),
     ("fit-bad-patch-size", "fit", ["--config", "configs/gnca/quickstart.yaml",
                                    "--data.init_args.patch_size=-4"], "patch_size must be >= 3"),
+    ("fit-init-from-missing", "fit", ["--config", "configs/lnca/nafnet_denoise.yaml",
+                                      "--model.init_args.init_from={missing}.ckpt"],
+     "init_from: no checkpoint"),
 ]
 
 

@@ -61,6 +61,17 @@ def test_curriculum():
     assert Curriculum("noise", enabled=False).strength(0.9) == 0.5
 
 
+def test_random_curriculum_draws_the_whole_range_whatever_the_progress():
+    noise, blur = Curriculum("noise", random=True), Curriculum("blur", random=True)
+    torch.manual_seed(0)
+    drawn = [noise.strength(p) for p in [0.0] * 200]
+    assert 0.25 <= min(drawn) < 0.3 and 0.7 < max(drawn) <= 0.75
+    assert set(blur.strength(1.0) for _ in range(300)) == {4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0}
+    assert noise.strength(None) == 0.5 and blur.strength(None) == 7.0  # val / test stay fixed
+    torch.manual_seed(0)
+    assert [noise.strength(0.0) for _ in range(200)] == drawn  # seeded: runs repeat
+
+
 def test_splits_80_20_80_20():
     train, val, test = nested_split_indices(100, seed=0)
     assert (len(train), len(val), len(test)) == (64, 16, 20)

@@ -15,7 +15,9 @@ class CurriculumSettings:
 
     ``enabled``: the strength rises with training progress (else the fixed strength throughout);
     ``range``, ``intensity`` (the fixed val / test strength), ``a_min``, ``a_max``: None = the
-    paper's values for the degradation (noise 1.0, 0.5, 0.25, 0.75; blur 15, 7, 4, 10).
+    paper's values for the degradation (noise 1.0, 0.5, 0.25, 0.75; blur 15, 7, 4, 10);
+    ``random``: each training batch draws its strength uniformly from ``[a_min, a_max]``
+    instead of following the progress (blind training over the whole range).
     """
 
     enabled: bool = True
@@ -23,10 +25,12 @@ class CurriculumSettings:
     intensity: Optional[float] = None
     a_min: Optional[float] = None
     a_max: Optional[float] = None
+    random: bool = False
 
     def build(self, kind: str) -> Curriculum:
         """The curriculum of degradation ``kind`` (``"noise"`` or ``"blur"``)."""
-        return Curriculum(kind, self.range, self.intensity, self.a_min, self.a_max, self.enabled)
+        return Curriculum(kind, self.range, self.intensity, self.a_min, self.a_max, self.enabled,
+                          self.random)
 
 
 @dataclass
