@@ -77,20 +77,30 @@ def test_older_checkpoints_hyperparameters_are_regrouped():
 def test_supervised_restorer_fine_tunes_from_a_checkpoint_or_a_pretrained_folder(tmp_path):
     import nca_zoo
 
+    def fit_one_step(task):
+        trainer = L.Trainer(max_steps=1, logger=False, enable_checkpointing=False,
+                            enable_progress_bar=False, accelerator="cpu", limit_val_batches=0,
+                            enable_model_summary=False, default_root_dir=tmp_path)
+        trainer.fit(task, datamodule=RestorationDataModule(image_size=16, max_images=8,
+                                                           batch_size=4))
+        return trainer
+
     torch.manual_seed(0)
     task = SupervisedRestoration(model_args={"width": 4})
-    trainer = L.Trainer(max_steps=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, accelerator="cpu", enable_model_summary=False,
-                        limit_val_batches=0, default_root_dir=tmp_path)
-    trainer.fit(task, datamodule=RestorationDataModule(image_size=16, max_images=8, batch_size=4))
-    trainer.save_checkpoint(tmp_path / "m.ckpt")
+    fit_one_step(task).save_checkpoint(tmp_path / "m.ckpt")
     folder = nca_zoo.save_pretrained(task.model, tmp_path / "pre", "nafnet_small", {"width": 4})
     for source in (str(tmp_path / "m.ckpt"), str(folder)):
         torch.manual_seed(1)  # another random init: the weights must come from the source
         tuned = SupervisedRestoration(model_args={"width": 4}, init_from=source)
         a, b = task.model.state_dict(), tuned.model.state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a)
+    tuned = SupervisedRestoration(model_args={"width": 4}, init_from=str(tmp_path / "m.ckpt"))
+    fit_one_step(tuned).save_checkpoint(tmp_path / "tuned.ckpt")
+    (tmp_path / "m.ckpt").unlink()  # the fine-tuned checkpoint loads without its source
+    loaded = SupervisedRestoration.load_from_checkpoint(tmp_path / "tuned.ckpt", map_location="cpu")
+    a, b = tuned.state_dict(), loaded.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(ValueError, match="do not fit this model"):
-        SupervisedRestoration(model_args={"width": 8}, init_from=str(tmp_path / "m.ckpt"))
+        SupervisedRestoration(model_args={"width": 8}, init_from=str(folder))
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        SupervisedRestoration(model_args={"width": 4}, init_from=str(tmp_path / "none.ckpt"))
+        SupervisedRestoration(model_args={"width": 4}, init_from="none.ckpt")

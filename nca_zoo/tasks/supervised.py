@@ -20,7 +20,8 @@ class SupervisedRestoration(RestorationTask):
         init_from: start from these weights (fine-tuning): a training checkpoint (``.ckpt``) of
             this task or a pretrained module (shipped name or folder) of the same architecture.
             Only the weights are taken; the optimiser, schedule and step start afresh (resume a
-            stopped run with ``--ckpt_path`` instead).
+            stopped run with ``--ckpt_path`` instead).  Loading the fine-tuned checkpoint later
+            skips it (:meth:`upgrade_hyperparameters`), so the source need not exist then.
     """
 
     def __init__(self, model: str = "nafnet_small", lr: float = 1e-3,
@@ -30,6 +31,11 @@ class SupervisedRestoration(RestorationTask):
         self.model = self.build_model(model, model_args)
         if init_from:
             load_weights(self.model, init_from)
+
+    @classmethod
+    def upgrade_hyperparameters(cls, hp: dict) -> dict:
+        """A saved run is rebuilt without ``init_from``: its own weights replace the source's."""
+        return {k: v for k, v in hp.items() if k != "init_from"}
 
     def restore(self, degraded: Tensor) -> Tensor:
         """One forward pass of the restorer."""
