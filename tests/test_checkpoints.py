@@ -104,3 +104,6 @@ def test_supervised_restorer_fine_tunes_from_a_checkpoint_or_a_pretrained_folder
         SupervisedRestoration(model_args={"width": 8}, init_from=str(folder))
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         SupervisedRestoration(model_args={"width": 4}, init_from="none.ckpt")
+    (tmp_path / "corrupt.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        SupervisedRestoration(model_args={"width": 4}, init_from=str(tmp_path / "corrupt.ckpt"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -58,13 +57,13 @@ def load_weights(model: nn.Module, source: str) -> None:
 
     Raises:
         FileNotFoundError: ``source`` is neither a file nor a pretrained name / folder.
-        ValueError: the weights do not fit ``model`` (another architecture or width).
+        ValueError: ``source`` is not a checkpoint of this task, or its weights do not fit
+            ``model`` (another architecture or width).
     """
     if str(source).endswith(".ckpt"):
         if not Path(source).is_file():
             raise FileNotFoundError(f"init_from: no checkpoint at {source}")
-        saved = torch.load(source, map_location="cpu", weights_only=True).get("state_dict", {})
-        state = {k[len("model."):]: v for k, v in saved.items() if k.startswith("model.")}
+        state = SupervisedRestoration.from_checkpoint_file(source, "lr").model.state_dict()
     else:
         from .._pretrained import load_pretrained
 
