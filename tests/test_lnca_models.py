@@ -173,3 +173,16 @@ def test_autoencoder_width_is_a_model_option(name):
     assert cell_params[0] == cell_params[1]
     x = torch.rand(2, 3, 16, 16)
     assert wide(x).shape == x.shape == wide(x, steps=0).shape
+
+
+@pytest.mark.parametrize("name", ["lnca_nafca", "lnca_vitca"])
+def test_latent_channels_is_a_model_option(name):
+    """``latent_channels`` widens the latent the encoder writes and the cell reads and writes."""
+    tiny = dict(embed_dim=16, steps=[1, 1], eval_steps=1)
+    model = create_model(name, ae_width=8, latent_channels=24, **tiny)
+    assert model.autoencoder.latent_channels == 24
+    assert model.cell.in_channels == model.cell.out_channels == 24
+    x = torch.rand(2, 3, 16, 16)
+    skip, z = model.autoencoder.encode(x)
+    assert z.shape == (2, 24, 4, 4)
+    assert model(x).shape == x.shape == model(x, steps=0).shape

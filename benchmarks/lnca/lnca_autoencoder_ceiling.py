@@ -74,8 +74,11 @@ def load(name: str) -> tuple:
     raw = torch.load(name, map_location="cpu", weights_only=False)
     run = LNCARestoration.load_from_checkpoint(name, map_location="cpu")
     task = (raw.get("datamodule_hyper_parameters") or {}).get("task", "noise")
-    label = f"{run.hparams.model} ae_width {(run.hparams.model_args or {}).get('ae_width', 8)}" \
-            f" ({run.hparams.phase}, step {raw['global_step']})"
+    args = run.hparams.model_args or {}
+    channels = args.get("latent_channels", args.get("in_channels"))
+    latent = f" latent {channels}" if channels else ""
+    label = (f"{run.hparams.model} ae_width {args.get('ae_width', 8)}{latent}"
+             f" ({run.hparams.phase}, step {raw['global_step']})")
     return run.model.eval(), task, label, run.hparams.phase == "nca"
 
 

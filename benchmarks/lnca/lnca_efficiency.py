@@ -54,7 +54,8 @@ def _rss_now() -> int:
     return 0
 
 
-def _build_task(name: str, size: int, steps: int, phase: str, tmp: str, ae_width: int = 8):
+def _build_task(name: str, size: int, steps: int, phase: str, tmp: str, ae_width: int = 8,
+                latent_channels: int = 16):
     import torch
 
     from nca_zoo.tasks import LNCARestoration, SupervisedRestoration, ViTCARestoration
@@ -67,6 +68,8 @@ def _build_task(name: str, size: int, steps: int, phase: str, tmp: str, ae_width
                                          "update_rate": 0.5}, image_size=size)
     rollout = {"steps": [steps, steps], "eval_steps": 64, "update_rate": 1.0}
     args = {"ae_width": ae_width}
+    if latent_channels != 16:  # the cell reads and writes the latent: both sides widen
+        args.update(in_channels=latent_channels, out_channels=latent_channels)
     if phase == "ae":
         return LNCARestoration(model=model, phase="ae", rollout=rollout, image_size=size,
                                model_args=args)
@@ -127,7 +130,8 @@ def worker(args) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         steps = args.memory_steps if args.what == "memory" else args.train_steps
-        task = _build_task(args.model, args.size, steps, args.phase, tmp, args.ae_width)
+        task = _build_task(args.model, args.size, steps, args.phase, tmp, args.ae_width,
+                           args.latent_channels)
         dm = _Dummy.make(args.size, args.batch)
         pool_bytes = sum(b.numel() * b.element_size() for n, b in task.named_buffers()
                          if "pool_" in n)
@@ -183,7 +187,7 @@ def run_one(model: str, size: int, batch: int, what: str, phase: str, opts) -> d
            "--iters", str(opts.iters), "--repeats", str(opts.repeats),
            "--train-steps", str(opts.train_steps), "--memory-steps", str(opts.memory_steps),
            "--mem-limit-gb", str(opts.mem_limit_gb), "--threads", str(opts.threads),
-           "--ae-width", str(opts.ae_width)]
+           "--ae-width", str(opts.ae_width), "--latent-channels", str(opts.latent_channels)]
     if opts.cpu:
         cmd.append("--cpu")
     env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONWARNINGS": "ignore"}
@@ -240,6 +244,9 @@ def main() -> None:
                    help="address-space cap per worker (default: 80%% of available RAM)")
     p.add_argument("--ae-width", type=int, default=8,
                    help="the latent models' autoencoder width (LNCA option ae_width; paper 8)")
+    p.add_argument("--latent-channels", type=int, default=16,
+                   help="the latent models' latent channels (the cell's in / out channels; "
+                        "paper 16)")
     p.add_argument("--threads", type=int, default=1,
                    help="CPU threads per worker (default 1: stable timings on a shared CPU; "
                         "0 keeps torch's default)")
@@ -298,7 +305,8 @@ def main() -> None:
     memory = ("CUDA max_memory_allocated" if dev == "CUDA"
               else "ru_maxrss growth over VmRSS before fit")
     md = [f"# LNCA efficiency (Tables 3-5), {dev}{', --quick' if a.quick else ''}"
-          f"{f', LNCA autoencoder width {a.ae_width}' if a.ae_width != 8 else ''}",
+          f"{f', LNCA autoencoder width {a.ae_width}' if a.ae_width != 8 else ''}"
+          f"{f', {a.latent_channels} latent channels' if a.latent_channels != 16 else ''}",
           "", f"Memory: {memory}, "
           f"NCA steps {a.memory_steps}; epoch time: {a.iters - 1} timed iterations x 800/batch, "
           f"NCA steps {a.train_steps}; latency: 64 NCA steps, mean of {a.repeats} after warm-up; "
@@ -311,7 +319,7 @@ def main() -> None:
           + (f" ({(largest / 32) ** 2:.0f}x the pixels)." if largest else ".")]
     payload = {"settings": {k: getattr(a, k) for k in ("quick", "iters", "repeats", "train_steps",
                                                        "memory_steps", "mem_limit_gb", "threads",
-                                                       "ae_width")},
+                                                       "ae_width", "latent_channels")},
                "claim_16x": {"vitca_32px_b8_mb": budget, "largest_lnca_side": largest,
                              "lnca": [{k: r.get(k) for k in ("size", "peak_train_mb")}
                                       for r in claim]}}
@@ -336,6 +344,7 @@ def main() -> None:
     md.append(f"\nTotal benchmark time {time.time() - t0:.0f} s.")
     name = "lnca_efficiency_quick" if a.quick else "lnca_efficiency"
     name += f"_ae{a.ae_width}" if a.ae_width != 8 else ""
+    name += f"_lat{a.latent_channels}" if a.latent_channels != 16 else ""
     write_results(name, payload, "\n".join(md), rows=rows)
     print("\n".join(md))
     if line:

@@ -28,7 +28,10 @@ from ..layers import RGB_CHANNELS, check_images
 #: The LNCA latent is ``H / 4 x W / 4``: two stride-2 convolutions (§3.1.1); image sides must be
 #: multiples of it.
 LATENT_DOWNSCALE = 4
-#: Channels of the LNCA latent (the NCA's fixed input and its decoded output).
+#: Channels of the LNCA latent (the NCA's fixed input and its decoded output): 16 in the paper.
+#: Phase 1's equivalence step (Eq. 6) teaches the decoder to take the latent over the skip where
+#: the two disagree, so what the latent holds bounds a denoised read-out: ``latent_channels=32``
+#: lifts the oracle ``D(z_clean, skip_noisy)`` (``benchmarks/lnca/lnca_autoencoder_ceiling.py``).
 LATENT_CHANNELS = 16
 #: Width (channels at H/2) of the LNCA autoencoder: 8 in the authors' ``AutoEncoderDown2``.  The
 #: encoder's H/2 skip has this many channels, so it bounds what reaches the decoder besides the
@@ -223,6 +226,12 @@ def _split(kwargs: dict) -> tuple[dict, dict]:
     return nca, kwargs
 
 
+def _latent_cell(cell_cls: type, latent_channels: int, cell_kw: dict) -> nn.Module:
+    """``cell_cls`` reading and writing a latent of ``latent_channels``, 32 hidden channels."""
+    return cell_cls(**{"in_channels": latent_channels, "out_channels": latent_channels,
+                       "hidden_channels": 32, **cell_kw})
+
+
 def _latent_nca(cell: nn.Module, nca: dict, ae_width: int) -> LatentNCA:
     """A :class:`LatentNCA` around ``cell`` with an autoencoder of ``ae_width`` channels."""
     return LatentNCA(cell, LNCAAutoencoder(width=ae_width, latent_channels=cell.in_channels),
@@ -246,25 +255,25 @@ def vitca(**kwargs) -> PixelViTCA:
 
 @register_model(num_params=101_201, family="restoration",
                 tiny=dict(embed_dim=16, mlp_dim=8, steps=[2, 2], eval_steps=2))
-def lnca_vitca(ae_width: int = AE_WIDTH, **kwargs) -> LatentNCA:
+def lnca_vitca(ae_width: int = AE_WIDTH, latent_channels: int = LATENT_CHANNELS,
+               **kwargs) -> LatentNCA:
     """LatentViTCA: ViTCA (depth 1, 4 heads, embed 128, MLP 64) on the 16-channel latent.
 
-    32 hidden channels; ``ae_width``: the autoencoder's width (see :data:`AE_WIDTH`).
+    32 hidden channels; ``ae_width`` / ``latent_channels``: the autoencoder's width and latent
+    channels (see :data:`AE_WIDTH`, :data:`LATENT_CHANNELS`).
     """
     nca, cell_kw = _split(kwargs)
-    return _latent_nca(ViTCACell(**{"in_channels": LATENT_CHANNELS,
-                                    "out_channels": LATENT_CHANNELS, "hidden_channels": 32,
-                                    **cell_kw}), nca, ae_width)
+    return _latent_nca(_latent_cell(ViTCACell, latent_channels, cell_kw), nca, ae_width)
 
 
 @register_model(num_params=50_450, family="restoration",
                 tiny=dict(embed_dim=16, steps=[2, 2], eval_steps=2))
-def lnca_nafca(ae_width: int = AE_WIDTH, **kwargs) -> LatentNCA:
+def lnca_nafca(ae_width: int = AE_WIDTH, latent_channels: int = LATENT_CHANNELS,
+               **kwargs) -> LatentNCA:
     """LatentNAFCA: NAFCA (embed 128, FFN x4, dropout 0.1) on the 16-channel latent, 32 hidden.
 
-    ``ae_width``: the autoencoder's width (see :data:`AE_WIDTH`).
+    ``ae_width`` / ``latent_channels``: the autoencoder's width and latent channels (see
+    :data:`AE_WIDTH`, :data:`LATENT_CHANNELS`).
     """
     nca, cell_kw = _split(kwargs)
-    return _latent_nca(NAFCACell(**{"in_channels": LATENT_CHANNELS,
-                                    "out_channels": LATENT_CHANNELS, "hidden_channels": 32,
-                                    **cell_kw}), nca, ae_width)
+    return _latent_nca(_latent_cell(NAFCACell, latent_channels, cell_kw), nca, ae_width)
