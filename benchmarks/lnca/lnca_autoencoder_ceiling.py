@@ -77,8 +77,8 @@ def load(name: str) -> tuple:
     args = run.hparams.model_args or {}
     channels = args.get("latent_channels", args.get("in_channels"))
     latent = f" latent {channels}" if channels else ""
-    label = (f"{run.hparams.model} ae_width {args.get('ae_width', 8)}{latent}"
-             f" ({run.hparams.phase}, step {raw['global_step']})")
+    label = (f"`{Path(name).stem}`: {run.hparams.model} ae_width {args.get('ae_width', 8)}"
+             f"{latent} ({run.hparams.phase}, step {raw['global_step']})")
     return run.model.eval(), task, label, run.hparams.phase == "nca"
 
 
