@@ -67,9 +67,7 @@ def _build_task(name: str, size: int, steps: int, phase: str, tmp: str, ae_width
         return ViTCARestoration(rollout={"steps": [steps, steps], "eval_steps": 64,
                                          "update_rate": 0.5}, image_size=size)
     rollout = {"steps": [steps, steps], "eval_steps": 64, "update_rate": 1.0}
-    args = {"ae_width": ae_width}
-    if latent_channels != 16:  # the cell reads and writes the latent: both sides widen
-        args.update(in_channels=latent_channels, out_channels=latent_channels)
+    args = {"ae_width": ae_width, "latent_channels": latent_channels}
     if phase == "ae":
         return LNCARestoration(model=model, phase="ae", rollout=rollout, image_size=size,
                                model_args=args)
