@@ -5,6 +5,7 @@ import torch
 
 from nca_zoo.data import RestorationDataModule
 from nca_zoo.data.diffusion import DiffusionDataModule
+from nca_zoo.drivers import load_restoration_task
 from nca_zoo.tasks import (
     DiffusionTask,
     GNCACompression,
@@ -43,6 +44,15 @@ def test_load_from_checkpoint_round_trip(name, tmp_path):
     loaded = cls.load_from_checkpoint(tmp_path / "m.ckpt", map_location="cpu")
     a, b = task.state_dict(), loaded.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    if data == "restoration":  # the benchmarks' loader tells the task class from the file
+        found = load_restoration_task(str(tmp_path / "m.ckpt"))
+        assert type(found) is cls
+        assert all(torch.equal(a[k], v) for k, v in found.state_dict().items())
+
+
+def test_load_restoration_task_of_a_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        load_restoration_task(str(tmp_path / "none.ckpt"))
 
 
 def test_diffusion_checkpoint_of_flat_settings_loads(tmp_path):

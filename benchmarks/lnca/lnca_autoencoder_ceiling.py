@@ -16,7 +16,7 @@ and pass the folder (``/tmp/nca_zoo/pretrained/lnca-nafca-deblur``); a shipped n
 Lightning checkpoint of an LNCA run (``.ckpt``) works as well; one of phase 1 (``phase: ae``) has
 no trained NCA, so its "model" column is left empty:
 
-    python benchmarks/lnca/lnca_autoencoder_ceiling.py RUN/checkpoints/last.ckpt \
+    python benchmarks/lnca/lnca_autoencoder_ceiling.py RUN/checkpoints/last.ckpt --task noise \
         --sizes 64 128 256 --name lnca_autoencoder_ceiling_corpus
 
 Writes ``results/<name>.{json,md}`` (default ``lnca_autoencoder_ceiling``).
@@ -64,8 +64,11 @@ def ceiling(model: torch.nn.Module, task: str, size: int, with_nca: bool = True)
     return {k: score(v, clean) for k, v in outputs.items()}
 
 
-def load(name: str) -> tuple:
-    """``(model, task, label, trained NCA?)`` of a pretrained folder / name or an LNCA .ckpt."""
+def load(name: str, ckpt_task: str | None = None) -> tuple:
+    """``(model, task, label, trained NCA?)`` of a pretrained folder / name or an LNCA .ckpt.
+
+    A checkpoint does not record its data, so its task is ``ckpt_task`` (``--task``).
+    """
     if not name.endswith(".ckpt"):
         model = nca_zoo.load_pretrained(name).eval()
         return model, model.card["task"], Path(name).name, True
@@ -73,7 +76,10 @@ def load(name: str) -> tuple:
 
     raw = torch.load(name, map_location="cpu", weights_only=False)
     run = LNCARestoration.load_from_checkpoint(name, map_location="cpu")
-    task = (raw.get("datamodule_hyper_parameters") or {}).get("task", "noise")
+    if ckpt_task is None:
+        raise SystemExit(f"{name}: a checkpoint does not record its degradation: "
+                         "give --task noise or --task blur")
+    task = ckpt_task
     args = run.hparams.model_args or {}
     channels = args.get("latent_channels", args.get("in_channels"))
     latent = f" latent {channels}" if channels else ""
@@ -89,10 +95,12 @@ def main(argv: list | None = None) -> None:
                     "the removed ones: see above)")
     ap.add_argument("--sizes", nargs="+", type=int, default=[32, 64, 128])
     ap.add_argument("--name", default="lnca_autoencoder_ceiling", help="results file name")
+    ap.add_argument("--task", choices=("noise", "blur"),
+                    help="the degradation of the .ckpt runs given (a folder's card has its own)")
     args = ap.parse_args(argv)
     rows, results = [], {}
     for name in args.models:
-        model, task, label, with_nca = load(name)
+        model, task, label, with_nca = load(name, args.task)
         results[label] = {}
         for size in args.sizes:
             r = ceiling(model, task, size, with_nca)

@@ -63,15 +63,19 @@ def restoration_card(ckpt: str, name: str, config: str, ship: bool = True,
     this one (LNCA's phase 1), whose training budget is added.
     """
     from nca_zoo.data.held_out import HELD_OUT_COLOUR_PHOTOS
-    from nca_zoo.restoration import held_out_metrics, restoration_metrics
-    from nca_zoo.restoration.evaluate import SHIPPING_SIZES, classical_held_out, rule_failures
-    from nca_zoo.tasks import LNCARestoration, SupervisedRestoration, ViTCARestoration
+    from nca_zoo.drivers import load_restoration_task
+    from nca_zoo.restoration import held_out_metrics, is_size_dependent, restoration_metrics
+    from nca_zoo.restoration.evaluate import (
+        HELD_OUT_SIZES,
+        SHIPPING_SIZES,
+        classical_held_out,
+        rule_failures,
+    )
+    from nca_zoo.tasks import SupervisedRestoration
 
     raw = torch.load(ckpt, map_location="cpu", weights_only=False)
-    hp = raw["hyper_parameters"]
-    cls = (LNCARestoration if "phase" in hp else ViTCARestoration if "rollout" in hp
-           else SupervisedRestoration)
-    task = cls.load_from_checkpoint(ckpt, map_location="cpu")
+    task = load_restoration_task(ckpt)
+    cls = type(task)
     h = task.hparams
     model_args = {**(h.model_args or {})}
     if cls is not SupervisedRestoration:
@@ -84,7 +88,9 @@ def restoration_card(ckpt: str, name: str, config: str, ship: bool = True,
     size = h.get("image_size") or data.get("image_size") or 32
     metrics = restoration_metrics(task.model, task=data_task, image_size=size)
     quick = restoration_metrics(task.model, task=data_task, image_size=size, n=QUICK_CHECK["n"])
-    held = held_out_metrics(task.model, data_task)
+    tiled = is_size_dependent(task.model)  # pixel ViTCA: tiles of its training size, as restore
+    held = held_out_metrics(task.model, data_task, tile=size if tiled else None,
+                            sizes=[s for s in HELD_OUT_SIZES if s != "full" or not tiled])
     failures = rule_failures(held, classical_held_out(data_task), data_task)
     if failures and ship:
         raise SystemExit(f"{name} does not ship (held-out photos, rule of "

@@ -7,10 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from ..compression.prior import PriorError, check_prior
 from ..models.gnca import GNCA
 from ..tasks.diffusion import DiffusionTask
 from ..tasks.gnca_prior import GNCAPrior
+from ..tasks.lnca import LNCARestoration
+from ..tasks.supervised import SupervisedRestoration
+from ..tasks.vitca import ViTCARestoration
 
 
 def load_diffusion_task(path: str, device: str = "cpu") -> DiffusionTask:
@@ -33,3 +38,17 @@ def load_prior_checkpoint(channels: int, hidden: int, path: str) -> GNCA:
         raise PriorError(f"{path} is not a GNCAPrior checkpoint ({type(exc).__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
     return check_prior(task.prior.eval(), channels, hidden, path)
+
+
+def load_restoration_task(path: str):
+    """The restoration task of a checkpoint, on the CPU: LNCA, pixel ViTCA or supervised.
+
+    The class is told from the saved hyperparameters (LNCA's ``phase``, ViTCA's ``rollout``,
+    else :class:`~nca_zoo.tasks.SupervisedRestoration`: NAFNet, Restormer).
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no checkpoint {path}")
+    hp = torch.load(path, map_location="cpu", weights_only=False).get("hyper_parameters", {})
+    cls = (LNCARestoration if "phase" in hp else ViTCARestoration if "rollout" in hp
+           else SupervisedRestoration)
+    return cls.load_from_checkpoint(path, map_location="cpu")
