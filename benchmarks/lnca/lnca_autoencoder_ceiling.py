@@ -74,11 +74,11 @@ def load(name: str, ckpt_task: str | None = None) -> tuple:
         return model, model.card["task"], Path(name).name, True
     from nca_zoo.tasks import LNCARestoration
 
-    raw = torch.load(name, map_location="cpu", weights_only=False)
-    run = LNCARestoration.load_from_checkpoint(name, map_location="cpu")
     if ckpt_task is None:
         raise SystemExit(f"{name}: a checkpoint does not record its degradation: "
                          "give --task noise or --task blur")
+    raw = torch.load(name, map_location="cpu", weights_only=False)
+    run = LNCARestoration.load_from_checkpoint(name, map_location="cpu")
     task = ckpt_task
     args = run.hparams.model_args or {}
     channels = args.get("latent_channels", args.get("in_channels"))

@@ -63,7 +63,7 @@ def restoration_card(ckpt: str, name: str, config: str, ship: bool = True,
     this one (LNCA's phase 1), whose training budget is added.
     """
     from nca_zoo.data.held_out import HELD_OUT_COLOUR_PHOTOS
-    from nca_zoo.drivers import load_restoration_task
+    from nca_zoo.drivers import restoration_task_class
     from nca_zoo.restoration import held_out_metrics, is_size_dependent, restoration_metrics
     from nca_zoo.restoration.evaluate import (
         HELD_OUT_SIZES,
@@ -74,8 +74,8 @@ def restoration_card(ckpt: str, name: str, config: str, ship: bool = True,
     from nca_zoo.tasks import SupervisedRestoration
 
     raw = torch.load(ckpt, map_location="cpu", weights_only=False)
-    task = load_restoration_task(ckpt)
-    cls = type(task)
+    cls = restoration_task_class(raw["hyper_parameters"])  # the file is read once more below
+    task = cls.load_from_checkpoint(ckpt, map_location="cpu")
     h = task.hparams
     model_args = {**(h.model_args or {})}
     if cls is not SupervisedRestoration:

@@ -19,4 +19,4 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "compress": "compression", "train_bank": "compression",
     "compress_latent": "latent_compress", "fit_latents": "latent_compress",
     "load_diffusion_task": "checkpoints", "load_prior_checkpoint": "checkpoints",
-    "load_restoration_task": "checkpoints"})
+    "load_restoration_task": "checkpoints", "restoration_task_class": "checkpoints"})

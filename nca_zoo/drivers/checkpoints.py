@@ -40,15 +40,19 @@ def load_prior_checkpoint(channels: int, hidden: int, path: str) -> GNCA:
     return check_prior(task.prior.eval(), channels, hidden, path)
 
 
-def load_restoration_task(path: str):
-    """The restoration task of a checkpoint, on the CPU: LNCA, pixel ViTCA or supervised.
+def restoration_task_class(hparams: dict) -> type:
+    """The restoration task class of a checkpoint's hyperparameters.
 
-    The class is told from the saved hyperparameters (LNCA's ``phase``, ViTCA's ``rollout``,
-    else :class:`~nca_zoo.tasks.SupervisedRestoration`: NAFNet, Restormer).
+    LNCA (``phase``), pixel ViTCA (``rollout``), else
+    :class:`~nca_zoo.tasks.SupervisedRestoration` (NAFNet, Restormer).
     """
+    return (LNCARestoration if "phase" in hparams else ViTCARestoration if "rollout" in hparams
+            else SupervisedRestoration)
+
+
+def load_restoration_task(path: str):
+    """The restoration task of a checkpoint, on the CPU (:func:`restoration_task_class`)."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"no checkpoint {path}")
     hp = torch.load(path, map_location="cpu", weights_only=False).get("hyper_parameters", {})
-    cls = (LNCARestoration if "phase" in hp else ViTCARestoration if "rollout" in hp
-           else SupervisedRestoration)
-    return cls.load_from_checkpoint(path, map_location="cpu")
+    return restoration_task_class(hp).load_from_checkpoint(path, map_location="cpu")
