@@ -186,3 +186,24 @@ def test_latent_channels_is_a_model_option(name):
     skip, z = model.autoencoder.encode(x)
     assert z.shape == (2, 24, 4, 4)
     assert model(x).shape == x.shape == model(x, steps=0).shape
+
+
+@pytest.mark.parametrize("name", ["lnca_nafca", "lnca_vitca"])
+def test_ae_depth_is_a_model_option(name):
+    """``ae_depth`` adds residual blocks at H/2 on both sides; 1 keeps the paper's names."""
+    tiny = dict(embed_dim=16, steps=[1, 1], eval_steps=1)
+    paper = create_model(name, ae_width=8, **tiny).autoencoder
+    deep = create_model(name, ae_width=8, ae_depth=3, **tiny).autoencoder
+    assert not any("blocks" in k for k in paper.state_dict())
+    assert len(deep.encoder_blocks) == len(deep.decoder_blocks) == 2
+    assert set(paper.state_dict()) < set(deep.state_dict())
+    x = torch.rand(2, 3, 16, 16)
+    skip, z = deep.encode(x)
+    assert skip.shape == (2, 8, 8, 8) and z.shape == (2, 16, 4, 4)
+    assert deep(x).shape == x.shape
+    # every added block is on the path: each receives a gradient
+    deep(x).mean().backward()
+    for block in (*deep.encoder_blocks, *deep.decoder_blocks):
+        assert block[0].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="ae_depth must be at least 1"):
+        create_model(name, ae_depth=0, **tiny)

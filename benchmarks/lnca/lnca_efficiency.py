@@ -55,7 +55,7 @@ def _rss_now() -> int:
 
 
 def _build_task(name: str, size: int, steps: int, phase: str, tmp: str, ae_width: int = 8,
-                latent_channels: int = 16):
+                latent_channels: int = 16, ae_depth: int = 1):
     import torch
 
     from nca_zoo.tasks import LNCARestoration, SupervisedRestoration, ViTCARestoration
@@ -67,7 +67,7 @@ def _build_task(name: str, size: int, steps: int, phase: str, tmp: str, ae_width
         return ViTCARestoration(rollout={"steps": [steps, steps], "eval_steps": 64,
                                          "update_rate": 0.5}, image_size=size)
     rollout = {"steps": [steps, steps], "eval_steps": 64, "update_rate": 1.0}
-    args = {"ae_width": ae_width, "latent_channels": latent_channels}
+    args = {"ae_width": ae_width, "latent_channels": latent_channels, "ae_depth": ae_depth}
     if phase == "ae":
         return LNCARestoration(model=model, phase="ae", rollout=rollout, image_size=size,
                                model_args=args)
@@ -129,7 +129,7 @@ def worker(args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         steps = args.memory_steps if args.what == "memory" else args.train_steps
         task = _build_task(args.model, args.size, steps, args.phase, tmp, args.ae_width,
-                           args.latent_channels)
+                           args.latent_channels, args.ae_depth)
         dm = _Dummy.make(args.size, args.batch)
         pool_bytes = sum(b.numel() * b.element_size() for n, b in task.named_buffers()
                          if "pool_" in n)
@@ -185,7 +185,8 @@ def run_one(model: str, size: int, batch: int, what: str, phase: str, opts) -> d
            "--iters", str(opts.iters), "--repeats", str(opts.repeats),
            "--train-steps", str(opts.train_steps), "--memory-steps", str(opts.memory_steps),
            "--mem-limit-gb", str(opts.mem_limit_gb), "--threads", str(opts.threads),
-           "--ae-width", str(opts.ae_width), "--latent-channels", str(opts.latent_channels)]
+           "--ae-width", str(opts.ae_width), "--latent-channels", str(opts.latent_channels),
+           "--ae-depth", str(opts.ae_depth)]
     if opts.cpu:
         cmd.append("--cpu")
     env = {**os.environ, "WANDB_MODE": "disabled", "PYTHONWARNINGS": "ignore"}
@@ -245,6 +246,8 @@ def main() -> None:
     p.add_argument("--latent-channels", type=int, default=16,
                    help="the latent models' latent channels (the cell's in / out channels; "
                         "paper 16)")
+    p.add_argument("--ae-depth", type=int, default=1,
+                   help="the latent models' autoencoder depth (LNCA option ae_depth; paper 1)")
     p.add_argument("--threads", type=int, default=1,
                    help="CPU threads per worker (default 1: stable timings on a shared CPU; "
                         "0 keeps torch's default)")
@@ -304,7 +307,8 @@ def main() -> None:
               else "ru_maxrss growth over VmRSS before fit")
     md = [f"# LNCA efficiency (Tables 3-5), {dev}{', --quick' if a.quick else ''}"
           f"{f', LNCA autoencoder width {a.ae_width}' if a.ae_width != 8 else ''}"
-          f"{f', {a.latent_channels} latent channels' if a.latent_channels != 16 else ''}",
+          f"{f', {a.latent_channels} latent channels' if a.latent_channels != 16 else ''}"
+          f"{f', autoencoder depth {a.ae_depth}' if a.ae_depth != 1 else ''}",
           "", f"Memory: {memory}, "
           f"NCA steps {a.memory_steps}; epoch time: {a.iters - 1} timed iterations x 800/batch, "
           f"NCA steps {a.train_steps}; latency: 64 NCA steps, mean of {a.repeats} after warm-up; "
@@ -317,7 +321,7 @@ def main() -> None:
           + (f" ({(largest / 32) ** 2:.0f}x the pixels)." if largest else ".")]
     payload = {"settings": {k: getattr(a, k) for k in ("quick", "iters", "repeats", "train_steps",
                                                        "memory_steps", "mem_limit_gb", "threads",
-                                                       "ae_width", "latent_channels")},
+                                                       "ae_width", "latent_channels", "ae_depth")},
                "claim_16x": {"vitca_32px_b8_mb": budget, "largest_lnca_side": largest,
                              "lnca": [{k: r.get(k) for k in ("size", "peak_train_mb")}
                                       for r in claim]}}
@@ -343,6 +347,7 @@ def main() -> None:
     name = "lnca_efficiency_quick" if a.quick else "lnca_efficiency"
     name += f"_ae{a.ae_width}" if a.ae_width != 8 else ""
     name += f"_lat{a.latent_channels}" if a.latent_channels != 16 else ""
+    name += f"_d{a.ae_depth}" if a.ae_depth != 1 else ""
     write_results(name, payload, "\n".join(md), rows=rows)
     print("\n".join(md))
     if line:

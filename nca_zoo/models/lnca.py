@@ -38,6 +38,12 @@ LATENT_CHANNELS = 16
 #: latent; ``ae_width=32`` lifts a clean photo's reconstruction (the ceiling of every LNCA
 #: restorer, ``benchmarks/lnca/lnca_autoencoder_ceiling.py``).
 AE_WIDTH = 8
+#: AdjConv blocks at H/2 on each side of the LNCA autoencoder: 1 in the authors'
+#: ``AutoEncoderDown2`` (the decoder's ``mix``; none in the encoder).  ``ae_depth=d`` adds
+#: ``d - 1`` residual blocks to the encoder before the latent and to the decoder after ``mix``:
+#: capacity to write and read the latent, at H/2 where the NCA does not run
+#: (``benchmarks/lnca/lnca_autoencoder_ceiling.py``).
+AE_DEPTH = 1
 #: How the restored image is read out of the NCA's output latent (see :meth:`LatentNCA.read_out`)
 READOUTS = ("decode", "residual")
 
@@ -59,34 +65,53 @@ class AdjConv(nn.Sequential):
         super().__init__(conv, nn.BatchNorm2d(cout), act)
 
 
+class ResidualBlocks(nn.Sequential):
+    """``n`` 3x3 :class:`AdjConv` blocks of ``width`` channels, each added to its input."""
+
+    def __init__(self, width: int, n: int) -> None:
+        super().__init__(*(AdjConv(width, width, 1) for _ in range(n)))
+
+    def forward(self, h: Tensor) -> Tensor:
+        """``h + block(h)`` for each block in turn (``h`` unchanged when there are none)."""
+        for block in self:
+            h = h + block(h)
+        return h
+
+
 class LNCAAutoencoder(nn.Module):
     """The LNCA autoencoder (§3.1.1, Fig. 1); latent ``(latent_channels, H/4, W/4)``.
 
     Encoder: ``skip = A(x)`` (H/2), side channel ``s = A'(x)`` (H/2), ``z = A(skip + s)`` (H/4).
     Decoder: ``u = AT(z) + skip`` (H/2), ``m = A(u)``, ``out = AT_sigmoid(m)`` (H).
+    ``depth > 1`` (:data:`AE_DEPTH`) inserts ``depth - 1`` :class:`ResidualBlocks` before ``z``'s
+    convolution and after ``m``; ``depth=1`` is the paper's network, with its parameter names.
     """
 
     def __init__(self, in_channels: int = RGB_CHANNELS, width: int = 8,
-                 latent_channels: int = LATENT_CHANNELS) -> None:
+                 latent_channels: int = LATENT_CHANNELS, depth: int = AE_DEPTH) -> None:
         super().__init__()
+        if depth < 1:
+            raise ValueError(f"ae_depth must be at least 1 (the paper's autoencoder), got {depth}")
         self.latent_channels = latent_channels
         self.down = LATENT_DOWNSCALE
         self.conv1 = AdjConv(in_channels, width, 2)
         self.side = AdjConv(in_channels, width, 2)
+        self.encoder_blocks = ResidualBlocks(width, depth - 1)
         self.to_latent = AdjConv(width, latent_channels, 2)
         self.up = AdjConv(latent_channels, width, 2, transpose=True)
         self.mix = AdjConv(width, width, 1)
+        self.decoder_blocks = ResidualBlocks(width, depth - 1)
         self.out = AdjConv(width, in_channels, 2, transpose=True, activation="sigmoid")
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``x`` -> ``(skip, latent)``."""
         check_images(x, self.down)
         skip = self.conv1(x)
-        return skip, self.to_latent(skip + self.side(x))
+        return skip, self.to_latent(self.encoder_blocks(skip + self.side(x)))
 
     def decode(self, latent: Tensor, skip: Tensor) -> Tensor:
         """``(latent, skip)`` from :meth:`encode` -> image ``(B, 3, H, W)`` in (0, 1) (sigmoid)."""
-        return self.out(self.mix(self.up(latent) + skip))
+        return self.out(self.decoder_blocks(self.mix(self.up(latent) + skip)))
 
     def forward(self, x: Tensor) -> Tensor:
         """``(B, 3, H, W)`` -> ``(B, 3, H, W)``: encode then decode (H, W multiples of 4)."""
@@ -232,10 +257,10 @@ def _latent_cell(cell_cls: type, latent_channels: int, cell_kw: dict) -> nn.Modu
                        "hidden_channels": 32, **cell_kw})
 
 
-def _latent_nca(cell: nn.Module, nca: dict, ae_width: int) -> LatentNCA:
-    """A :class:`LatentNCA` around ``cell`` with an autoencoder of ``ae_width`` channels."""
-    return LatentNCA(cell, LNCAAutoencoder(width=ae_width, latent_channels=cell.in_channels),
-                     **nca)
+def _latent_nca(cell: nn.Module, nca: dict, ae_width: int, ae_depth: int) -> LatentNCA:
+    """A :class:`LatentNCA` on ``cell``; its autoencoder is ``ae_width`` wide, ``ae_depth`` deep."""
+    return LatentNCA(cell, LNCAAutoencoder(width=ae_width, latent_channels=cell.in_channels,
+                                           depth=ae_depth), **nca)
 
 
 @register_model(num_params=92_515, family="restoration",
@@ -256,24 +281,24 @@ def vitca(**kwargs) -> PixelViTCA:
 @register_model(num_params=101_201, family="restoration",
                 tiny=dict(embed_dim=16, mlp_dim=8, steps=[2, 2], eval_steps=2))
 def lnca_vitca(ae_width: int = AE_WIDTH, latent_channels: int = LATENT_CHANNELS,
-               **kwargs) -> LatentNCA:
+               ae_depth: int = AE_DEPTH, **kwargs) -> LatentNCA:
     """LatentViTCA: ViTCA (depth 1, 4 heads, embed 128, MLP 64) on the 16-channel latent.
 
-    32 hidden channels; ``ae_width`` / ``latent_channels``: the autoencoder's width and latent
-    channels (see :data:`AE_WIDTH`, :data:`LATENT_CHANNELS`).
+    32 hidden channels; ``ae_width`` / ``latent_channels`` / ``ae_depth``: the autoencoder's width,
+    latent channels and depth (see :data:`AE_WIDTH`, :data:`LATENT_CHANNELS`, :data:`AE_DEPTH`).
     """
     nca, cell_kw = _split(kwargs)
-    return _latent_nca(_latent_cell(ViTCACell, latent_channels, cell_kw), nca, ae_width)
+    return _latent_nca(_latent_cell(ViTCACell, latent_channels, cell_kw), nca, ae_width, ae_depth)
 
 
 @register_model(num_params=50_450, family="restoration",
                 tiny=dict(embed_dim=16, steps=[2, 2], eval_steps=2))
 def lnca_nafca(ae_width: int = AE_WIDTH, latent_channels: int = LATENT_CHANNELS,
-               **kwargs) -> LatentNCA:
+               ae_depth: int = AE_DEPTH, **kwargs) -> LatentNCA:
     """LatentNAFCA: NAFCA (embed 128, FFN x4, dropout 0.1) on the 16-channel latent, 32 hidden.
 
-    ``ae_width`` / ``latent_channels``: the autoencoder's width and latent channels (see
-    :data:`AE_WIDTH`, :data:`LATENT_CHANNELS`).
+    ``ae_width`` / ``latent_channels`` / ``ae_depth``: the autoencoder's width, latent channels and
+    depth (see :data:`AE_WIDTH`, :data:`LATENT_CHANNELS`, :data:`AE_DEPTH`).
     """
     nca, cell_kw = _split(kwargs)
-    return _latent_nca(_latent_cell(NAFCACell, latent_channels, cell_kw), nca, ae_width)
+    return _latent_nca(_latent_cell(NAFCACell, latent_channels, cell_kw), nca, ae_width, ae_depth)
