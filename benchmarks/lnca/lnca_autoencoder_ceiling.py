@@ -83,8 +83,9 @@ def load(name: str, ckpt_task: str | None = None) -> tuple:
     args = run.hparams.model_args or {}
     channels = args.get("latent_channels", args.get("in_channels"))
     latent = f" latent {channels}" if channels else ""
+    depth = f" ae_depth {args['ae_depth']}" if args.get("ae_depth", 1) != 1 else ""
     label = (f"`{Path(name).stem}`: {run.hparams.model} ae_width {args.get('ae_width', 8)}"
-             f"{latent} ({run.hparams.phase}, step {raw['global_step']})")
+             f"{latent}{depth} ({run.hparams.phase}, step {raw['global_step']})")
     return run.model.eval(), task, label, run.hparams.phase == "nca"
 
 
