@@ -207,3 +207,17 @@ def test_ae_depth_is_a_model_option(name):
         assert block[0].weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="ae_depth must be at least 1"):
         create_model(name, ae_depth=0, **tiny)
+
+
+def test_autoencoder_from_state_dict_reads_its_shape():
+    """Phase 1's saved autoencoder comes back with its width, latent channels and depth."""
+    from nca_zoo.models.lnca import LNCAAutoencoder
+
+    saved = LNCAAutoencoder(width=8, latent_channels=12, depth=3).eval()
+    loaded = LNCAAutoencoder.from_state_dict(saved.state_dict()).eval()
+    assert (loaded.conv1[0].out_channels, loaded.latent_channels) == (8, 12)
+    assert len(loaded.encoder_blocks) == len(loaded.decoder_blocks) == 2
+    x = torch.rand(1, 3, 16, 16)
+    assert torch.equal(loaded(x), saved(x))
+    with pytest.raises(ValueError, match="not an LNCA autoencoder state_dict"):
+        LNCAAutoencoder.from_state_dict({"weight": torch.zeros(1)})

@@ -19,6 +19,9 @@ no trained NCA, so its "model" column is left empty:
     python benchmarks/lnca/lnca_autoencoder_ceiling.py RUN/checkpoints/last.ckpt --task noise \
         --sizes 64 128 256 --name lnca_autoencoder_ceiling_corpus
 
+Phase 1 also keeps its best autoencoder by validation score in ``phase1_autoencoder.pt``, the one
+phase 2 starts from, often not its last step's; pass that file (``--task`` too) to measure it.
+
 Writes ``results/<name>.{json,md}`` (default ``lnca_autoencoder_ceiling``).
 """
 from __future__ import annotations
@@ -50,50 +53,64 @@ def score(img: torch.Tensor, clean: torch.Tensor) -> tuple[float, float]:
 
 
 @torch.no_grad()
-def ceiling(model: torch.nn.Module, task: str, size: int, with_nca: bool = True) -> dict:
-    """Scores of the input, ``AE(clean)``, ``AE(degraded)`` and the model at one size."""
+def ceiling(ae: torch.nn.Module, task: str, size: int,
+            model: torch.nn.Module | None = None) -> dict:
+    """Scores of the input, ``AE(clean)``, ``AE(degraded)``, the oracle and the model at a size."""
     clean = torch.stack([to_tensor(resize_square(p, size)) for p in held_out_photos().values()])
     bad = degrade(clean, task, Curriculum(task).strength(None), torch.Generator().manual_seed(0))
     torch.manual_seed(0)
-    outputs = {"input": bad, "AE(clean)": model(clean, steps=0),
-               "AE(degraded)": model(bad, steps=0)}
-    ae = model.autoencoder  # the oracle NCA: the degraded latent mapped exactly onto the clean one
+    outputs = {"input": bad, "AE(clean)": ae(clean), "AE(degraded)": ae(bad)}
+    # the oracle NCA: the degraded latent mapped exactly onto the clean one
     outputs["oracle"] = ae.decode(ae.encode(clean)[1], ae.encode(bad)[0])
-    if with_nca:
+    if model is not None:
         outputs["model(degraded)"] = model(bad)
     return {k: score(v, clean) for k, v in outputs.items()}
 
 
 def load(name: str, ckpt_task: str | None = None) -> tuple:
-    """``(model, task, label, trained NCA?)`` of a pretrained folder / name or an LNCA .ckpt.
+    """``(autoencoder, model or None, task, label)`` of what ``name`` holds.
 
-    A checkpoint does not record its data, so its task is ``ckpt_task`` (``--task``).
+    A pretrained folder or name, an LNCA Lightning checkpoint (``.ckpt``; ``model`` is None for
+    one of phase 1), or the autoencoder file phase 1 keeps (``.pt``: its best by validation, the
+    one phase 2 starts from).  Neither file records its data, so its task is ``ckpt_task``.
     """
-    if not name.endswith(".ckpt"):
+    if not name.endswith((".ckpt", ".pt")):
         model = nca_zoo.load_pretrained(name).eval()
-        return model, model.card["task"], Path(name).name, True
-    from nca_zoo.tasks import LNCARestoration
-
+        return model.autoencoder, model, model.card["task"], Path(name).name
     if ckpt_task is None:
         raise SystemExit(f"{name}: a checkpoint does not record its degradation: "
                          "give --task noise or --task blur")
+    if name.endswith(".pt"):
+        from nca_zoo.models.lnca import LNCAAutoencoder
+
+        try:
+            ae = LNCAAutoencoder.from_state_dict(torch.load(name, map_location="cpu"))
+        except ValueError as err:
+            raise SystemExit(f"{name}: {err}") from None
+        depth = len(ae.encoder_blocks) + 1
+        label = (f"`{Path(name).parent.name}/{Path(name).name}`: autoencoder ae_width "
+                 f"{ae.conv1[0].out_channels} latent {ae.latent_channels}"
+                 f"{f' ae_depth {depth}' if depth != 1 else ''} (phase 1's best)")
+        return ae.eval(), None, ckpt_task, label
+    from nca_zoo.tasks import LNCARestoration
+
     raw = torch.load(name, map_location="cpu", weights_only=False)
     run = LNCARestoration.load_from_checkpoint(name, map_location="cpu")
-    task = ckpt_task
     args = run.hparams.model_args or {}
     channels = args.get("latent_channels", args.get("in_channels"))
     latent = f" latent {channels}" if channels else ""
     depth = f" ae_depth {args['ae_depth']}" if args.get("ae_depth", 1) != 1 else ""
     label = (f"`{Path(name).stem}`: {run.hparams.model} ae_width {args.get('ae_width', 8)}"
              f"{latent}{depth} ({run.hparams.phase}, step {raw['global_step']})")
-    return run.model.eval(), task, label, run.hparams.phase == "nca"
+    model = run.model.eval()
+    return model.autoencoder, model if run.hparams.phase == "nca" else None, ckpt_task, label
 
 
 def main(argv: list | None = None) -> None:
     """Measure every restorer given, write the table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("models", nargs="+", help="pretrained folders or shipped names (LNCA only; "
-                    "the removed ones: see above)")
+    ap.add_argument("models", nargs="+", help="pretrained folders or names (LNCA only), "
+                    ".ckpt runs or phase1_autoencoder.pt files (see above)")
     ap.add_argument("--sizes", nargs="+", type=int, default=[32, 64, 128])
     ap.add_argument("--name", default="lnca_autoencoder_ceiling", help="results file name")
     ap.add_argument("--task", choices=("noise", "blur"),
@@ -101,13 +118,13 @@ def main(argv: list | None = None) -> None:
     args = ap.parse_args(argv)
     rows, results = [], {}
     for name in args.models:
-        model, task, label, with_nca = load(name, args.task)
+        ae, model, task, label = load(name, args.task)
         results[label] = {}
         for size in args.sizes:
-            r = ceiling(model, task, size, with_nca)
+            r = ceiling(ae, task, size, model)
             results[label][size] = r
             rows.append([label, task, size] + [f"{p:.2f} / {s:.3f}" for p, s in r.values()]
-                        + ([] if with_nca else [""]))
+                        + ([] if model is not None else [""]))
             print(label, size, r, flush=True)
     md = ("PSNR dB / SSIM on the held-out photos. AE(clean): the autoencoder alone on the clean "
           "photo, the best an LNCA restorer can do; AE(degraded): the autoencoder alone on the "

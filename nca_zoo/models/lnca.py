@@ -103,6 +103,22 @@ class LNCAAutoencoder(nn.Module):
         self.decoder_blocks = ResidualBlocks(width, depth - 1)
         self.out = AdjConv(width, in_channels, 2, transpose=True, activation="sigmoid")
 
+    @classmethod
+    def from_state_dict(cls, state: dict) -> "LNCAAutoencoder":
+        """The autoencoder of a saved ``state_dict`` (phase 1's ``phase1_autoencoder.pt``).
+
+        Its input channels, width, latent channels and depth are read from the weights' shapes.
+        """
+        try:
+            in_channels, width = state["conv1.0.weight"].shape[1], state["conv1.0.weight"].shape[0]
+            latent_channels = state["to_latent.0.weight"].shape[0]
+        except KeyError as err:
+            raise ValueError(f"not an LNCA autoencoder state_dict: no {err.args[0]}") from None
+        blocks = {k.split(".")[1] for k in state if k.startswith("encoder_blocks.")}
+        ae = cls(in_channels, width, latent_channels, depth=len(blocks) + 1)
+        ae.load_state_dict(state)
+        return ae
+
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``x`` -> ``(skip, latent)``."""
         check_images(x, self.down)
