@@ -219,5 +219,7 @@ def test_autoencoder_from_state_dict_reads_its_shape():
     assert len(loaded.encoder_blocks) == len(loaded.decoder_blocks) == 2
     x = torch.rand(1, 3, 16, 16)
     assert torch.equal(loaded(x), saved(x))
-    with pytest.raises(ValueError, match="not an LNCA autoencoder state_dict"):
-        LNCAAutoencoder.from_state_dict({"weight": torch.zeros(1)})
+    for bad in ({"weight": torch.zeros(1)}, torch.zeros(1),
+                {**saved.state_dict(), "extra": torch.zeros(1)}):
+        with pytest.raises(ValueError, match="not an LNCA autoencoder state_dict"):
+            LNCAAutoencoder.from_state_dict(bad)

@@ -109,14 +109,20 @@ class LNCAAutoencoder(nn.Module):
 
         Its input channels, width, latent channels and depth are read from the weights' shapes.
         """
+        if not isinstance(state, dict):
+            raise ValueError(f"not an LNCA autoencoder state_dict: a {type(state).__name__}")
         try:
-            in_channels, width = state["conv1.0.weight"].shape[1], state["conv1.0.weight"].shape[0]
+            out_channels, in_channels = state["conv1.0.weight"].shape[:2]
             latent_channels = state["to_latent.0.weight"].shape[0]
         except KeyError as err:
             raise ValueError(f"not an LNCA autoencoder state_dict: no {err.args[0]}") from None
         blocks = {k.split(".")[1] for k in state if k.startswith("encoder_blocks.")}
-        ae = cls(in_channels, width, latent_channels, depth=len(blocks) + 1)
-        ae.load_state_dict(state)
+        ae = cls(in_channels, out_channels, latent_channels, depth=len(blocks) + 1)
+        try:
+            ae.load_state_dict(state)
+        except RuntimeError as err:
+            raise ValueError("not an LNCA autoencoder state_dict: "
+                             f"{str(err).splitlines()[0]}") from None
         return ae
 
     def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
