@@ -152,3 +152,23 @@ def test_nafca_has_nothing_global():
                    for m in cell.modules())
     spatial = [m for m in cell.modules() if isinstance(m, nn.Conv2d) and m.kernel_size != (1, 1)]
     assert len(spatial) == 1 and spatial[0].kernel_size == (3, 3) and spatial[0].out_channels == 1
+
+
+@pytest.mark.parametrize("kernel, reach", [(1, 1), (3, 2)])
+def test_nafca_perception_kernel_sets_how_far_a_cell_sees(kernel, reach):
+    """The authors' cell reads its Moore neighbourhood; ``perception_kernel=3`` the 5x5 cells."""
+    torch.manual_seed(0)
+    cell = NAFCACell(4, 4, 8, embed_dim=16, dropout=0.0, perception_kernel=kernel).eval()
+    with torch.no_grad():  # the skip-init scales start at zero: open them
+        cell.beta.fill_(1.0)
+        cell.gamma.fill_(1.0)
+    state = torch.rand(1, 16, 9, 9)
+    moved = state.clone()
+    moved[:, :, 4, 4] = torch.rand(16)  # change one cell (not by a constant: LayerNorm)
+    with torch.no_grad():
+        changed = (cell(moved) - cell(state)).abs().sum(1)[0] > 1e-6
+    rows, cols = torch.nonzero(changed, as_tuple=True)
+    assert changed[4 - reach, 4] and changed[4, 4 + reach]
+    assert (rows - 4).abs().max() == reach and (cols - 4).abs().max() == reach
+    with pytest.raises(ValueError, match="perception_kernel"):
+        NAFCACell(perception_kernel=5)
