@@ -1,6 +1,9 @@
 """ViTCA and NAFCA cells: parameter counts, locality, localized attention, errors."""
+from pathlib import Path
+
 import pytest
 import torch
+import yaml
 from torch import nn
 
 from nca_zoo import create_model
@@ -172,3 +175,29 @@ def test_nafca_perception_kernel_sets_how_far_a_cell_sees(kernel, reach):
     assert (rows - 4).abs().max() == reach and (cols - 4).abs().max() == reach
     with pytest.raises(ValueError, match="perception_kernel"):
         NAFCACell(perception_kernel=5)
+
+
+@pytest.mark.parametrize("pos_encoding, same", [("none", True), ("vit_handcrafted", False)])
+def test_vitca_update_depends_on_the_grid_size_only_through_position_encoding(pos_encoding, same):
+    """A cell's update on a 16x16 grid and on the same cells inside a 32x32 grid.
+
+    Without a position encoding the rule is local, so the interior cells agree and a model trained
+    on 64 px tiles restores any size; the raster encoding numbers cells by ``y * W + x``.
+    """
+    torch.manual_seed(0)
+    cell = ViTCACell(3, 3, 4, embed_dim=16, heads=2, mlp_dim=8, pos_encoding=pos_encoding).eval()
+    with torch.no_grad():
+        nn.init.normal_(cell.head[-1].weight)  # the zero-initialised head proposes nothing
+    big = torch.rand(1, 10, 32, 32)
+    with torch.no_grad():
+        inner_of_big = cell(big)[..., 1:15, 1:15]
+        inner_of_small = cell(big[..., :16, :16])[..., 1:15, 1:15]
+    assert torch.allclose(inner_of_big, inner_of_small, atol=1e-5) == same
+
+
+def test_corpus_lnca_vitca_configs_use_no_position_encoding():
+    """Corpus recipes restore whole photos of any size (see the test above)."""
+    for cfg in Path("configs/lnca").glob("*_corpus.yaml"):
+        args = yaml.safe_load(cfg.read_text())["model"]["init_args"]
+        if args.get("model") == "lnca_vitca":
+            assert args["model_args"].get("pos_encoding") == "none", cfg.name
