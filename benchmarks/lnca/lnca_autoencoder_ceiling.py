@@ -67,6 +67,13 @@ def ceiling(ae: torch.nn.Module, task: str, size: int,
     return {k: score(v, clean) for k, v in outputs.items()}
 
 
+def shape(ae: torch.nn.Module) -> str:
+    """``ae_width W latent L [ae_depth D]`` of an LNCA autoencoder, read from its layers."""
+    depth = len(ae.encoder_blocks) + 1
+    return (f"ae_width {ae.conv1[0].out_channels} latent {ae.latent_channels}"
+            + (f" ae_depth {depth}" if depth != 1 else ""))
+
+
 def load(name: str, ckpt_task: str | None = None) -> tuple:
     """``(autoencoder, model or None, task, label)`` of what ``name`` holds.
 
@@ -87,22 +94,16 @@ def load(name: str, ckpt_task: str | None = None) -> tuple:
             ae = LNCAAutoencoder.from_state_dict(torch.load(name, map_location="cpu"))
         except ValueError as err:
             raise SystemExit(f"{name}: {err}") from None
-        depth = len(ae.encoder_blocks) + 1
-        label = (f"`{Path(name).parent.name}/{Path(name).name}`: autoencoder ae_width "
-                 f"{ae.conv1[0].out_channels} latent {ae.latent_channels}"
-                 f"{f' ae_depth {depth}' if depth != 1 else ''} (phase 1's best)")
+        label = (f"`{Path(name).parent.name}/{Path(name).name}`: autoencoder {shape(ae)} "
+                 "(phase 1's best)")
         return ae.eval(), None, ckpt_task, label
     from nca_zoo.tasks import LNCARestoration
 
     raw = torch.load(name, map_location="cpu", weights_only=False)
     run = LNCARestoration.load_from_checkpoint(name, map_location="cpu")
-    args = run.hparams.model_args or {}
-    channels = args.get("latent_channels", args.get("in_channels"))
-    latent = f" latent {channels}" if channels else ""
-    depth = f" ae_depth {args['ae_depth']}" if args.get("ae_depth", 1) != 1 else ""
-    label = (f"`{Path(name).stem}`: {run.hparams.model} ae_width {args.get('ae_width', 8)}"
-             f"{latent}{depth} ({run.hparams.phase}, step {raw['global_step']})")
     model = run.model.eval()
+    label = (f"`{Path(name).stem}`: {run.hparams.model} {shape(model.autoencoder)} "
+             f"({run.hparams.phase}, step {raw['global_step']})")
     return model.autoencoder, model if run.hparams.phase == "nca" else None, ckpt_task, label
 
 
