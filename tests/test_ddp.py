@@ -87,6 +87,10 @@ def ddp(tmp_path_factory) -> Sweep:
         {"name": "lnca_nca", "root": str(base / "lnca_nca"),
          "args": fit_args(LNCA, base / "lnca_nca", "--model.init_args.phase=nca",
                           f"--model.init_args.ae_checkpoint={ae}")},
+        {"name": "lnca_nca_decoder", "root": str(base / "lnca_nca_decoder"),
+         "args": fit_args(LNCA, base / "lnca_nca_decoder", "--model.init_args.phase=nca",
+                          f"--model.init_args.ae_checkpoint={ae}",
+                          "--model.init_args.train_decoder=true")},
         {"name": "lnca_vitca_nca", "root": str(base / "lnca_vitca_nca"),
          "args": fit_args(LNCA_VITCA, base / "lnca_vitca_nca", "--model.init_args.phase=nca",
                           f"--model.init_args.ae_checkpoint={ae}")},
@@ -158,6 +162,22 @@ def test_lnca_phases_chain_under_ddp(ddp, phase2):
     assert phase1
     for k, v in phase1.items():  # phase 2 never moves the autoencoder
         torch.testing.assert_close(ckpt["state_dict"][f"model.autoencoder.{k}"], v, msg=k)
+
+
+def test_lnca_phase2_trains_the_decoder_under_ddp(ddp):
+    """``train_decoder``: the decoder trains beside the cell, the frozen encoder stays put.
+
+    Eq. 7 gives every decoder parameter a gradient on every rank, so DDP needs no
+    ``find_unused_parameters``.
+    """
+    ddp.check("lnca_nca_decoder")
+    phase1 = torch.load(ddp.root("lnca_ae") / "phase1_autoencoder.pt", weights_only=False)
+    state = torch.load(checkpoints(ddp.root("lnca_nca_decoder"))[-1],
+                       weights_only=False)["state_dict"]
+    decoder = ("up.", "mix.", "decoder_blocks.", "out.")
+    moved = {k for k, v in phase1.items() if v.is_floating_point()
+             and not torch.equal(state[f"model.autoencoder.{k}"], v)}
+    assert moved and all(k.startswith(decoder) for k in moved)
 
 
 def test_one_process_checkpoint_resumes_under_ddp(ddp):

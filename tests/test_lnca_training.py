@@ -368,6 +368,68 @@ def test_phase2_alone_loads_the_autoencoder_checkpoint(tmp_path):
               ae_checkpoint=str(tmp_path / "nope.pt")).load_autoencoder(tmp_path / "nope.pt")
 
 
+def test_phase2_train_decoder_trains_cell_and_decoder_and_keeps_the_encoder(tmp_path):
+    donor = _lnca()
+    path = tmp_path / "ae.pt"
+    torch.save(donor.model.autoencoder.state_dict(), path)
+    task = _lnca(phase="nca", ae_checkpoint=str(path), train_decoder=True, **FAST)
+    ae = task.model.autoencoder
+    encoder0 = _snapshot(donor.model.autoencoder.encoder_modules())  # what setup loads
+    decoder0 = _snapshot(donor.model.autoencoder.decoder_modules())
+    trainer = _trainer(tmp_path, 1)
+    counter = StepCounter()
+    trainer.callbacks.append(counter)
+    trainer.fit(task, datamodule=_dm())
+    decoder = {f"model.autoencoder.{n}" for n, _ in ae.named_parameters()
+               if n.split(".")[0] in ("up", "mix", "decoder_blocks", "out")}
+    for names in counter.stepped:  # every step: the cell and the whole decoder, nothing else
+        assert decoder <= names
+        assert all(n.startswith("model.automaton.cell.") or n in decoder for n in names)
+    assert _changed(decoder0, ae.decoder_modules())
+    assert not _changed(encoder0, ae.encoder_modules())  # weights and BatchNorm statistics
+    assert not any(p.requires_grad for p in ae.encoder_modules().parameters())  # for DDP
+
+
+def test_encoder_and_decoder_modules_split_the_autoencoder():
+    ae = _lnca().model.autoencoder
+    enc = {id(p) for p in ae.encoder_modules().parameters()}
+    dec = {id(p) for p in ae.decoder_modules().parameters()}
+    assert not enc & dec and enc | dec == {id(p) for p in ae.parameters()}
+
+
+def test_train_decoder_errors():
+    with pytest.raises(ValueError, match="phase-2 option"):
+        _lnca(phase="ae", train_decoder=True)
+    with pytest.raises(ValueError, match="rec must be positive"):
+        _lnca(phase="nca", ae_checkpoint="ae.pt", train_decoder=True, nca_loss={"rec": 0.0})
+
+
+def test_phase2_init_from_an_lnca_checkpoint_takes_its_weights(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "ae.pt"
+    torch.save(_lnca().model.autoencoder.state_dict(), path)
+    source = _lnca(phase="nca", ae_checkpoint=str(path), **FAST)
+    trainer = _trainer(tmp_path, 1)
+    trainer.fit(source, datamodule=_dm())
+    ckpt = tmp_path / "source.ckpt"
+    trainer.save_checkpoint(ckpt)
+    torch.manual_seed(1)
+    tuned = _lnca(phase="nca", init_from=str(ckpt), train_decoder=True, **FAST)
+    for k, v in source.model.state_dict().items():
+        assert torch.equal(tuned.model.state_dict()[k], v)
+    path.unlink()  # the autoencoder comes from init_from
+    _trainer(tmp_path, 1).fit(tuned, datamodule=_dm())
+    assert _changed(_snapshot(source.model.cell), tuned.model.cell)
+    reloaded = LNCARestoration.from_checkpoint_file(ckpt, "phase")
+    assert "init_from" not in LNCARestoration.upgrade_hyperparameters({"init_from": "x.ckpt"})
+    assert reloaded.hparams.phase == "nca"
+    with pytest.raises(FileNotFoundError, match="init_from: no checkpoint"):
+        _lnca(phase="nca", init_from=str(tmp_path / "none.ckpt"))
+    with pytest.raises(ValueError, match="do not fit"):
+        LNCARestoration(model="lnca_nafca", image_size=16, pool_size=8, phase="nca",
+                        model_args={**TINY, "latent_channels": 8}, init_from=str(ckpt))
+
+
 def test_tiny_lnca_nca_loss_falls():
     torch.manual_seed(0)
     task = _lnca(phase="nca", ae_checkpoint="set-up-reads-it.pt", rollout={"steps": [4, 4]})

@@ -588,6 +588,14 @@ SECTIONS = [
          "zero-initialised head is the best so far: better at 32 px, level at 64 px, still "
          "worse at 128 px -- on the training photos too, so it under-fits rather than "
          "memorises. No deblurrer ships."),
+        ("lnca_loss_balance_corpus", "Phase 2's pull: Eq. 8 outweighs Eq. 7",
+         "benchmarks/lnca/lnca_loss_balance.py",
+         "python benchmarks/lnca/lnca_loss_balance.py runs/lnca_nafca_pk3_phase2_3000.ckpt "
+         "--config configs/lnca/lnca_nafca_denoise_corpus.yaml --name lnca_loss_balance_corpus",
+         "A corpus LatentNAFCA denoiser's checkpoint (`runs/`, not in the repository). With the "
+         "paper's weights (100 each) the latent loss's gradient is hundreds of times the pixel "
+         "loss's at the start of phase 2; `nca_loss: {latent: 1.0}` speeds up the start but "
+         "ends level after 1000 steps ([docs/restoration.md](docs/restoration.md))."),
         ("restore_speed", "Restore time per image", "benchmarks/lnca/restore_speed.py",
          "python benchmarks/lnca/restore_speed.py", None),
         ("lnca_efficiency_quick", "Memory, epoch time, latency (Tables 3-5 style)",

@@ -103,6 +103,14 @@ class LNCAAutoencoder(nn.Module):
         self.decoder_blocks = ResidualBlocks(width, depth - 1)
         self.out = AdjConv(width, in_channels, 2, transpose=True, activation="sigmoid")
 
+    def encoder_modules(self) -> nn.ModuleList:
+        """The layers :meth:`encode` runs: the skip, the side channel and the latent."""
+        return nn.ModuleList([self.conv1, self.side, self.encoder_blocks, self.to_latent])
+
+    def decoder_modules(self) -> nn.ModuleList:
+        """The layers :meth:`decode` runs: latent and skip back to the image."""
+        return nn.ModuleList([self.up, self.mix, self.decoder_blocks, self.out])
+
     @classmethod
     def from_state_dict(cls, state: dict) -> "LNCAAutoencoder":
         """The autoencoder of a saved ``state_dict`` (phase 1's ``phase1_autoencoder.pt``).

@@ -35,7 +35,7 @@ from .lnca_losses import (
     latent_nca_losses,
 )
 from .pool import SamplePool
-from .restoration import RestorationTask
+from .restoration import RestorationTask, load_weights
 from .settings import Rollout
 
 PHASES = ("ae", "nca")
@@ -69,6 +69,17 @@ class LNCARestoration(RestorationTask):
         ae_loss: phase-1 loss weights (:class:`~nca_zoo.tasks.lnca_losses.AutoencoderLoss`).
         nca_loss: phase-2 loss weights (:class:`~nca_zoo.tasks.lnca_losses.LatentNCALoss`).
         image_size: filled from the datamodule (the pool's shape).
+        train_decoder: phase 2 also trains the autoencoder's decoder, by Eq. 7's gradient, on
+            the latents the NCA writes (an option of this library: the paper freezes the whole
+            autoencoder).  The encoder stays frozen, so the latent the NCA starts from, the
+            skip and the pool's states keep their meaning; BatchNorm keeps phase 1's statistics.
+            How much the decoder then restores on its own, the NCA bypassed: ``AE(degraded)``
+            of ``benchmarks/lnca/lnca_autoencoder_ceiling.py``.
+        init_from: start from the weights (autoencoder and NCA) of an LNCA checkpoint
+            (``.ckpt``) or pretrained module of the same architecture: fine-tuning, e.g. phase 2
+            again with other settings.  ``ae_checkpoint`` is then not read.  Only the weights
+            are taken (resume a stopped run with ``--ckpt_path`` instead); loading the
+            fine-tuned checkpoint later skips it, so the source need not exist then.
     """
 
     def __init__(self, model: str = "lnca_nafca", phase: str = "ae",
@@ -76,7 +87,8 @@ class LNCARestoration(RestorationTask):
                  rollout: Optional[Rollout] = None, pool_size: int = 1024, lr_ae: float = 1e-2,
                  lr_nca: float = 1e-2, ae_loss: Optional[AutoencoderLoss] = None,
                  nca_loss: Optional[LatentNCALoss] = None, image_size: Optional[int] = None,
-                 model_args: Optional[dict] = None) -> None:
+                 model_args: Optional[dict] = None, train_decoder: bool = False,
+                 init_from: Optional[str] = None) -> None:
         super().__init__()
         if phase not in PHASES:
             chain = (" (the phases are two runs: phase 'ae', then phase 'nca' with ae_checkpoint)"
@@ -84,17 +96,26 @@ class LNCARestoration(RestorationTask):
             raise ValueError(f"phase must be one of {PHASES}, got {phase!r}{chain}")
         if ae_monitor not in AE_MONITORS:
             raise ValueError(f"ae_monitor must be one of {AE_MONITORS}, got {ae_monitor!r}")
-        if phase == "nca" and not ae_checkpoint:
+        if phase == "nca" and not (ae_checkpoint or init_from):
             raise ValueError("phase='nca' trains the NCA on a frozen autoencoder: "
                              "set ae_checkpoint")
+        if train_decoder and phase != "nca":
+            raise ValueError("train_decoder is a phase-2 option (phase='nca'): phase 1 trains "
+                             "the whole autoencoder")
         self.save_hyperparameters()
         self.rollout = self.settings("rollout", Rollout, rollout, **LNCA_ROLLOUT)
         self.ae_loss = self.settings("ae_loss", AutoencoderLoss, ae_loss)
         self.nca_loss = self.settings("nca_loss", LatentNCALoss, nca_loss)
+        if train_decoder and self.nca_loss.rec <= 0:
+            raise ValueError("train_decoder trains the decoder by Eq. 7 alone: "
+                             f"nca_loss rec must be positive, got {self.nca_loss.rec}")
         self.model = self.build_model(model, model_args, **self.rollout.model_args())
+        self._ae_loaded = False
+        if init_from:
+            load_weights(self.model, init_from, LNCARestoration, "phase")
+            self._ae_loaded = True
         self.frozen_module().requires_grad_(False)  # before DDP wraps the task
         self.pool: Optional[SamplePool] = None
-        self._ae_loaded = False
         self._ae_saved = False  # this run wrote ae_file
         self.best_ae_score = -float("inf")
         self._step_in_batch = 0  # which of the batch's two optimiser steps runs
@@ -107,10 +128,11 @@ class LNCARestoration(RestorationTask):
         """Checkpoints written before the rollout was grouped and the phases became two runs.
 
         A ``phase="both"`` checkpoint ended in phase 2: it is read as one; ``ae_epochs`` and
-        ``normalize_gradients`` (always on) are dropped.
+        ``normalize_gradients`` (always on) are dropped, and so is ``init_from`` (the
+        checkpoint's own weights replace the source's).
         """
         hp = {k: v for k, v in regroup(hp, "rollout", Rollout.__dataclass_fields__).items()
-              if k not in ("ae_epochs", "normalize_gradients")}
+              if k not in ("ae_epochs", "normalize_gradients", "init_from")}
         if hp.get("phase") == "both":
             hp["phase"] = "nca"
             hp["ae_checkpoint"] = hp.get("ae_checkpoint") or "weights-in-the-checkpoint"
@@ -122,15 +144,23 @@ class LNCARestoration(RestorationTask):
         return self.hparams.phase == "ae"
 
     def trained_module(self) -> nn.Module:
-        """The part of the model this phase trains: the autoencoder, or the NCA cell."""
-        return self.model.autoencoder if self.in_phase1() else self.model.cell
+        """What this phase trains: the autoencoder, the NCA cell, or cell and decoder."""
+        if self.in_phase1():
+            return self.model.autoencoder
+        if self.hparams.train_decoder:
+            return nn.ModuleList([self.model.cell, self.model.autoencoder.decoder_modules()])
+        return self.model.cell
 
     def frozen_module(self) -> nn.Module:
         """The part this phase leaves alone (no gradients; the autoencoder also in eval mode)."""
-        return self.model.cell if self.in_phase1() else self.model.autoencoder
+        if self.in_phase1():
+            return self.model.cell
+        if self.hparams.train_decoder:
+            return self.model.autoencoder.encoder_modules()
+        return self.model.autoencoder
 
     def train(self, mode: bool = True) -> "LNCARestoration":
-        """Set train / eval mode; phase 2's frozen autoencoder stays in eval mode (BatchNorm)."""
+        """Set train / eval mode; in phase 2 the autoencoder stays in eval mode (BatchNorm)."""
         super().train(mode)
         if not self.in_phase1():
             self.model.autoencoder.eval()

@@ -46,6 +46,11 @@ class LatentNCALoss:
     (Eq. 8), which leaves [0, 1] (minimum ``SWISH_MIN``, no upper bound).  Bounds of
     ``[SWISH_MIN, inf]`` (``output_low: -0.2785, output_high: .inf`` in YAML) stop Eq. 9 from
     fighting Eq. 8 (measured on held-out deblurring: no gain; docs/paper-to-code.md).
+
+    Phase 2 normalises each parameter's gradient, so only the ratio of ``rec`` to ``latent``
+    matters.  Eq. 8 is a plain mean over latent channels: on an autoencoder whose latent has a
+    few high-variance channels it outweighs Eq. 7, what PSNR measures, by orders of magnitude
+    (``benchmarks/lnca/lnca_loss_balance.py``).
     """
 
     rec: float = 100.0

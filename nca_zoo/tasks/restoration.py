@@ -11,9 +11,10 @@ input's scores and the relative improvement, as the authors' REL_PSNR / REL_SSIM
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torchmetrics.functional.image import (
     peak_signal_noise_ratio,
     structural_similarity_index_measure,
@@ -68,3 +69,32 @@ class RestorationTask(BaseTask):
             return opt
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_factor(s / total))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def load_weights(model: nn.Module, source: str, task_cls: type, marker: str) -> None:
+    """Copy into ``model`` the restorer weights of a ``.ckpt`` file or a pretrained module.
+
+    The ``init_from`` of the restoration tasks (fine-tuning): a checkpoint must be one of
+    ``task_cls`` (told apart by its hyper-parameter ``marker``), a pretrained module one of the
+    same architecture.
+
+    Raises:
+        FileNotFoundError: ``source`` is neither a file nor a pretrained name / folder.
+        ValueError: ``source`` is not a checkpoint of this task, or its weights do not fit
+            ``model`` (another architecture or width).
+    """
+    if str(source).endswith(".ckpt"):
+        if not Path(source).is_file():
+            raise FileNotFoundError(f"init_from: no checkpoint at {source}")
+        state = task_cls.from_checkpoint_file(source, marker).model.state_dict()
+    else:
+        from .._pretrained import load_pretrained
+
+        state = load_pretrained(source).state_dict()
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError:
+        ours = model.state_dict()
+        odd = sorted(set(ours) ^ set(state)) or [k for k in ours if ours[k].shape != state[k].shape]
+        raise ValueError(f"init_from: the weights of {source} do not fit this model "
+                         f"({len(odd)} tensors differ, e.g. {odd[0]!r})") from None

@@ -1,13 +1,12 @@
 """Feed-forward restorers (NAFNet / Restormer baselines of the LNCA paper) trained with L1."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from .restoration import RestorationTask
+from .restoration import RestorationTask, load_weights
 
 
 class SupervisedRestoration(RestorationTask):
@@ -29,7 +28,7 @@ class SupervisedRestoration(RestorationTask):
         self.save_hyperparameters()
         self.model = self.build_model(model, model_args)
         if init_from:
-            load_weights(self.model, init_from)
+            load_weights(self.model, init_from, SupervisedRestoration, "lr")
 
     @classmethod
     def upgrade_hyperparameters(cls, hp: dict) -> dict:
@@ -50,28 +49,3 @@ class SupervisedRestoration(RestorationTask):
     def configure_optimizers(self):
         """Adam on the restorer with per-step cosine decay of the learning rate."""
         return self.cosine_adam(self.model.parameters(), self.hparams.lr)
-
-
-def load_weights(model: nn.Module, source: str) -> None:
-    """Copy into ``model`` the restorer weights of a ``.ckpt`` file or a pretrained module.
-
-    Raises:
-        FileNotFoundError: ``source`` is neither a file nor a pretrained name / folder.
-        ValueError: ``source`` is not a checkpoint of this task, or its weights do not fit
-            ``model`` (another architecture or width).
-    """
-    if str(source).endswith(".ckpt"):
-        if not Path(source).is_file():
-            raise FileNotFoundError(f"init_from: no checkpoint at {source}")
-        state = SupervisedRestoration.from_checkpoint_file(source, "lr").model.state_dict()
-    else:
-        from .._pretrained import load_pretrained
-
-        state = load_pretrained(source).state_dict()
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError:
-        ours = model.state_dict()
-        odd = sorted(set(ours) ^ set(state)) or [k for k in ours if ours[k].shape != state[k].shape]
-        raise ValueError(f"init_from: the weights of {source} do not fit this model "
-                         f"({len(odd)} tensors differ, e.g. {odd[0]!r})") from None
