@@ -418,11 +418,16 @@ def test_phase2_init_from_an_lnca_checkpoint_takes_its_weights(tmp_path):
     for k, v in source.model.state_dict().items():
         assert torch.equal(tuned.model.state_dict()[k], v)
     path.unlink()  # the autoencoder comes from init_from
-    _trainer(tmp_path, 1).fit(tuned, datamodule=_dm())
+    trainer = _trainer(tmp_path, 1)
+    trainer.fit(tuned, datamodule=_dm())
     assert _changed(_snapshot(source.model.cell), tuned.model.cell)
-    reloaded = LNCARestoration.from_checkpoint_file(ckpt, "phase")
-    assert "init_from" not in LNCARestoration.upgrade_hyperparameters({"init_from": "x.ckpt"})
-    assert reloaded.hparams.phase == "nca"
+    trainer.save_checkpoint(tmp_path / "tuned.ckpt")
+    ckpt.rename(tmp_path / "moved.ckpt")  # the fine-tuned run loads without its source
+    for reloaded in (LNCARestoration.from_checkpoint_file(tmp_path / "tuned.ckpt", "phase"),
+                     LNCARestoration.load_from_checkpoint(tmp_path / "tuned.ckpt")):
+        for k, v in tuned.model.state_dict().items():
+            assert torch.equal(reloaded.model.state_dict()[k], v)
+    ckpt = tmp_path / "moved.ckpt"
     with pytest.raises(FileNotFoundError, match="init_from: no checkpoint"):
         _lnca(phase="nca", init_from=str(tmp_path / "none.ckpt"))
     with pytest.raises(ValueError, match="do not fit"):

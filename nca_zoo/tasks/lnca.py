@@ -98,7 +98,7 @@ class LNCARestoration(RestorationTask):
             raise ValueError(f"ae_monitor must be one of {AE_MONITORS}, got {ae_monitor!r}")
         if phase == "nca" and not (ae_checkpoint or init_from):
             raise ValueError("phase='nca' trains the NCA on a frozen autoencoder: "
-                             "set ae_checkpoint")
+                             "set ae_checkpoint (or init_from)")
         if train_decoder and phase != "nca":
             raise ValueError("train_decoder is a phase-2 option (phase='nca'): phase 1 trains "
                              "the whole autoencoder")
@@ -125,16 +125,19 @@ class LNCARestoration(RestorationTask):
 
     @classmethod
     def upgrade_hyperparameters(cls, hp: dict) -> dict:
-        """Checkpoints written before the rollout was grouped and the phases became two runs.
+        """Checkpoints of older versions and of fine-tuning runs (``init_from``), made loadable.
 
         A ``phase="both"`` checkpoint ended in phase 2: it is read as one; ``ae_epochs`` and
         ``normalize_gradients`` (always on) are dropped, and so is ``init_from`` (the
-        checkpoint's own weights replace the source's).
+        checkpoint's own weights replace the source's, autoencoder included).
         """
-        hp = {k: v for k, v in regroup(hp, "rollout", Rollout.__dataclass_fields__).items()
+        hp = regroup(hp, "rollout", Rollout.__dataclass_fields__)
+        in_checkpoint = hp.get("phase") == "both" or hp.get("init_from")
+        hp = {k: v for k, v in hp.items()
               if k not in ("ae_epochs", "normalize_gradients", "init_from")}
         if hp.get("phase") == "both":
             hp["phase"] = "nca"
+        if in_checkpoint:  # the autoencoder's weights are in the checkpoint
             hp["ae_checkpoint"] = hp.get("ae_checkpoint") or "weights-in-the-checkpoint"
         return hp
 
