@@ -90,7 +90,7 @@ def ddp(tmp_path_factory) -> Sweep:
         {"name": "lnca_nca_decoder", "root": str(base / "lnca_nca_decoder"),
          "args": fit_args(LNCA, base / "lnca_nca_decoder", "--model.init_args.phase=nca",
                           f"--model.init_args.ae_checkpoint={ae}",
-                          "--model.init_args.train_decoder=true")},
+                          "--model.init_args.phase=nca+decoder")},
         {"name": "lnca_vitca_nca", "root": str(base / "lnca_vitca_nca"),
          "args": fit_args(LNCA_VITCA, base / "lnca_vitca_nca", "--model.init_args.phase=nca",
                           f"--model.init_args.ae_checkpoint={ae}")},
@@ -165,7 +165,7 @@ def test_lnca_phases_chain_under_ddp(ddp, phase2):
 
 
 def test_lnca_phase2_trains_the_decoder_under_ddp(ddp):
-    """``train_decoder``: the decoder trains beside the cell, the frozen encoder stays put.
+    """``phase=nca+decoder``: the decoder trains beside the cell, the encoder stays put.
 
     Eq. 7 gives every decoder parameter a gradient on every rank, so DDP needs no
     ``find_unused_parameters``.

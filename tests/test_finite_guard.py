@@ -11,7 +11,7 @@ from nca_zoo.cli.fit import main
 from nca_zoo.tasks.finite_guard import FiniteGuard, NonFiniteError
 
 ABSURD = {"gnca/quickstart.yaml": ["--model.init_args.lr=1e30"],
-          "lnca/lnca_nafca_denoise.yaml": ["--model.init_args.lr_ae=1e30"],
+          "lnca/lnca_nafca_denoise.yaml": ["--model.init_args.lr.ae=1e30"],
           "lnca/vitca_denoise.yaml": ["--model.init_args.lr=1e30"],
           "diffusion/quickstart.yaml": ["--model.init_args.lr=1e30"]}
 

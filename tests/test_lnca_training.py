@@ -368,11 +368,11 @@ def test_phase2_alone_loads_the_autoencoder_checkpoint(tmp_path):
               ae_checkpoint=str(tmp_path / "nope.pt")).load_autoencoder(tmp_path / "nope.pt")
 
 
-def test_phase2_train_decoder_trains_cell_and_decoder_and_keeps_the_encoder(tmp_path):
+def test_phase_nca_decoder_trains_cell_and_decoder_and_keeps_the_encoder(tmp_path):
     donor = _lnca()
     path = tmp_path / "ae.pt"
     torch.save(donor.model.autoencoder.state_dict(), path)
-    task = _lnca(phase="nca", ae_checkpoint=str(path), train_decoder=True, **FAST)
+    task = _lnca(phase="nca+decoder", ae_checkpoint=str(path), **FAST)
     ae = task.model.autoencoder
     encoder0 = _snapshot(donor.model.autoencoder.encoder_modules())  # what setup loads
     decoder0 = _snapshot(donor.model.autoencoder.decoder_modules())
@@ -397,11 +397,14 @@ def test_encoder_and_decoder_modules_split_the_autoencoder():
     assert not enc & dec and enc | dec == {id(p) for p in ae.parameters()}
 
 
-def test_train_decoder_errors():
-    with pytest.raises(ValueError, match="phase-2 option"):
-        _lnca(phase="ae", train_decoder=True)
+def test_phase_nca_decoder_errors_and_the_first_version_of_the_option():
+    with pytest.raises(ValueError, match="set ae_checkpoint"):
+        _lnca(phase="nca+decoder")
     with pytest.raises(ValueError, match="rec must be positive"):
-        _lnca(phase="nca", ae_checkpoint="ae.pt", train_decoder=True, nca_loss={"rec": 0.0})
+        _lnca(phase="nca+decoder", ae_checkpoint="ae.pt", nca_loss={"rec": 0.0})
+    old = {"phase": "nca", "train_decoder": True, "ae_checkpoint": "ae.pt", "lr_nca": 5e-4}
+    assert LNCARestoration.upgrade_hyperparameters(old) == {
+        "phase": "nca+decoder", "ae_checkpoint": "ae.pt", "lr": {"ae": 1e-2, "nca": 5e-4}}
 
 
 def test_phase2_init_from_an_lnca_checkpoint_takes_its_weights(tmp_path):
@@ -414,7 +417,7 @@ def test_phase2_init_from_an_lnca_checkpoint_takes_its_weights(tmp_path):
     ckpt = tmp_path / "source.ckpt"
     trainer.save_checkpoint(ckpt)
     torch.manual_seed(1)
-    tuned = _lnca(phase="nca", init_from=str(ckpt), train_decoder=True, **FAST)
+    tuned = _lnca(phase="nca+decoder", init_from=str(ckpt), **FAST)
     for k, v in source.model.state_dict().items():
         assert torch.equal(tuned.model.state_dict()[k], v)
     path.unlink()  # the autoencoder comes from init_from

@@ -104,7 +104,7 @@ def load(name: str, ckpt_task: str | None = None) -> tuple:
     model = run.model.eval()
     label = (f"`{Path(name).stem}`: {run.hparams.model} {shape(model.autoencoder)} "
              f"({run.hparams.phase}, step {raw['global_step']})")
-    return model.autoencoder, model if run.hparams.phase == "nca" else None, ckpt_task, label
+    return model.autoencoder, None if run.in_phase1() else model, ckpt_task, label
 
 
 def main(argv: list | None = None) -> None:

@@ -84,7 +84,7 @@ def train(recipe: str, ae_epochs: int, nca_epochs: int, task: str, work: Path,
     ae_file, ae_seconds = autoencoders[key]
     L.seed_everything(0, verbose=False)
     module = LNCARestoration(model="lnca_nafca", phase="nca", ae_checkpoint=str(ae_file),
-                             lr_nca=1e-3, model_args=model_args or None, **task_args)
+                             lr={"nca": 1e-3}, model_args=model_args or None, **task_args)
     seconds = ae_seconds + fit_on_embedded(module, data_args, task, nca_epochs,
                                             str(work / recipe),
                                             image_size=PHASE2_SIZE.get(recipe, 32))

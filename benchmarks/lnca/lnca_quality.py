@@ -67,7 +67,7 @@ def train_and_test(name: str, task_kind: str, a) -> dict:
             trainer().fit(phase1, datamodule=dm)
             # LatentViTCA: lr 1e-3 in phase 2, as in its configs (1e-2 diverged on deblurring)
             task = LNCARestoration(model=model, phase="nca", ae_checkpoint=str(phase1.ae_file),
-                                   lr_nca=1e-3 if name == "LatentViTCA" else 1e-2,
+                                   lr={"nca": 1e-3 if name == "LatentViTCA" else 1e-2},
                                    rollout={**rollout, "update_rate": 1.0})
         trainer = trainer()
         trainer.fit(task, datamodule=dm)

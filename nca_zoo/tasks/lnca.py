@@ -3,7 +3,8 @@
 Phase 1 (``phase="ae"``) trains the autoencoder with the NCA bypassed; phase 2 (``phase="nca"``)
 freezes it and trains the NCA.  The two phases are two runs chained by the config: phase 1 keeps
 its best autoencoder in ``<default_root_dir>/phase1_autoencoder.pt``, phase 2 starts from that
-file (or from any LNCA checkpoint) named by ``ae_checkpoint``.
+file (or from any LNCA checkpoint) named by ``ae_checkpoint``.  ``phase="nca+decoder"`` (not in
+the paper) is phase 2 with the decoder trained beside the NCA.
 
 Optimisation is Lightning's own (DDP, gradient clipping, precision).  The part of the model a
 phase does not train is frozen when the task is built, so DDP never waits for its gradients.
@@ -13,6 +14,7 @@ then on states drawn from the sample pool.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -38,9 +40,25 @@ from .pool import SamplePool
 from .restoration import RestorationTask, load_weights
 from .settings import Rollout
 
-PHASES = ("ae", "nca")
+#: what a run trains: the autoencoder (phase 1), the NCA (phase 2), or the NCA and the decoder
+PHASES = ("ae", "nca", "nca+decoder")
 #: the two optimiser steps of one batch, per phase
-OPTIMISER_STEPS_PER_BATCH = {"ae": ("autoencoder", "equivalence"), "nca": ("fresh", "pool")}
+OPTIMISER_STEPS_PER_BATCH = {"ae": ("autoencoder", "equivalence"), "nca": ("fresh", "pool"),
+                             "nca+decoder": ("fresh", "pool")}
+
+
+@dataclass
+class LearningRates:
+    """Adam learning rates of LNCA's runs, each decayed along a cosine over its run.
+
+    ``ae``: phase 1; ``nca``: phase 2 (the NCA, and the decoder in ``phase="nca+decoder"``).
+    The authors' code uses 1e-2 for both.
+    """
+
+    ae: float = 1e-2
+    nca: float = 1e-2
+
+
 #: validation scores phase 1 can keep its best autoencoder by (``val/ae_<name>``)
 AE_MONITORS = ("ssim", "psnr")
 #: the authors' rollout: 8-32 steps in training, 64 in evaluation, every latent cell updates
@@ -53,7 +71,13 @@ class LNCARestoration(RestorationTask):
     Args:
         model: ``lnca_nafca`` or ``lnca_vitca``; ``model_args`` go to its cell.
         phase: ``"ae"`` (phase 1: the autoencoder) or ``"nca"`` (phase 2: the NCA, on the frozen
-            autoencoder of ``ae_checkpoint``).
+            autoencoder of ``ae_checkpoint``); ``"nca+decoder"`` is phase 2 that also trains the
+            autoencoder's decoder, by Eq. 7's gradient, on the latents the NCA writes (an option
+            of this library: the paper freezes the whole autoencoder).  The encoder stays
+            frozen, so the latent the NCA starts from, the skip and the pool's states keep their
+            meaning; BatchNorm keeps phase 1's statistics.  How much the decoder then restores on
+            its own, the NCA bypassed: ``AE(degraded)`` of
+            ``benchmarks/lnca/lnca_autoencoder_ceiling.py``.
         ae_checkpoint: for ``phase="nca"``: the file phase 1 wrote (``phase1_autoencoder.pt``)
             or a Lightning checkpoint of an LNCA run.
         ae_monitor: what phase 1 keeps the best autoencoder by, on the validation photos'
@@ -63,18 +87,12 @@ class LNCARestoration(RestorationTask):
             default :data:`LNCA_ROLLOUT` (8-32 / 64 steps; the authors' phase 2 updates all
             cells).
         pool_size: phase-2 pool (1024); at least the batch size.
-        lr_ae, lr_nca: Adam learning rates of phase 1 and phase 2, cosine decay over the run
-            (authors' code: 1e-2 both); gradients are normalised per parameter (authors' code,
-            both phases).
+        lr: Adam learning rates of phase 1 and phase 2 (:class:`LearningRates`, a mapping
+            ``{ae: ..., nca: ...}`` in YAML), cosine decay over the run (authors' code: 1e-2
+            both); gradients are normalised per parameter (authors' code, both phases).
         ae_loss: phase-1 loss weights (:class:`~nca_zoo.tasks.lnca_losses.AutoencoderLoss`).
         nca_loss: phase-2 loss weights (:class:`~nca_zoo.tasks.lnca_losses.LatentNCALoss`).
         image_size: filled from the datamodule (the pool's shape).
-        train_decoder: phase 2 also trains the autoencoder's decoder, by Eq. 7's gradient, on
-            the latents the NCA writes (an option of this library: the paper freezes the whole
-            autoencoder).  The encoder stays frozen, so the latent the NCA starts from, the
-            skip and the pool's states keep their meaning; BatchNorm keeps phase 1's statistics.
-            How much the decoder then restores on its own, the NCA bypassed: ``AE(degraded)``
-            of ``benchmarks/lnca/lnca_autoencoder_ceiling.py``.
         init_from: start from the weights (autoencoder and NCA) of an LNCA checkpoint
             (``.ckpt``) or pretrained module of the same architecture: fine-tuning, e.g. phase 2
             again with other settings.  ``ae_checkpoint`` is then not read.  Only the weights
@@ -84,11 +102,10 @@ class LNCARestoration(RestorationTask):
 
     def __init__(self, model: str = "lnca_nafca", phase: str = "ae",
                  ae_checkpoint: Optional[str] = None, ae_monitor: str = "ssim",
-                 rollout: Optional[Rollout] = None, pool_size: int = 1024, lr_ae: float = 1e-2,
-                 lr_nca: float = 1e-2, ae_loss: Optional[AutoencoderLoss] = None,
+                 rollout: Optional[Rollout] = None, pool_size: int = 1024,
+                 lr: Optional[LearningRates] = None, ae_loss: Optional[AutoencoderLoss] = None,
                  nca_loss: Optional[LatentNCALoss] = None, image_size: Optional[int] = None,
-                 model_args: Optional[dict] = None, train_decoder: bool = False,
-                 init_from: Optional[str] = None) -> None:
+                 model_args: Optional[dict] = None, init_from: Optional[str] = None) -> None:
         super().__init__()
         if phase not in PHASES:
             chain = (" (the phases are two runs: phase 'ae', then phase 'nca' with ae_checkpoint)"
@@ -96,18 +113,16 @@ class LNCARestoration(RestorationTask):
             raise ValueError(f"phase must be one of {PHASES}, got {phase!r}{chain}")
         if ae_monitor not in AE_MONITORS:
             raise ValueError(f"ae_monitor must be one of {AE_MONITORS}, got {ae_monitor!r}")
-        if phase == "nca" and not (ae_checkpoint or init_from):
-            raise ValueError("phase='nca' trains the NCA on a frozen autoencoder: "
+        if phase != "ae" and not (ae_checkpoint or init_from):
+            raise ValueError(f"phase={phase!r} trains the NCA on a trained autoencoder: "
                              "set ae_checkpoint (or init_from)")
-        if train_decoder and phase != "nca":
-            raise ValueError("train_decoder is a phase-2 option (phase='nca'): phase 1 trains "
-                             "the whole autoencoder")
         self.save_hyperparameters()
         self.rollout = self.settings("rollout", Rollout, rollout, **LNCA_ROLLOUT)
+        self.lr = self.settings("lr", LearningRates, lr)
         self.ae_loss = self.settings("ae_loss", AutoencoderLoss, ae_loss)
         self.nca_loss = self.settings("nca_loss", LatentNCALoss, nca_loss)
-        if train_decoder and self.nca_loss.rec <= 0:
-            raise ValueError("train_decoder trains the decoder by Eq. 7 alone: "
+        if phase == "nca+decoder" and self.nca_loss.rec <= 0:
+            raise ValueError("phase='nca+decoder' trains the decoder by Eq. 7 alone: "
                              f"nca_loss rec must be positive, got {self.nca_loss.rec}")
         self.model = self.build_model(model, model_args, **self.rollout.model_args())
         self._ae_loaded = False
@@ -129,12 +144,19 @@ class LNCARestoration(RestorationTask):
 
         A ``phase="both"`` checkpoint ended in phase 2: it is read as one; ``ae_epochs`` and
         ``normalize_gradients`` (always on) are dropped, and so is ``init_from`` (the
-        checkpoint's own weights replace the source's, autoencoder included).
+        checkpoint's own weights replace the source's, autoencoder included); ``lr_ae`` and
+        ``lr_nca`` become ``lr``.
         """
         hp = regroup(hp, "rollout", Rollout.__dataclass_fields__)
+        if "lr_ae" in hp or "lr_nca" in hp:  # before the two rates were grouped
+            rates = {"ae": hp.get("lr_ae", LearningRates.ae),
+                     "nca": hp.get("lr_nca", LearningRates.nca)}
+            hp = {**{k: v for k, v in hp.items() if k not in ("lr_ae", "lr_nca")}, "lr": rates}
         in_checkpoint = hp.get("phase") == "both" or hp.get("init_from")
+        if hp.get("train_decoder"):  # the option's first version: a keyword, not a phase
+            hp["phase"] = "nca+decoder"
         hp = {k: v for k, v in hp.items()
-              if k not in ("ae_epochs", "normalize_gradients", "init_from")}
+              if k not in ("ae_epochs", "normalize_gradients", "init_from", "train_decoder")}
         if hp.get("phase") == "both":
             hp["phase"] = "nca"
         if in_checkpoint:  # the autoencoder's weights are in the checkpoint
@@ -150,7 +172,7 @@ class LNCARestoration(RestorationTask):
         """What this phase trains: the autoencoder, the NCA cell, or cell and decoder."""
         if self.in_phase1():
             return self.model.autoencoder
-        if self.hparams.train_decoder:
+        if self.hparams.phase == "nca+decoder":
             return nn.ModuleList([self.model.cell, self.model.autoencoder.decoder_modules()])
         return self.model.cell
 
@@ -158,7 +180,7 @@ class LNCARestoration(RestorationTask):
         """The part this phase leaves alone (no gradients; the autoencoder also in eval mode)."""
         if self.in_phase1():
             return self.model.cell
-        if self.hparams.train_decoder:
+        if self.hparams.phase == "nca+decoder":
             return self.model.autoencoder.encoder_modules()
         return self.model.autoencoder
 
@@ -220,7 +242,7 @@ class LNCARestoration(RestorationTask):
 
     def configure_optimizers(self):
         """Adam on the part this phase trains, with per-step cosine decay of the learning rate."""
-        lr = self.hparams.lr_ae if self.in_phase1() else self.hparams.lr_nca
+        lr = self.lr.ae if self.in_phase1() else self.lr.nca
         return self.cosine_adam(self.trained_module().parameters(), lr)
 
     # ------------------------------------------------------------------ losses (Eq. 3-9)
