@@ -24,7 +24,6 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: _common
@@ -57,8 +56,8 @@ def balance(task: LNCARestoration, batches: list, seed: int = 0) -> dict:
             skip, z = model.autoencoder.encode(degraded)
             _, z_true = model.autoencoder.encode(clean)
         state, _ = model.automaton.rollout(model.seed(z))
-        terms = {"rec": w.rec * F.mse_loss(model.read_out(degraded, state, skip), clean),
-                 "latent": w.latent * F.mse_loss(model.output(state), z_true)}
+        t = task.phase2_losses(state, clean, degraded, skip, z_true)  # training's own terms
+        terms = {"rec": w.rec * t["rec_nca"], "latent": w.latent * t["latent"]}
         for i, (k, loss) in enumerate(terms.items()):
             grads = torch.autograd.grad(loss, params, retain_graph=i == 0, allow_unused=True)
             for acc, g in zip(sums[k], grads):
