@@ -397,10 +397,41 @@ def test_encoder_and_decoder_modules_split_the_autoencoder():
     assert not enc & dec and enc | dec == {id(p) for p in ae.parameters()}
 
 
+def test_phase2_ssim_term_is_one_minus_ssim_of_the_read_out_and_joins_the_total():
+    from torchmetrics.functional.image import structural_similarity_index_measure as ssim
+
+    plain = _lnca()
+    with_ssim = _lnca(nca_loss={"ssim": 50.0})
+    with_ssim.model.load_state_dict(plain.model.state_dict())
+    m = plain.model.eval()
+    with_ssim.model.eval()
+    torch.manual_seed(0)
+    clean = torch.rand(2, 3, 16, 16)
+    degraded = (clean + 0.2 * torch.randn_like(clean)).clamp(0, 1)
+    skip, z = m.autoencoder.encode(degraded)
+    state = m.seed(z)
+    a = plain.phase2_losses(state, clean, degraded, skip, z)
+    b = with_ssim.phase2_losses(state, clean, degraded, skip, z)
+    assert "ssim_nca" not in a  # weight 0: the paper's phase 2, nothing more computed
+    expected = 1 - ssim(m.read_out(degraded, state, skip), clean, data_range=1.0)
+    assert expected > 0.05 and torch.isclose(b["ssim_nca"], expected)
+    assert torch.isclose(b["loss_nca"], a["loss_nca"] + 50.0 * expected)
+    with pytest.raises(ValueError, match="ssim must be 0 or more"):
+        LatentNCALoss(ssim=-1.0)
+    # the SSIM term alone trains the decoder in phase nca+decoder
+    dec = _lnca(phase="nca+decoder", ae_checkpoint="ae.pt", nca_loss={"rec": 0.0, "ssim": 1.0})
+    dec.model.eval()
+    state = dec.model.seed(dec.model.autoencoder.encode(degraded)[1])
+    skip = dec.model.autoencoder.encode(degraded)[0]
+    dec.phase2_losses(state, clean, degraded, skip, z)["loss_nca"].backward()
+    grads = [p.grad for p in dec.model.autoencoder.decoder_modules().parameters()]
+    assert all(g is not None for g in grads) and any(g.abs().sum() > 0 for g in grads)
+
+
 def test_phase_nca_decoder_errors_and_the_first_version_of_the_option():
     with pytest.raises(ValueError, match="set ae_checkpoint"):
         _lnca(phase="nca+decoder")
-    with pytest.raises(ValueError, match="rec must be positive"):
+    with pytest.raises(ValueError, match="rec or ssim must be positive"):
         _lnca(phase="nca+decoder", ae_checkpoint="ae.pt", nca_loss={"rec": 0.0})
     old = {"phase": "nca", "train_decoder": True, "ae_checkpoint": "ae.pt", "lr_nca": 5e-4}
     assert LNCARestoration.upgrade_hyperparameters(old) == {

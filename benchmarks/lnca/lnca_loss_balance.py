@@ -13,7 +13,8 @@ On batches of the config's validation split (never the held-out photos) this rol
 checkpoint's NCA, and a fresh one on the same autoencoder (the start of phase 2), as training
 does (random step counts, seeded), and reports for each loss term its value and the norm of its
 weighted gradient on the NCA's parameters, their ratio and cosine, under the checkpoint's loss
-weights.  It also gives the spread of the clean latent's per-channel standard deviation.
+weights (with the ``1 - SSIM`` term too, when the checkpoint weights it).  It also gives the
+spread of the clean latent's per-channel standard deviation.
 
 Writes ``results/<name>.{json,md}`` (default ``lnca_loss_balance``).
 """
@@ -40,15 +41,18 @@ def grad_norm(grads: tuple) -> torch.Tensor:
 
 
 def balance(task: LNCARestoration, batches: list, seed: int = 0) -> dict:
-    """Eq. 7 and Eq. 8 on ``batches``: loss values, weighted gradient norms, ratio, cosine.
+    """Eq. 7, Eq. 8 (and the SSIM term, if weighted) on ``batches``: values, gradient norms.
 
-    Gradients are summed over the batches (one training step's worth each), then compared.
+    Gradients are summed over the batches (one training step's worth each), then compared:
+    each term's norm, and its ratio to and cosine with Eq. 7's.
     """
     model, w = task.model, task.nca_loss
     params = [p for p in model.automaton.parameters() if p.requires_grad]
-    sums = {"rec": [torch.zeros_like(p) for p in params],
-            "latent": [torch.zeros_like(p) for p in params]}
-    values = {"rec": 0.0, "latent": 0.0}
+    weights = {"rec": ("rec_nca", w.rec), "latent": ("latent", w.latent)}
+    if w.ssim > 0:
+        weights["ssim"] = ("ssim_nca", w.ssim)
+    sums = {k: [torch.zeros_like(p) for p in params] for k in weights}
+    values = dict.fromkeys(weights, 0.0)
     task.train()
     torch.manual_seed(seed)
     for clean, degraded in batches:
@@ -57,19 +61,23 @@ def balance(task: LNCARestoration, batches: list, seed: int = 0) -> dict:
             _, z_true = model.autoencoder.encode(clean)
         state, _ = model.automaton.rollout(model.seed(z))
         t = task.phase2_losses(state, clean, degraded, skip, z_true)  # training's own terms
-        terms = {"rec": w.rec * t["rec_nca"], "latent": w.latent * t["latent"]}
-        for i, (k, loss) in enumerate(terms.items()):
-            grads = torch.autograd.grad(loss, params, retain_graph=i == 0, allow_unused=True)
+        for i, (k, (term, weight)) in enumerate(weights.items()):
+            grads = torch.autograd.grad(weight * t[term], params, allow_unused=True,
+                                        retain_graph=i < len(weights) - 1)
             for acc, g in zip(sums[k], grads):
                 if g is not None:
                     acc += g
-            values[k] += loss.item() / len(batches)
-    g_rec, g_lat = grad_norm(sums["rec"]), grad_norm(sums["latent"])
-    dot = sum((a * b).sum() for a, b in zip(sums["rec"], sums["latent"]))
-    return {"rec_weighted": values["rec"], "latent_weighted": values["latent"],
-            "grad_rec": float(g_rec), "grad_latent": float(g_lat),
-            "grad_ratio_latent_over_rec": float(g_lat / g_rec),
-            "grad_cosine": float(dot / (g_rec * g_lat))}
+            values[k] += weight * t[term].item() / len(batches)
+    norms = {k: grad_norm(v) for k, v in sums.items()}
+    out = {}
+    for k in weights:
+        out[f"{k}_weighted"], out[f"grad_{k}"] = values[k], float(norms[k])
+        if k != "rec":
+            dot = sum((a * b).sum() for a, b in zip(sums["rec"], sums[k]))
+            out[f"grad_ratio_{k}_over_rec"] = float(norms[k] / norms["rec"])
+            out[f"grad_cosine{'' if k == 'latent' else '_' + k}"] = float(
+                dot / (norms["rec"] * norms[k]))
+    return out
 
 
 def main() -> None:
@@ -92,7 +100,9 @@ def main() -> None:
     torch.manual_seed(0)
     fresh = LNCARestoration(**{k: v for k, v in trained.hparams.items()})
     fresh.model.autoencoder.load_state_dict(trained.model.autoencoder.state_dict())
-    results = {"weights": {"rec": trained.nca_loss.rec, "latent": trained.nca_loss.latent},
+    w = trained.nca_loss
+    weights = {"rec": w.rec, "latent": w.latent, **({"ssim": w.ssim} if w.ssim else {})}
+    results = {"weights": weights,
                "trained": balance(trained, batches), "fresh": balance(fresh, batches)}
     with torch.no_grad():
         z = torch.cat([trained.model.autoencoder.encode(c)[1] for c, _ in batches])
@@ -100,15 +110,20 @@ def main() -> None:
     results["latent_channel_std"] = {"max": float(std.max()), "median": float(std.median()),
                                      "min": float(std.min())}
 
-    rows = [[k, r["rec_weighted"], r["latent_weighted"], r["grad_rec"], r["grad_latent"],
-             r["grad_ratio_latent_over_rec"], r["grad_cosine"]]
-            for k, r in ((k, results[k]) for k in ("fresh", "trained"))]
+    ssim = ["ssim_weighted", "grad_ssim", "grad_ratio_ssim_over_rec", "grad_cosine_ssim"]
+    ssim = ssim if w.ssim else []
+    rows = [[k] + [results[k][c] for c in ["rec_weighted", "latent_weighted", "grad_rec",
+                                           "grad_latent", "grad_ratio_latent_over_rec",
+                                           "grad_cosine"] + ssim]
+            for k in ("fresh", "trained")]
     md = (f"# LNCA phase-2 loss balance: {Path(args.checkpoint).name}\n\n"
-          f"Loss weights rec {results['weights']['rec']}, latent "
-          f"{results['weights']['latent']}; {len(batches)} validation batches of "
+          f"Loss weights {', '.join(f'{k} {v}' for k, v in results['weights'].items())}; "
+          f"{len(batches)} validation batches of "
           f"{args.config}; gradients on the NCA's parameters.\n\n"
           + md_table(["NCA", "rec x Eq. 7", "latent x Eq. 8", "grad norm rec", "grad norm latent",
-                      "latent / rec", "cosine"], rows)
+                      "latent / rec", "cosine"]
+                     + (["ssim x (1 - SSIM)", "grad norm ssim", "ssim / rec", "cosine ssim, rec"]
+                        if ssim else []), rows)
           + "\n\nClean latent, per-channel standard deviation: max "
           f"{std.max():.3g}, median {std.median():.3g}, min {std.min():.3g}.\n")
     print(write_results(args.name, {"checkpoint": args.checkpoint, "config": args.config,

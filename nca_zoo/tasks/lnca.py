@@ -121,9 +121,10 @@ class LNCARestoration(RestorationTask):
         self.lr = self.settings("lr", LearningRates, lr)
         self.ae_loss = self.settings("ae_loss", AutoencoderLoss, ae_loss)
         self.nca_loss = self.settings("nca_loss", LatentNCALoss, nca_loss)
-        if phase == "nca+decoder" and self.nca_loss.rec <= 0:
-            raise ValueError("phase='nca+decoder' trains the decoder by Eq. 7 alone: "
-                             f"nca_loss rec must be positive, got {self.nca_loss.rec}")
+        if phase == "nca+decoder" and self.nca_loss.rec <= 0 and self.nca_loss.ssim <= 0:
+            raise ValueError("phase='nca+decoder' trains the decoder by Eq. 7 (and the SSIM "
+                             "term) alone: nca_loss rec or ssim must be positive, got rec "
+                             f"{self.nca_loss.rec}")
         self.model = self.build_model(model, model_args, **self.rollout.model_args())
         self._ae_loaded = False
         if init_from:

@@ -12,6 +12,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torchmetrics.functional.image import structural_similarity_index_measure
 
 from .restoration import overflow
 
@@ -40,7 +41,10 @@ class AutoencoderLoss:
 class LatentNCALoss:
     """Phase-2 loss weights of LNCA (§3.2.2).
 
-    ``rec`` Eq. 7, ``latent`` Eq. 8, ``overflow`` Eq. 9.  Eq. 9 keeps the hidden channels in
+    ``rec`` Eq. 7, ``latent`` Eq. 8, ``overflow`` Eq. 9, and ``ssim`` (not in the paper, 0 by
+    default): the weight of ``1 - SSIM`` between Eq. 7's read-out and the clean image, for
+    restorers judged on SSIM as well as PSNR (every term of the paper is a mean squared error).
+    Eq. 9 keeps the hidden channels in
     [-1, 1] and the output channels in ``[output_low, output_high]``: [0, 1] in the paper and the
     authors' code, although the output channels must match the autoencoder's swish latent
     (Eq. 8), which leaves [0, 1] (minimum ``SWISH_MIN``, no upper bound).  Bounds of
@@ -56,6 +60,7 @@ class LatentNCALoss:
     rec: float = 100.0
     latent: float = 100.0
     overflow: float = 1.0
+    ssim: float = 0.0
     output_low: float = 0.0
     output_high: float = 1.0
 
@@ -63,6 +68,8 @@ class LatentNCALoss:
         if not self.output_low < self.output_high:
             raise ValueError(f"nca_loss output_low ({self.output_low}) must be below "
                              f"output_high ({self.output_high})")
+        if self.ssim < 0:
+            raise ValueError(f"nca_loss ssim must be 0 or more, got {self.ssim}")
 
 
 def derangement(n: int, generator: Optional[torch.Generator] = None) -> Tensor:
@@ -117,11 +124,17 @@ def latent_nca_losses(model, w: LatentNCALoss, state: Tensor, clean: Tensor, deg
     """Phase 2: reconstruction (Eq. 7), latent (Eq. 8) and overflow (Eq. 9) losses.
 
     Eq. 7 compares the model's read-out (:meth:`~nca_zoo.models.lnca.LatentNCA.read_out`:
-    ``D(output, skip)``, or the residual read-out of ``degraded``) with the clean image.
+    ``D(output, skip)``, or the residual read-out of ``degraded``) with the clean image.  With
+    ``w.ssim > 0`` the same read-out also gives ``ssim_nca = 1 - SSIM`` (torchmetrics' Gaussian
+    11 x 11 window on [0, 1]).
     """
     out, hidden = model.output(state), model.hidden(state)
-    l_rec = F.mse_loss(model.read_out(degraded, state, skip), clean)
-    l_lat = F.mse_loss(out, z_true)
-    l_over = overflow(out, w.output_low, w.output_high) + overflow(hidden, -1.0, 1.0)
-    total = w.rec * l_rec + w.latent * l_lat + w.overflow * l_over
-    return {"rec_nca": l_rec, "latent": l_lat, "overflow": l_over, "loss_nca": total}
+    restored = model.read_out(degraded, state, skip)
+    terms = {"rec_nca": F.mse_loss(restored, clean), "latent": F.mse_loss(out, z_true),
+             "overflow": overflow(out, w.output_low, w.output_high) + overflow(hidden, -1.0, 1.0)}
+    total = w.rec * terms["rec_nca"] + w.latent * terms["latent"] + w.overflow * terms["overflow"]
+    if w.ssim > 0:
+        terms["ssim_nca"] = 1 - structural_similarity_index_measure(restored, clean,
+                                                                     data_range=1.0)
+        total = total + w.ssim * terms["ssim_nca"]
+    return {**terms, "loss_nca": total}
