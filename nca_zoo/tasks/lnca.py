@@ -124,7 +124,7 @@ class LNCARestoration(RestorationTask):
         if phase == "nca+decoder" and self.nca_loss.rec <= 0 and self.nca_loss.ssim <= 0:
             raise ValueError("phase='nca+decoder' trains the decoder by Eq. 7 (and the SSIM "
                              "term) alone: nca_loss rec or ssim must be positive, got rec "
-                             f"{self.nca_loss.rec}")
+                             f"{self.nca_loss.rec}, ssim {self.nca_loss.ssim}")
         self.model = self.build_model(model, model_args, **self.rollout.model_args())
         self._ae_loaded = False
         if init_from:

@@ -44,16 +44,16 @@ class LatentNCALoss:
     ``rec`` Eq. 7, ``latent`` Eq. 8, ``overflow`` Eq. 9, and ``ssim`` (not in the paper, 0 by
     default): the weight of ``1 - SSIM`` between Eq. 7's read-out and the clean image, for
     restorers judged on SSIM as well as PSNR (every term of the paper is a mean squared error).
-    Eq. 9 keeps the hidden channels in
-    [-1, 1] and the output channels in ``[output_low, output_high]``: [0, 1] in the paper and the
-    authors' code, although the output channels must match the autoencoder's swish latent
-    (Eq. 8), which leaves [0, 1] (minimum ``SWISH_MIN``, no upper bound).  Bounds of
-    ``[SWISH_MIN, inf]`` (``output_low: -0.2785, output_high: .inf`` in YAML) stop Eq. 9 from
-    fighting Eq. 8 (measured on held-out deblurring: no gain; docs/paper-to-code.md).
+    Eq. 9 keeps the hidden channels in [-1, 1] and the output channels in
+    ``[output_low, output_high]``: [0, 1] in the paper and the authors' code, although the
+    output channels must match the autoencoder's swish latent (Eq. 8), which leaves [0, 1]
+    (minimum ``SWISH_MIN``, no upper bound).  Bounds of ``[SWISH_MIN, inf]``
+    (``output_low: -0.2785, output_high: .inf`` in YAML) stop Eq. 9 from fighting Eq. 8
+    (measured on held-out deblurring: no gain; docs/paper-to-code.md).
 
-    Phase 2 normalises each parameter's gradient, so only the ratio of ``rec`` to ``latent``
-    matters.  Eq. 8 is a plain mean over latent channels: on an autoencoder whose latent has a
-    few high-variance channels it outweighs Eq. 7, what PSNR measures, by orders of magnitude
+    Phase 2 normalises each parameter's gradient, so only the ratio of the weights matters.
+    Eq. 8 is a plain mean over latent channels: on an autoencoder whose latent has a few
+    high-variance channels it outweighs Eq. 7, what PSNR measures, by orders of magnitude
     (``benchmarks/lnca/lnca_loss_balance.py``).
     """
 
