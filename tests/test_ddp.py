@@ -90,7 +90,8 @@ def ddp(tmp_path_factory) -> Sweep:
         {"name": "lnca_nca_decoder", "root": str(base / "lnca_nca_decoder"),
          "args": fit_args(LNCA, base / "lnca_nca_decoder", "--model.init_args.phase=nca",
                           f"--model.init_args.ae_checkpoint={ae}",
-                          "--model.init_args.phase=nca+decoder")},
+                          "--model.init_args.phase=nca+decoder",
+                          "--model.init_args.nca_loss={ssim: 1.0}")},  # the SSIM term too
         {"name": "lnca_vitca_nca", "root": str(base / "lnca_vitca_nca"),
          "args": fit_args(LNCA_VITCA, base / "lnca_vitca_nca", "--model.init_args.phase=nca",
                           f"--model.init_args.ae_checkpoint={ae}")},
