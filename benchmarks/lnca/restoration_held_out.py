@@ -110,7 +110,7 @@ def main(argv: list | None = None) -> None:
               measured, flush=True)
         if args.write_cards and card_path is not None:
             card["held_out"] = {"photos": photos, "rule_sizes": list(SHIPPING_SIZES),
-                                "ships": not failures, **measured}
+                                "ships": not failures, "rule_failures": failures, **measured}
             card_path.write_text(json.dumps(card, indent=2, sort_keys=True))
     previous = RESULTS / f"{args.name}.json"
     if args.models and previous.exists():  # a partial re-run keeps the other modules' results

@@ -3,12 +3,13 @@
     python benchmarks/lnca/restore_speed.py            # 64 and 128 px crops of a bundled photo
     python benchmarks/lnca/restore_speed.py median3 /tmp/nca_zoo/pretrained/NAME   # given ones
 
-Default: every shipped restoration module, or -- none shipped -- the classical filters
-(``nca_zoo.restoration.classical``).  Restorers can be named (a classical filter or a shipped
-module) or given as pretrained folders, e.g. a removed module restored from git as
-``docs/restoration.md`` ("Removed modules") says.  ViTCA models with the raster position table run
-tile by tile at their training size (``--tile auto``), every other restorer on the whole image,
-exactly as ``python -m nca_zoo.restore`` does.  Median of 3 after one warm-up.
+Default: every shipped restoration module and the classical filters
+(``nca_zoo.restoration.classical``), the time a user already pays.  Restorers can be named (a
+classical filter or a shipped module) or given as pretrained folders, e.g. a removed module
+restored from git as ``docs/restoration.md`` ("Removed modules") says.  ViTCA models with the
+raster position table run tile by tile at their training size (``--tile auto``), every other
+restorer on the whole image, exactly as ``python -m nca_zoo.restore`` does.  Median of 3 after
+one warm-up.
 """
 from __future__ import annotations
 
@@ -30,13 +31,13 @@ from nca_zoo.restoration.classical import CLASSICAL_RESTORERS
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="*", help="classical filters, shipped names or pretrained "
-                    "folders (default: the shipped restorers, else the classical filters)")
+                    "folders (default: the shipped restorers and the classical filters)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128])
     ap.add_argument("--photo", default="embedded:astronaut")
     a = ap.parse_args()
     rows = []
-    # shipped modules whose card task is noise or blur; none shipped: the classical filters
-    for name in a.models or restorers() or list(CLASSICAL_RESTORERS):
+    # shipped modules whose card task is noise or blur, then the classical filters beside them
+    for name in a.models or restorers() + list(CLASSICAL_RESTORERS):
         model = load_restorer(name)
         name = getattr(model, "card", {}).get("name", name)
         tile = default_tile(model)
